@@ -1,0 +1,124 @@
+"""Renderers for a Model's report: text, JSON, Markdown and LaTeX."""
+
+import json
+
+import sympy
+
+PARAM_KEYS = ("total", "embedding", "lm_head", "non_embedding", "active")
+
+
+def exact(value):
+    """A JSON-safe exact number: int when integral, "p/q" text otherwise."""
+    value = sympy.sympify(value)
+    if value.is_Integer:
+        return int(value)
+    if value.is_Rational:
+        return f"{value.p}/{value.q}"
+    return str(value)
+
+
+def grouped(value):
+    """1234567 -> '1,234,567'; a fraction keeps its exact form."""
+    value = sympy.sympify(value)
+    if value.is_Integer:
+        return f"{int(value):,}"
+    return f"{exact(value)} (~{float(value):,.1f})"
+
+
+def short(value):
+    value = float(value)
+    for unit, scale in (("E", 1e18), ("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3f} {unit}"
+    return f"{value:g}"
+
+
+def convention_line(conventions):
+    return "; ".join(f"{k}: {v}" for k, v in conventions.items())
+
+
+def to_json(model, report):
+    """The `derive --format json` object (see DESIGN.md's contract)."""
+    flops = report["flops"]
+    return json.dumps({
+        "model": report["model"],
+        "run": {k: exact(v) for k, v in report["run"].items()},
+        "params": {k: exact(report["params"][k]) for k in PARAM_KEYS},
+        "flops": {
+            "forward": exact(flops["forward"]),
+            "backward": exact(flops["backward"]),
+            "training": exact(flops["training"]),
+            "per_token": {k: exact(v) for k, v in flops["per_token"].items()},
+            "per_sequence": {k: exact(v) for k, v in flops["per_sequence"].items()},
+            "components": {name: {k: exact(v) for k, v in c.items()} for name, c in flops["components"].items()},
+        },
+        "formulas": {name: str(f) for name, f in report["formulas"].items()},
+        "conventions": report["conventions"],
+    }, indent=2)
+
+
+def to_text(model, report, source=None):
+    run, flops, params = report["run"], report["flops"], report["params"]
+    lines = [f"{report['model']}" + (f"  ({source})" if source else ""),
+             f"conventions: {convention_line(report['conventions'])}",
+             "",
+             "Parameters (exact)"]
+    for key in PARAM_KEYS:
+        lines.append(f"  {key:<15}{grouped(params[key]):>22}")
+    lines += ["",
+              f"FLOPs by component, one step of batch {run['batch']} x seq_len {run['seq_len']} "
+              f"= {int(run['tokens']):,} tokens",
+              "  formulas: forward FLOPs of one sequence, in the model's symbols"]
+    for name, c in flops["components"].items():
+        lines.append(f"  {name}")
+        formula = report["formulas"][name]
+        if formula != 0:
+            lines.append(f"    = {formula}")
+        lines.append(f"    forward {grouped(c['forward']):>26}   backward {grouped(c['backward']):>26}"
+                     f"   params {grouped(c['params'])}")
+    lines += ["", "Totals"]
+    rows = [("per token", flops["per_token"]["forward"], flops["per_token"]["training"]),
+            ("per sequence", flops["per_sequence"]["forward"], flops["per_sequence"]["training"]),
+            (f"per step (batch {run['batch']})", flops["forward"], flops["training"])]
+    lines.append(f"  {'':<22}{'forward':>28}{'training (fwd+bwd)':>30}")
+    for label, fwd, train in rows:
+        lines.append(f"  {label:<22}{grouped(fwd):>28}{grouped(train):>30}   ({short(train)}FLOP)")
+    lines.append(f"  counted under: mask {report['conventions']['mask']}, "
+                 f"attention kernel {report['conventions']['attention_kernel']}, matmul FLOPs only")
+    return "\n".join(lines)
+
+
+def _latex(model, expression):
+    return sympy.latex(expression, symbol_names=model.library.latex_names())
+
+
+def to_markdown(model, report):
+    run, flops, params = report["run"], report["flops"], report["params"]
+    out = [f"## {report['model']}", "",
+           f"Conventions: {convention_line(report['conventions'])}.", "",
+           "| parameters | count |", "|---|---:|"]
+    out += [f"| {key} | {grouped(params[key])} |" for key in PARAM_KEYS]
+    out += ["", f"FLOPs for one step: batch {run['batch']} x seq_len {run['seq_len']}.", "",
+            "| component | forward per sequence | forward | backward |", "|---|---|---:|---:|"]
+    for name, c in flops["components"].items():
+        out.append(f"| {name} | ${_latex(model, report['formulas'][name])}$ | "
+                   f"{grouped(c['forward'])} | {grouped(c['backward'])} |")
+    out += ["", "| total | forward | training |", "|---|---:|---:|",
+            f"| per token | {grouped(flops['per_token']['forward'])} | {grouped(flops['per_token']['training'])} |",
+            f"| per step | {grouped(flops['forward'])} | {grouped(flops['training'])} |"]
+    return "\n".join(out)
+
+
+def to_latex(model, report):
+    """An `align` fragment: per-component forward FLOPs of one sequence, then the totals."""
+    names = [n for n in report["formulas"] if report["formulas"][n] != 0]
+    rows = [r"F_{\mathrm{%s}} &= %s" % (n.replace("_", r"\_"), _latex(model, report["formulas"][n])) for n in names]
+    rows.append(r"F_{\mathrm{forward}} &= %s" % _latex(model, model.formula()))
+    conv = report["conventions"]
+    return "\n".join([
+        f"% {report['model']}: forward matmul FLOPs of one sequence; "
+        f"mask {conv['mask']}, attention kernel {conv['attention_kernel']}",
+        r"\begin{align}",
+        " \\\\\n".join(rows),
+        r"\end{align}",
+    ])

@@ -1,0 +1,167 @@
+"""Safe expression parser: formula text from files becomes a sympy expression without
+`eval`, `sympify` or `parse_expr` (all three call `eval`).
+
+The text is parsed by Python's `ast` and every node is checked against a whitelist, then
+built into sympy by hand. Allowed: integer literals, declared names, `+ - * / **` (the
+exponent a small integer literal), unary minus, parentheses, and the functions in
+`FUNCTIONS`. `Piecewise((value, condition), ..., (value, True))` takes comparisons.
+Floats are refused: counts are exact, so write `1/2`, not `0.5`.
+"""
+
+import ast
+import difflib
+
+import sympy
+
+from .errors import FormulaError
+
+MAX_LENGTH = 2000  # characters of formula text
+MAX_DEPTH = 40  # nesting of the syntax tree
+MAX_EXPONENT = 4  # |n| in x**n: enough for S**2 and d**3, too small for a bomb
+MAX_INTEGER_DIGITS = 30
+
+FUNCTIONS = {
+    "Min": sympy.Min,
+    "Max": sympy.Max,
+    "floor": sympy.floor,
+    "ceiling": sympy.ceiling,
+    "Piecewise": sympy.Piecewise,
+}
+
+_BINARY = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+}
+
+_COMPARE = {
+    ast.Lt: sympy.Lt,
+    ast.LtE: sympy.Le,
+    ast.Gt: sympy.Gt,
+    ast.GtE: sympy.Ge,
+}
+
+
+def parse(text, names, *, source=None, field=None):
+    """Parse `text` into a sympy expression; `names` maps each allowed name to its value
+    (a sympy Symbol or expression). Any other construct raises FormulaError."""
+    def fail(message):
+        raise FormulaError(source, field, message)
+
+    if isinstance(text, bool) or not isinstance(text, (str, int)):
+        fail(f"expected a formula as text or an integer, got {type(text).__name__}")
+    if isinstance(text, int):
+        text = str(text)
+    if not text.strip():
+        fail("empty formula (expected an expression such as 2 * d_model * d_ff)")
+    if len(text) > MAX_LENGTH:
+        fail(f"formula is {len(text)} characters long (at most {MAX_LENGTH})")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        detail = getattr(exc, "msg", None) or type(exc).__name__
+        fail(f"cannot parse {text.strip()!r}: {detail} (expected an arithmetic expression)")
+    return _Builder(names, fail).build(tree.body, depth=0)
+
+
+class _Builder:
+    def __init__(self, names, fail):
+        self.names = names
+        self.fail = fail
+
+    def build(self, node, depth):
+        if depth > MAX_DEPTH:
+            self.fail(f"formula nested deeper than {MAX_DEPTH} levels")
+        method = getattr(self, "_" + type(node).__name__, None)
+        if method is None:
+            self.fail(f"{_describe(node)} is not allowed in a formula "
+                      "(allowed: integers, names, + - * / **, Min, Max, floor, ceiling, Piecewise)")
+        return method(node, depth + 1)
+
+    def _Constant(self, node, depth):
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, int):
+            hint = " (write a fraction such as 1/2: counts are exact)" if isinstance(value, float) else ""
+            self.fail(f"literal {value!r} is not allowed{hint}")
+        if len(str(abs(value))) > MAX_INTEGER_DIGITS:
+            self.fail(f"integer literal longer than {MAX_INTEGER_DIGITS} digits")
+        return sympy.Integer(value)
+
+    def _Name(self, node, depth):
+        if node.id in self.names:
+            return self.names[node.id]
+        close = difflib.get_close_matches(node.id, list(self.names), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else " (not a declared symbol)"
+        self.fail(f"unknown name {node.id!r}{hint}")
+
+    def _UnaryOp(self, node, depth):
+        operand = self.build(node.operand, depth)
+        if isinstance(node.op, ast.USub):
+            return -operand
+        if isinstance(node.op, ast.UAdd):
+            return operand
+        self.fail(f"operator {type(node.op).__name__} is not allowed (expected + - * / **)")
+
+    def _BinOp(self, node, depth):
+        if isinstance(node.op, ast.Pow):
+            return self._power(node, depth)
+        op = _BINARY.get(type(node.op))
+        if op is None:
+            self.fail(f"operator {type(node.op).__name__} is not allowed (expected + - * / **)")
+        return op(self.build(node.left, depth), self.build(node.right, depth))
+
+    def _power(self, node, depth):
+        exponent = node.right
+        negative = isinstance(exponent, ast.UnaryOp) and isinstance(exponent.op, ast.USub)
+        literal = exponent.operand if negative else exponent
+        if not (isinstance(literal, ast.Constant) and type(literal.value) is int):
+            self.fail("an exponent must be an integer literal (such as seq_len**2)")
+        if literal.value > MAX_EXPONENT:
+            self.fail(f"exponent {literal.value} is too large (at most {MAX_EXPONENT})")
+        value = -literal.value if negative else literal.value
+        return self.build(node.left, depth) ** value
+
+    def _Call(self, node, depth):
+        if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+            name = node.func.id if isinstance(node.func, ast.Name) else _describe(node.func)
+            self.fail(f"function {name!r} is not allowed (allowed: {', '.join(FUNCTIONS)})")
+        if node.keywords:
+            self.fail("keyword arguments are not allowed in a formula")
+        if node.func.id == "Piecewise":
+            return self._piecewise(node, depth)
+        args = [self.build(arg, depth) for arg in node.args]
+        if not args:
+            self.fail(f"{node.func.id}() needs at least one argument")
+        return FUNCTIONS[node.func.id](*args)
+
+    def _piecewise(self, node, depth):
+        pieces = []
+        for arg in node.args:
+            if not (isinstance(arg, ast.Tuple) and len(arg.elts) == 2):
+                self.fail("Piecewise takes (value, condition) pairs")
+            value_node, cond_node = arg.elts
+            pieces.append((self.build(value_node, depth), self._condition(cond_node, depth)))
+        if not pieces or pieces[-1][1] is not sympy.true:
+            self.fail("Piecewise must end with a (value, True) pair so it is defined everywhere")
+        return sympy.Piecewise(*pieces)
+
+    def _condition(self, node, depth):
+        if isinstance(node, ast.Constant) and node.value is True:
+            return sympy.true
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
+            left = self.build(node.left, depth)
+            right = self.build(node.comparators[0], depth)
+            return _COMPARE[type(node.ops[0])](left, right)
+        self.fail("a Piecewise condition must be one comparison (<, <=, >, >=) or True")
+
+
+def _describe(node):
+    kinds = {
+        "Attribute": "attribute access", "Subscript": "subscripting", "Lambda": "a lambda",
+        "Call": "a call", "Compare": "a comparison outside Piecewise", "BoolOp": "and/or",
+        "IfExp": "a conditional expression", "Tuple": "a tuple", "List": "a list",
+        "Dict": "a dict", "Set": "a set", "JoinedStr": "an f-string", "NamedExpr": ":=",
+        "ListComp": "a comprehension", "GeneratorExp": "a generator", "Starred": "unpacking",
+    }
+    return kinds.get(type(node).__name__, type(node).__name__)

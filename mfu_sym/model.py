@@ -1,0 +1,236 @@
+"""Composition: an Architecture plus the formula library becomes a Model whose FLOPs and
+parameters are exact sympy expressions.
+
+Each formula gives the cost of one token at position t in one layer (or once per model).
+A Term multiplies a formula by how many times the model has it (n_layers, the number of
+sliding-window layers, 1) and, for costs that depend on position, names the mask that
+says how many keys the query at t sees. Then:
+
+  per position    formula with keys -> mask.keys(t)
+  per sequence    a * seq_len + b * mask.total, where formula = a + b * keys
+  per step        batch * per sequence
+  per token       per step / (batch * seq_len)
+"""
+
+from dataclasses import dataclass
+
+import sympy
+
+from .errors import UsageError
+from .library import COMPONENTS, KERNELS, load_library
+from .spec import Architecture
+
+MASKS = ("causal", "full", "half")
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The counting switches in force. Defaults: exact causal attention, eager kernel."""
+
+    mask: str = "causal"
+    attention_kernel: str = "eager"
+
+    def __post_init__(self):
+        if self.mask not in MASKS:
+            raise UsageError(None, "mask", f"{self.mask!r} (expected one of {', '.join(MASKS)})")
+        if self.attention_kernel not in KERNELS:
+            raise UsageError(None, "attention_kernel",
+                             f"{self.attention_kernel!r} (expected one of {', '.join(KERNELS)})")
+
+    def describe(self):
+        return {
+            "mask": self.mask,
+            "attention_kernel": self.attention_kernel,
+            "counted": "matmul FLOPs only (2 per multiply-add); norms, softmax, activations free",
+            "backward": ("2 x forward for every matmul; attention core: "
+                         + ("2 x forward (eager)" if self.attention_kernel == "eager"
+                            else "FlashAttention recompute, 2*h*keys*(3*d_qk + 2*d_v)")),
+            "embedding_lookup": "0 FLOPs (a gather)",
+        }
+
+    def mask_for(self, sliding):
+        # A dense or halved count ignores the window: dense kernels compute the square,
+        # Megatron-LM's halving does not know windows.
+        if self.mask == "causal":
+            return "sliding_window" if sliding else "causal"
+        return self.mask
+
+
+@dataclass(frozen=True)
+class Term:
+    formula: object  # library.Formula
+    count: sympy.Expr  # how many of it the model has
+    mask: object = None  # library.Mask for position-dependent formulas
+
+
+class Model:
+    """Symbolic FLOPs and parameters of one architecture under one set of conventions."""
+
+    def __init__(self, arch: Architecture, conventions=None, library=None):
+        self.arch = arch
+        self.conventions = conventions or Conventions()
+        self.library = library or load_library()
+        sym = self.library.symbol
+        self.seq_len, self.batch, self.t = sym("seq_len"), sym("batch"), sym("t")
+        self._keys = sym("keys")
+        self.values = {sym(name): sympy.Integer(v) for name, v in arch.values().items()}
+        self.terms = tuple(_compose(arch, self.library, self.conventions))
+
+    # ---- symbolic building blocks -------------------------------------------------
+    @property
+    def components(self):
+        present = {term.formula.component for term in self.terms}
+        return [c for c in COMPONENTS if c in present]
+
+    def _select(self, component):
+        if component is not None and component not in COMPONENTS:
+            raise UsageError(None, "component", f"{component!r} (expected one of {', '.join(COMPONENTS)})")
+        return [term for term in self.terms if component in (None, term.formula.component)]
+
+    def _per_sequence(self, cost, mask):
+        if mask is None:
+            return cost * self.seq_len
+        linear = sympy.diff(cost, self._keys)
+        return cost.subs(self._keys, 0) * self.seq_len + linear * mask.total
+
+    def params(self, component=None):
+        return sympy.Add(*[t.count * t.formula.params for t in self._select(component)])
+
+    def forward(self, component=None):
+        """Forward matmul FLOPs of one sequence of seq_len tokens."""
+        return sympy.Add(*[t.count * self._per_sequence(t.formula.forward, t.mask)
+                           for t in self._select(component)])
+
+    def backward(self, component=None):
+        kernel = self.conventions.attention_kernel
+        return sympy.Add(*[t.count * self._per_sequence(t.formula.backward[kernel], t.mask)
+                           for t in self._select(component)])
+
+    def training(self, component=None):
+        return self.forward(component) + self.backward(component)
+
+    def forward_at(self, position=None, component=None):
+        """Forward FLOPs of the token at `position` (default: the symbol t)."""
+        position = self.t if position is None else sympy.Integer(position)
+        total = []
+        for term in self._select(component):
+            cost = term.formula.forward
+            if term.mask is not None:
+                cost = cost.subs(self._keys, term.mask.keys.subs(self.t, position))
+            total.append(term.count * cost)
+        return sympy.Add(*total)
+
+    def param_counts(self):
+        """The contract's parameter figures, symbolic. non_embedding excludes the
+        embedding tables and an untied LM head; active is what one token touches."""
+        total = self.params()
+        embedding, lm_head = self.params("embedding"), self.params("lm_head")
+        return {"total": total, "embedding": embedding, "lm_head": lm_head,
+                "non_embedding": total - embedding - lm_head, "active": total}
+
+    # ---- numbers -------------------------------------------------------------------
+    def run_values(self, seq_len=None, batch=None):
+        seq_len = seq_len if seq_len is not None else (self.arch.seq_len or None)
+        if seq_len is None:
+            raise UsageError(None, "seq_len", "no sequence length: give --seq-len, or seq_len in the model file")
+        batch = batch if batch is not None else self.arch.batch
+        for name, value in (("seq_len", seq_len), ("batch", batch)):
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise UsageError(None, name, f"{value!r} is not a positive integer")
+        return {self.seq_len: sympy.Integer(seq_len), self.batch: sympy.Integer(batch)}
+
+    def evaluate(self, expression, seq_len=None, batch=None):
+        """`expression` at this model's sizes (and the run's, where it uses them)."""
+        run = self.run_values(seq_len, batch) if expression.has(self.seq_len, self.batch) else {}
+        return sympy.sympify(expression).xreplace({**self.values, **run})
+
+    def report(self, seq_len=None, batch=None):
+        """Everything `mfu-sym derive --format json` prints, as exact sympy numbers."""
+        run = self.run_values(seq_len, batch)
+        values = {**self.values, **run}
+        tokens = run[self.seq_len] * run[self.batch]
+
+        def at(expression):
+            return sympy.sympify(expression).xreplace(values)
+
+        components = {}
+        for name in self.components:
+            components[name] = {
+                "forward": at(self.batch * self.forward(name)),
+                "backward": at(self.batch * self.backward(name)),
+                "params": at(self.params(name)),
+            }
+        forward = sum((c["forward"] for c in components.values()), sympy.Integer(0))
+        backward = sum((c["backward"] for c in components.values()), sympy.Integer(0))
+        return {
+            "model": self.arch.name,
+            "run": {"seq_len": run[self.seq_len], "batch": run[self.batch], "tokens": tokens},
+            "params": {k: at(v) for k, v in self.param_counts().items()},
+            "flops": {
+                "forward": forward, "backward": backward, "training": forward + backward,
+                "per_token": {"forward": forward / tokens, "training": (forward + backward) / tokens},
+                "per_sequence": {"forward": forward / run[self.batch],
+                                 "training": (forward + backward) / run[self.batch]},
+                "components": components,
+            },
+            "formulas": {name: self.formula(name) for name in self.components},
+            "conventions": self.conventions.describe(),
+        }
+
+    def formula(self, component=None):
+        """Per-sequence forward FLOPs, collected in seq_len: the form the CLI prints."""
+        return collect_in(self.forward(component), self.seq_len)
+
+    def _repr_latex_(self):
+        names = self.library.latex_names()
+        rows = [r"\mathrm{%s} &= %s" % (c.replace("_", r"\_"), sympy.latex(self.formula(c), symbol_names=names))
+                for c in self.components if self.forward(c) != 0]
+        return r"$\begin{aligned}" + r" \\ ".join(rows) + r"\end{aligned}$"
+
+
+def collect_in(expression, symbol):
+    """A canonical, readable form: expanded, collected in `symbol`, each coefficient
+    factored; applied piece by piece to a Piecewise."""
+    expression = sympy.piecewise_fold(sympy.sympify(expression))
+    if isinstance(expression, sympy.Piecewise):
+        return sympy.Piecewise(*[(collect_in(e, symbol), c) for e, c in expression.args])
+    return sympy.collect(sympy.expand(expression), symbol, func=sympy.factor)
+
+
+def _compose(arch, library, conventions):
+    """The model's terms: which formulas it has and how many times."""
+    formulas, sym, one = library.formulas, library.symbol, sympy.Integer(1)
+    layers = sym("n_layers")
+
+    yield Term(formulas["token_embedding"], one)
+    if arch.position_embedding == "learned":
+        yield Term(formulas["position_embedding"], one)
+
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        yield Term(formulas[name], layers)
+    if arch.attention_bias in ("qkv", "all"):
+        yield Term(formulas["qkv_bias"], layers)
+    if arch.attention_bias == "all":
+        yield Term(formulas["o_bias"], layers)
+
+    n_window = arch.n_window_layers
+    if n_window == arch.n_layers:
+        groups = [(layers, True)]
+    elif n_window:
+        groups = [(layers - sym("n_window_layers"), False), (sym("n_window_layers"), True)]
+    else:
+        groups = [(layers, False)]
+    for count, sliding in groups:
+        mask = library.masks[conventions.mask_for(sliding)]
+        yield Term(formulas["attention_core"], count, mask)
+
+    yield Term(formulas[f"mlp_{arch.mlp}"], layers)
+    if arch.mlp_bias:
+        yield Term(formulas[f"mlp_{arch.mlp}_bias"], layers)
+
+    norm = {"rmsnorm": "rms_norm", "layernorm": "layer_norm", "layernorm_no_bias": "layer_norm_no_bias"}[arch.norm]
+    yield Term(formulas[norm], arch.norms_per_layer * layers + 1)  # + the final norm
+    if arch.qk_norm != "none":
+        yield Term(formulas[f"qk_norm_{arch.qk_norm}"], layers)
+
+    yield Term(formulas["lm_head_tied" if arch.tied_embeddings else "lm_head"], one)
