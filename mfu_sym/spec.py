@@ -137,7 +137,7 @@ def from_mapping(data, source):
             values[key] = str(data[key])
     values.setdefault("name", Path(str(source)).stem)
     if "layer_types" in data:
-        values["layer_types"] = _layer_types(data["layer_types"], source)
+        values["layer_types"] = parse_layer_types(data["layer_types"], source)
     return validate(Architecture(**values), source)
 
 
@@ -151,7 +151,7 @@ def positive_int(value, source, field):
     return value
 
 
-def _layer_types(value, source):
+def parse_layer_types(value, source):
     if not isinstance(value, list):
         raise ConfigError(source, "layer_types", f"expected a list of {' / '.join(LAYER_TYPES)}")
     for i, kind in enumerate(value):
