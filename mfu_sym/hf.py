@@ -56,9 +56,14 @@ class _Reader:
     def __init__(self, config, family, source):
         self.source, self.family = source, family
         self.config = dict(config)
+        # As the transformers classes do: a default fills an absent key (an explicit null
+        # stays null: Mistral's `sliding_window: null` means no window); a derived value
+        # fills an absent or null key (`head_dim: null` -> hidden_size // heads).
         for key, value in (family.get("defaults") or {}).items():
-            if self.config.get(key) is None:
-                self.config[key] = value
+            self.config.setdefault(key, value)
+        for field, key in family["keys"].items():
+            if field != "tied_embeddings" and self.config.get(key) is not None:
+                spec.positive_int(self.config[key], source, key)
         for key, rule in (family.get("derived") or {}).items():
             if self.config.get(key) is None:
                 self.config[key] = self._derive(key, rule)

@@ -91,6 +91,7 @@ _DOCS = {
     "n_positions": "rows of a learned position embedding",
     "window": "sliding-window width (keys per query, itself included)",
     "layer_types": "per layer: full_attention or sliding_attention (default: all sliding when window is set)",
+    "full_attention_every": "shorthand for layer_types: layers k, 2k, ... full attention, the others sliding (Gemma 3: 6)",
     "seq_len": "default sequence length for a run",
     "batch": "default sequences per step",
 }
@@ -108,7 +109,7 @@ def from_mapping(data, source):
     """Validate a plain mapping (already parsed) into an Architecture."""
     if not isinstance(data, dict):
         raise ConfigError(source, None, f"expected a mapping of fields, got {type(data).__name__}")
-    known = {f.name for f in fields(Architecture)}
+    known = {f.name for f in fields(Architecture)} | {"full_attention_every"}
     for key in data:
         if key not in known:
             import difflib
@@ -138,6 +139,12 @@ def from_mapping(data, source):
     values.setdefault("name", Path(str(source)).stem)
     if "layer_types" in data:
         values["layer_types"] = parse_layer_types(data["layer_types"], source)
+    if data.get("full_attention_every") is not None:
+        if "layer_types" in data:
+            raise ConfigError(source, "full_attention_every", "give either layer_types or full_attention_every, not both")
+        every = positive_int(data["full_attention_every"], source, "full_attention_every")
+        values["layer_types"] = tuple("sliding_attention" if (i + 1) % every else "full_attention"
+                                      for i in range(values["n_layers"]))
     return validate(Architecture(**values), source)
 
 

@@ -1,0 +1,129 @@
+"""Hugging Face config import: published configs run as published, agree with the
+project's YAML of the same model, and bad configs give clear errors."""
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import mfu_sym
+from mfu_sym.cli import main
+from mfu_sym.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DENSE = ["llama3_8b", "llama3_70b", "llama3_405b", "llama2_7b", "mistral_7b", "qwen2_5_7b", "qwen3_8b",
+         "qwen3_0_6b", "gemma2_9b", "gemma3_1b", "gemma3_27b", "phi3_mini", "olmo2_7b", "gpt2"]
+PAIRS = {"gpt2": "gpt2_124m"}
+
+
+@pytest.mark.parametrize("name", DENSE)
+def test_published_configs_run_unedited(name):
+    result = CliRunner().invoke(main, ["derive", str(EXAMPLES / "hf" / name / "config.json"), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["params"]["total"] > 0
+
+
+@pytest.mark.parametrize("name", ["llama3_8b", "llama3_70b", "llama3_405b", "llama2_7b", "mistral_7b",
+                                  "qwen3_8b", "qwen3_0_6b", "gemma3_1b", "gemma3_27b", "gpt2"])
+def test_yaml_example_and_published_config_describe_the_same_model(name):
+    yaml_model = mfu_sym.load(EXAMPLES / f"{PAIRS.get(name, name)}.yaml")
+    hf_model = mfu_sym.load(EXAMPLES / "hf" / name / "config.json")
+    for model in (yaml_model, hf_model):
+        model.report_ = model.report(seq_len=4096, batch=2)
+    assert yaml_model.report_["params"] == hf_model.report_["params"]
+    assert yaml_model.report_["flops"]["training"] == hf_model.report_["flops"]["training"]
+
+
+def test_llama3_8b_published_config_parameter_count():
+    model = mfu_sym.load(EXAMPLES / "hf" / "llama3_8b" / "config.json")
+    assert model.evaluate(model.params()) == 8_030_261_248
+
+
+def test_missing_fields_take_the_transformers_defaults(tmp_path):
+    # Gemma3TextConfig: vocab_size 262208, head_dim 256, sliding_window 4096, pattern 6.
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "gemma3_text", "num_hidden_layers": 12}))
+    arch = mfu_sym.load_architecture(path)
+    assert (arch.vocab_size, arch.d_head, arch.window) == (262208, 256, 4096)
+    assert [i for i, kind in enumerate(arch.layer_types) if kind == "full_attention"] == [5, 11]
+
+
+@pytest.mark.parametrize("config, window, sliding", [
+    ({"model_type": "qwen2", "use_sliding_window": True, "sliding_window": 64, "max_window_layers": 2,
+      "num_hidden_layers": 4}, 64, [False, False, True, True]),
+    ({"model_type": "qwen2", "use_sliding_window": False, "sliding_window": 64, "num_hidden_layers": 4}, 0, []),
+    ({"model_type": "mistral", "sliding_window": None, "num_hidden_layers": 2}, 0, []),
+    ({"model_type": "mistral", "num_hidden_layers": 2}, 4096, [True, True]),
+    ({"model_type": "gemma2", "num_hidden_layers": 4}, 4096, [True, False, True, False]),
+    ({"model_type": "gemma2", "num_hidden_layers": 2, "layer_types": ["full_attention", "sliding_attention"]},
+     4096, [False, True]),
+    ({"model_type": "phi3", "sliding_window": 2047, "num_hidden_layers": 2}, 2047, [True, True]),
+])
+def test_window_rules_follow_each_family(tmp_path, config, window, sliding):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    arch = mfu_sym.load_architecture(path)
+    assert arch.window == window
+    assert [kind == "sliding_attention" for kind in arch.layer_types] == sliding
+
+
+def test_biases_per_family(tmp_path):
+    def arch(config):
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(config))
+        return mfu_sym.load_architecture(path)
+    assert arch({"model_type": "qwen2"}).attention_bias == "qkv"
+    assert arch({"model_type": "llama", "attention_bias": True, "mlp_bias": True}).attention_bias == "all"
+    assert arch({"model_type": "llama", "mlp_bias": True}).mlp_bias is True
+    assert arch({"model_type": "gpt2"}).attention_bias == "all"
+    assert arch({"model_type": "gpt2", "n_inner": 100}).d_ff == 100
+    assert arch({"model_type": "gpt2"}).d_ff == 3072
+
+
+@pytest.mark.parametrize("config, field, message", [
+    ({"model_type": "bert"}, "model_type", "unknown model_type 'bert'"),
+    ({"model_type": "lama"}, "model_type", "did you mean llama"),
+    ({"hidden_size": 8}, "model_type", "missing"),
+    ({"model_type": "gemma3"}, "model_type", "text_config"),
+    ({"model_type": "llama", "hidden_size": -8}, "hidden_size", "not positive"),
+    ({"model_type": "llama", "hidden_size": 64.5}, "hidden_size", "not a positive integer"),
+    ({"model_type": "llama", "hidden_size": "64"}, "hidden_size", "not a positive integer"),
+    ({"model_type": "llama", "num_key_value_heads": 5}, "n_kv_heads", "not divisible by n_kv_heads (5)"),
+    ({"model_type": "mistral", "sliding_window": 0}, "sliding_window", "not positive"),
+    ({"model_type": "mistral", "sliding_window": -4}, "sliding_window", "not positive"),
+    ({"model_type": "gemma2", "layer_types": ["full_attention"]}, "layer_types", "one per layer"),
+    ({"model_type": "gemma2", "layer_types": ["global"] * 26}, "layer_types[0]", "expected full_attention"),
+    ({"model_type": "gemma3_text", "use_bidirectional_attention": True}, "use_bidirectional_attention",
+     "not supported"),
+    ({"model_type": "gpt2", "add_cross_attention": True}, "add_cross_attention", "not supported"),
+    ({"model_type": "llama", "tie_word_embeddings": "yes"}, "tie_word_embeddings", "not true or false"),
+    ({"model_type": "llama", "attention_bias": 1}, "attention_bias", "not true or false"),
+    ({"model_type": "qwen2", "use_sliding_window": True, "max_window_layers": -1}, "max_window_layers",
+     "not a non-negative integer"),
+])
+def test_bad_configs(tmp_path, config, field, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    result = CliRunner().invoke(main, ["derive", str(path), "--seq-len", "16"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(f"Error: {path}: {field}: ")
+    assert message is None or message in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("text, message", [("[1, 2]", "expected a JSON object, got a JSON array"),
+                                           ("{", "invalid JSON"), ('"llama"', "got a JSON string")])
+def test_not_a_config_object(tmp_path, text, message):
+    path = tmp_path / "weird-name.json"  # any .json is read as an HF config
+    path.write_text(text)
+    result = CliRunner().invoke(main, ["derive", str(path)])
+    assert result.exit_code == 1 and message in result.output
+
+
+def test_an_odd_file_name_is_still_a_config(tmp_path):
+    path = tmp_path / "my model.JSON"
+    path.write_text(json.dumps({"model_type": "llama", "num_hidden_layers": 1}))
+    assert mfu_sym.load_architecture(path).n_layers == 1
+    with pytest.raises(ConfigError):
+        mfu_sym.load_architecture(tmp_path / "missing.json")
