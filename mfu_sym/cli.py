@@ -31,7 +31,8 @@ def main():
 
 
 def model_options(function):
-    """Options shared by every command that builds a model."""
+    """MODEL and the counting switches, shared by every command that builds a model.
+    A command takes them as `**switches` and passes them on to `build_model`."""
     options = [
         click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False)),
         click.option("--mask", type=click.Choice(["causal", "full", "half"]), default="causal", show_default=True,
@@ -46,32 +47,15 @@ def model_options(function):
     return function
 
 
-def build_model(model_file, mask, attention_kernel, formula_dirs):
+def build_model(model_file, formula_dirs=(), **conventions):
     from .loader import load
-    return load(model_file, mask=mask, attention_kernel=attention_kernel, formulas=formula_dirs)
+    return load(model_file, formulas=formula_dirs, **conventions)
 
 
-@main.command()
-@model_options
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1), help="sequences per step (default: the model file's, or 1)")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def derive(model_file, mask, attention_kernel, formula_dirs, seq_len, batch, fmt):
-    """Per-component FLOP and parameter formulas of MODEL, and their values.
-
-    MODEL is a model YAML (see the README) or a Hugging Face config (any .json file).
-
-    \b
-    Example:
-        mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --format json
-    """
-    from . import export
-    model = build_model(model_file, mask, attention_kernel, formula_dirs)
-    report = model.report(seq_len=seq_len, batch=batch)
-    render = {"text": lambda: export.to_text(model, report, model_file), "json": lambda: export.to_json(model, report),
-              "markdown": lambda: export.to_markdown(model, report), "latex": lambda: export.to_latex(model, report)}
-    click.echo(render[fmt]())
+# Each command lives in its own module under commands/; importing it registers it.
+from .commands import derive  # noqa: E402,F401
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    from mfu_sym.cli import main as registered  # the module the commands registered on
+    sys.exit(registered())

@@ -1,0 +1,27 @@
+"""`mfu-sym derive`: per-component formulas and values of a model."""
+
+import click
+
+from ..cli import FORMATS, build_model, main, model_options
+
+
+@main.command()
+@model_options
+@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
+@click.option("--batch", type=click.IntRange(min=1), help="sequences per step (default: the model file's, or 1)")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def derive(model_file, seq_len, batch, fmt, **switches):
+    """Per-component FLOP and parameter formulas of MODEL, and their values.
+
+    MODEL is a model YAML (see the README) or a Hugging Face config (any .json file).
+
+    \b
+    Example:
+        mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --format json
+    """
+    from .. import export
+    model = build_model(model_file, **switches)
+    report = model.report(seq_len=seq_len, batch=batch)
+    render = {"text": lambda: export.to_text(model, report, model_file), "json": lambda: export.to_json(model, report),
+              "markdown": lambda: export.to_markdown(model, report), "latex": lambda: export.to_latex(model, report)}
+    click.echo(render[fmt]())
