@@ -39,6 +39,8 @@ def model_options(function):
                      help="keys per query: causal t (window-aware), full S, half S/2"),
         click.option("--attention-kernel", type=click.Choice(["eager", "flash"]), default="eager",
                      show_default=True, help="attention backward: eager 2x forward, or flash (QK^T recomputed)"),
+        click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none",
+                     show_default=True, help="activation recomputation: adds hardware FLOPs (HFU), never model FLOPs"),
         click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
                      help="extra formula directory (same-named files replace the bundled ones)"),
     ]

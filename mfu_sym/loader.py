@@ -19,10 +19,11 @@ def load_architecture(path):
     return spec.from_mapping(data, path)
 
 
-def load(path, *, mask="causal", attention_kernel="eager", formulas=()):
-    """A symbolic Model of the file at `path` under the given conventions.
+def load(path, *, formulas=(), **switches):
+    """A symbolic Model of the file at `path` under the given conventions (the fields of
+    model.Conventions: mask, attention_kernel, recompute, ...).
     `formulas`: extra formula directories (same-named files replace bundled ones)."""
     from .library import load_library
     from .model import Conventions, Model
-    conventions = Conventions(mask=mask, attention_kernel=attention_kernel)
+    conventions = Conventions(**switches)
     return Model(load_architecture(path), conventions, load_library(formulas))

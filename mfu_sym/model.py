@@ -21,6 +21,7 @@ from .library import COMPONENTS, KERNELS, load_library
 from .spec import Architecture
 
 MASKS = ("causal", "full", "half")
+RECOMPUTE = ("none", "selective", "full")
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,11 @@ class Conventions:
 
     mask: str = "causal"
     attention_kernel: str = "eager"
+    recompute: str = "none"  # activation recomputation: hardware FLOPs only (HFU), never MFU
 
     def __post_init__(self):
+        if self.recompute not in RECOMPUTE:
+            raise UsageError(None, "recompute", f"{self.recompute!r} (expected one of {', '.join(RECOMPUTE)})")
         if self.mask not in MASKS:
             raise UsageError(None, "mask", f"{self.mask!r} (expected one of {', '.join(MASKS)})")
         if self.attention_kernel not in KERNELS:
@@ -46,6 +50,8 @@ class Conventions:
                          + ("2 x forward (eager)" if self.attention_kernel == "eager"
                             else "FlashAttention recompute, 2*h*keys*(3*d_qk + 2*d_v)")),
             "embedding_lookup": "0 FLOPs (a gather)",
+            "recompute": {"none": "none", "selective": "attention core forward recomputed (Korthikanti 2022)",
+                          "full": "every layer's forward recomputed"}[self.recompute],
         }
 
     def mask_for(self, sliding):
@@ -107,7 +113,27 @@ class Model:
                            for t in self._select(component)])
 
     def training(self, component=None):
+        """Model FLOPs of a training step's sequence: forward + backward (what MFU counts)."""
         return self.forward(component) + self.backward(component)
+
+    def recompute(self, component=None):
+        """Extra forward FLOPs that activation recomputation executes (for HFU): none; the
+        attention core (selective, Korthikanti et al. 2022 §4); or every layer's forward
+        (full: all but the embedding and the LM head)."""
+        mode = self.conventions.recompute
+        if mode == "none":
+            return sympy.Integer(0)
+        if mode == "selective":
+            return self.forward("attention_core") if component in (None, "attention_core") else sympy.Integer(0)
+        if component in ("embedding", "lm_head"):
+            return sympy.Integer(0)
+        if component is None:
+            return self.forward() - self.forward("embedding") - self.forward("lm_head")
+        return self.forward(component)
+
+    def hardware_training(self, component=None):
+        """Hardware FLOPs: training plus recomputation (what HFU counts)."""
+        return self.training(component) + self.recompute(component)
 
     def forward_at(self, position=None, component=None):
         """Forward FLOPs of the token at `position` (default: the symbol t)."""
