@@ -41,6 +41,10 @@ def model_options(function):
                      show_default=True, help="attention backward: eager 2x forward, or flash (QK^T recomputed)"),
         click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none",
                      show_default=True, help="activation recomputation: adds hardware FLOPs (HFU), never model FLOPs"),
+        click.option("--mla", type=click.Choice(["naive", "absorbed"]), default="naive", show_default=True,
+                     help="MLA as trained (keys and values up-projected) or absorbed (scores in the latent)"),
+        click.option("--mtp/--no-mtp", default=False, show_default=True,
+                     help="count multi-token-prediction modules in the totals"),
         click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
                      help="extra formula directory (same-named files replace the bundled ones)"),
     ]

@@ -37,9 +37,16 @@ def convention_line(conventions):
     return "; ".join(f"{k}: {v}" for k, v in conventions.items())
 
 
+def convention_lines(conventions):
+    width = max(map(len, conventions))
+    return [f"  {k:<{width}}  {v}" for k, v in conventions.items()]
+
+
 def to_json(model, report):
     """The `derive --format json` object (see DESIGN.md's contract)."""
     flops = report["flops"]
+    extra = {key: {k: (v if isinstance(v, bool) else exact(v)) for k, v in report[key].items()}
+             for key in ("mtp", "capacity") if key in report}
     return json.dumps({
         "model": report["model"],
         "run": {k: exact(v) for k, v in report["run"].items()},
@@ -54,17 +61,22 @@ def to_json(model, report):
         },
         "formulas": {name: str(f) for name, f in report["formulas"].items()},
         "conventions": report["conventions"],
+        **extra,
     }, indent=2)
 
 
 def to_text(model, report, source=None):
     run, flops, params = report["run"], report["flops"], report["params"]
-    lines = [f"{report['model']}" + (f"  ({source})" if source else ""),
-             f"conventions: {convention_line(report['conventions'])}",
-             "",
+    lines = [f"{report['model']}" + (f"  ({source})" if source else ""), "", "Conventions"]
+    lines += convention_lines(report["conventions"])
+    lines += ["",
              "Parameters (exact)"]
     for key in PARAM_KEYS:
         lines.append(f"  {key:<15}{grouped(params[key]):>22}")
+    if model.arch.n_experts:
+        lines.append(f"  (MoE: active counts top_k = {model.arch.top_k} of n_experts = {model.arch.n_experts} routed "
+                     "experts; FLOPs and MFU use active, never total, parameters)")
+    lines += _extras_text(report)
     lines += ["",
               f"FLOPs by component, one step of batch {run['batch']} x seq_len {run['seq_len']} "
               f"= {int(run['tokens']):,} tokens",
@@ -85,7 +97,27 @@ def to_text(model, report, source=None):
         lines.append(f"  {label:<22}{grouped(fwd):>28}{grouped(train):>30}   ({short(train)}FLOP)")
     lines.append(f"  counted under: mask {report['conventions']['mask']}, "
                  f"attention kernel {report['conventions']['attention_kernel']}, matmul FLOPs only")
+    lines.append(f"  components counted in MFU: {', '.join(flops['components'])}")
     return "\n".join(lines)
+
+
+def _extras_text(report):
+    lines = []
+    if "mtp" in report:
+        mtp = report["mtp"]
+        state = "counted in the totals (--mtp)" if mtp["counted"] else "not counted in the totals (use --mtp)"
+        lines += ["", f"Multi-token prediction: {state}",
+                  f"  params {grouped(mtp['params'])}   forward {grouped(mtp['forward'])}   "
+                  f"training {grouped(mtp['training'])}"]
+    if "capacity" in report:
+        cap = report["capacity"]
+        lines += ["", f"Capacity factor {cap['capacity_factor']} (hardware FLOPs, not model FLOPs)",
+                  f"  slots per expert {grouped(cap['slots_per_expert'])}; padded slots {grouped(cap['padded_slots'])}; "
+                  f"dropped token-expert assignments {grouped(cap['dropped_assignments'])}",
+                  f"  experts forward: model {grouped(cap['experts_forward_model'])}, executed "
+                  f"{grouped(cap['experts_forward_executed'])}",
+                  f"  training hardware FLOPs {grouped(cap['training_hardware'])}"]
+    return lines
 
 
 def _latex(model, expression):

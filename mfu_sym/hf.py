@@ -55,6 +55,7 @@ def _json_kind(value):
 class _Reader:
     def __init__(self, config, family, source):
         self.source, self.family = source, family
+        self.given = config
         self.config = dict(config)
         # As the transformers classes do: a default fills an absent key (an explicit null
         # stays null: Mistral's `sliding_window: null` means no window); a derived value
@@ -84,9 +85,10 @@ class _Reader:
     def architecture(self, model_type):
         family, config, source = self.family, self.config, self.source
         for key, allowed in (family.get("refuse") or {}).items():
-            if config.get(key) not in allowed:
-                raise ConfigError(source, key, f"{config.get(key)!r} is not supported by mfu-sym "
+            if key in self.given and self.given[key] not in allowed:
+                raise ConfigError(source, key, f"{self.given.get(key)!r} is not supported by mfu-sym "
                                   f"(expected {' or '.join(map(repr, allowed))})")
+        optional = set(family.get("optional") or ())
         fields = {"name": config.get("_name_or_path") or f"{model_type} ({Path(str(source)).parent.name})",
                   "source": str(source)}
         for field, key in family["keys"].items():
@@ -95,9 +97,10 @@ class _Reader:
                 if not isinstance(value, bool):
                     raise ConfigError(source, key, f"{value!r} is not true or false")
                 fields[field] = value
-            else:
-                if value is None:
+            elif value is None:
+                if key not in optional:
                     raise ConfigError(source, key, "missing (no default in the transformers class)")
+            else:
                 fields[field] = spec.positive_int(value, source, key)
         fields.update(family.get("architecture") or {})
         fields["attention_bias"] = self._bias(family.get("attention_bias", "none"))
@@ -106,6 +109,8 @@ class _Reader:
         window, layer_types = self._windows(family.get("windows", "none"), fields["n_layers"])
         if window:
             fields["window"], fields["layer_types"] = window, layer_types
+        if "moe" in family:
+            fields["dense_layers"] = self._dense_layers(family["moe"], fields["n_layers"])
         seq_key = family.get("seq_len")
         if seq_key and isinstance(config.get(seq_key), int) and config[seq_key] > 0:
             fields["seq_len"] = config[seq_key]
@@ -127,27 +132,46 @@ class _Reader:
     def _windows(self, rule, n_layers):
         """(window, layer_types) as the family's modeling code decides them."""
         config, source = self.config, self.source
-        if rule == "none":
-            return 0, ()
-        if rule == "qwen" and not self._flag("use_sliding_window"):
+        if rule == "none" or (rule.get("enabled_by") and not self._flag(rule["enabled_by"])):
             return 0, ()
         window = config.get("sliding_window")
         if window is None:
             return 0, ()
         window = spec.positive_int(window, source, "sliding_window")
-        if rule == "all_layers":
+        layers = rule["layers"]
+        if layers == "all":
             return window, ("sliding_attention",) * n_layers
-        given = config.get("layer_types")
-        if given is not None:
-            return window, spec.parse_layer_types(given, source)
-        if rule == "qwen":
+        if config.get("layer_types") is not None:
+            return window, spec.parse_layer_types(config["layer_types"], source)
+        if layers == "pattern":
+            period = rule["period"]
+            if isinstance(period, str):
+                period = spec.positive_int(config.get(period), source, period)
+            sliding = [(i + 1) % period != 0 for i in range(n_layers)]
+        else:
             first = config.get("max_window_layers")
             first = 0 if first is None else _non_negative(first, source, "max_window_layers")
-            return window, tuple("sliding_attention" if i >= first else "full_attention" for i in range(n_layers))
-        period = rule["pattern"]
-        if isinstance(period, str):
-            period = spec.positive_int(config.get(period), source, period)
-        return window, tuple("sliding_attention" if (i + 1) % period else "full_attention" for i in range(n_layers))
+            if layers == "qwen":
+                sliding = [i >= first for i in range(n_layers)]
+            else:  # qwen2_moe
+                sliding = [(i + 1) % 2 != 0 and i < first for i in range(n_layers)]
+        return window, tuple("sliding_attention" if s else "full_attention" for s in sliding)
+
+    def _dense_layers(self, rule, n_layers):
+        """Indices of the layers whose MLP stays dense, as the modeling code decides."""
+        config, source = self.config, self.source
+        if rule["layers"] == "all":
+            return ()
+        if rule["layers"] == "first_dense":
+            key = rule["first_dense"]
+            first = _non_negative(config.get(key), source, key)
+            return tuple(range(min(first, n_layers)))
+        step = spec.positive_int(config.get("decoder_sparse_step"), source, "decoder_sparse_step")
+        only = config.get("mlp_only_layers") or []
+        if not isinstance(only, list):
+            raise ConfigError(source, "mlp_only_layers", "expected a list of layer indices")
+        only = spec.parse_layer_indices(only, source, "mlp_only_layers")
+        return tuple(i for i in range(n_layers) if i in only or (i + 1) % step != 0)
 
 
 def _non_negative(value, source, key):

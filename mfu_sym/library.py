@@ -79,6 +79,7 @@ class Formula:
     forward: sympy.Expr
     backward: dict  # kernel -> expression
     params: sympy.Expr
+    active_params: sympy.Expr  # what one token touches (MoE: top_k of n_experts)
     description: str
     omits: str
     reference: Citation
@@ -254,7 +255,7 @@ def _mask(file, where, entry, names, references):
 
 
 def _formula(file, where, entry, names, references):
-    _check_keys(file, where, entry, ("name", "component", "forward", "backward", "params",
+    _check_keys(file, where, entry, ("name", "component", "forward", "backward", "params", "active_params",
                                      "description", "omits", "reference"))
     name = _name(file, where, entry)
     component = _require(file, where, entry, "component")
@@ -264,7 +265,9 @@ def _formula(file, where, entry, names, references):
         raise FormulaError(file, where, "a formula needs forward FLOPs, params, or both")
     zero = sympy.Integer(0)
     forward = _expression(file, where, entry, "forward", names, zero)
-    params = _expression(file, where, entry, "params", {k: v for k, v in names.items() if k not in ("keys", "t")}, zero)
+    static = {k: v for k, v in names.items() if k not in ("keys", "t")}
+    params = _expression(file, where, entry, "params", static, zero)
+    active_params = _expression(file, where, entry, "active_params", static, params)
     raw_backward = entry.get("backward")
     if isinstance(raw_backward, dict):
         unknown = set(raw_backward) - set(KERNELS)
@@ -284,6 +287,6 @@ def _formula(file, where, entry, names, references):
         if keys is not None and sympy.diff(value, keys, 2) != 0:
             raise FormulaError(file, f"{where}.{label}", "must be linear in keys")
     return Formula(name=name, component=component, forward=forward, backward=backward,
-                   params=params, description=_require(file, where, entry, "description"),
+                   params=params, active_params=active_params, description=_require(file, where, entry, "description"),
                    omits=str(entry.get("omits") or ""),
                    reference=_citation(file, where, entry, references), source=str(file))

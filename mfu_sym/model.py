@@ -22,6 +22,7 @@ from .spec import Architecture
 
 MASKS = ("causal", "full", "half")
 RECOMPUTE = ("none", "selective", "full")
+MLA_FORMS = ("naive", "absorbed")
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,12 @@ class Conventions:
     mask: str = "causal"
     attention_kernel: str = "eager"
     recompute: str = "none"  # activation recomputation: hardware FLOPs only (HFU), never MFU
+    mla: str = "naive"  # MLA as trained (naive) or with the up-projections absorbed (inference)
+    mtp: bool = False  # count multi-token-prediction modules in the totals
 
     def __post_init__(self):
+        if self.mla not in MLA_FORMS:
+            raise UsageError(None, "mla", f"{self.mla!r} (expected one of {', '.join(MLA_FORMS)})")
         if self.recompute not in RECOMPUTE:
             raise UsageError(None, "recompute", f"{self.recompute!r} (expected one of {', '.join(RECOMPUTE)})")
         if self.mask not in MASKS:
@@ -52,6 +57,8 @@ class Conventions:
             "embedding_lookup": "0 FLOPs (a gather)",
             "recompute": {"none": "none", "selective": "attention core forward recomputed (Korthikanti 2022)",
                           "full": "every layer's forward recomputed"}[self.recompute],
+            "mla": self.mla,
+            "mtp": "counted in the totals" if self.mtp else "left out of the totals (reported apart)",
         }
 
     def mask_for(self, sliding):
@@ -67,6 +74,11 @@ class Term:
     formula: object  # library.Formula
     count: sympy.Expr  # how many of it the model has
     mask: object = None  # library.Mask for position-dependent formulas
+    component: str = ""  # where it adds up; default the formula's own (MTP layers: "mtp")
+
+    @property
+    def kind(self):
+        return self.component or self.formula.component
 
 
 class Model:
@@ -80,18 +92,22 @@ class Model:
         self.seq_len, self.batch, self.t = sym("seq_len"), sym("batch"), sym("t")
         self._keys = sym("keys")
         self.values = {sym(name): sympy.Integer(v) for name, v in arch.values().items()}
-        self.terms = tuple(_compose(arch, self.library, self.conventions))
+        terms = tuple(_compose(arch, self.library, self.conventions))
+        # MTP modules are always composed (their size is reported), counted only on request
+        self.mtp_terms = tuple(t for t in terms if t.kind == "mtp")
+        self.terms = terms if self.conventions.mtp else tuple(t for t in terms if t.kind != "mtp")
 
     # ---- symbolic building blocks -------------------------------------------------
     @property
     def components(self):
-        present = {term.formula.component for term in self.terms}
+        present = {term.kind for term in self.terms}
         return [c for c in COMPONENTS if c in present]
 
     def _select(self, component):
         if component is not None and component not in COMPONENTS:
             raise UsageError(None, "component", f"{component!r} (expected one of {', '.join(COMPONENTS)})")
-        return [term for term in self.terms if component in (None, term.formula.component)]
+        terms = self.mtp_terms if component == "mtp" else self.terms
+        return [term for term in terms if component in (None, term.kind)]
 
     def _per_sequence(self, cost, mask):
         if mask is None:
@@ -101,6 +117,10 @@ class Model:
 
     def params(self, component=None):
         return sympy.Add(*[t.count * t.formula.params for t in self._select(component)])
+
+    def active_params(self, component=None):
+        """Parameters one token touches: routed experts count top_k of n_experts."""
+        return sympy.Add(*[t.count * t.formula.active_params for t in self._select(component)])
 
     def forward(self, component=None):
         """Forward matmul FLOPs of one sequence of seq_len tokens."""
@@ -152,7 +172,7 @@ class Model:
         total = self.params()
         embedding, lm_head = self.params("embedding"), self.params("lm_head")
         return {"total": total, "embedding": embedding, "lm_head": lm_head,
-                "non_embedding": total - embedding - lm_head, "active": total}
+                "non_embedding": total - embedding - lm_head, "active": self.active_params()}
 
     # ---- numbers -------------------------------------------------------------------
     def run_values(self, seq_len=None, batch=None):
@@ -170,7 +190,35 @@ class Model:
         run = self.run_values(seq_len, batch) if expression.has(self.seq_len, self.batch) else {}
         return sympy.sympify(expression).xreplace({**self.values, **run})
 
-    def report(self, seq_len=None, batch=None):
+    def capacity(self, capacity_factor, seq_len=None, batch=None):
+        """Expert FLOPs that hardware executes when every expert has a fixed number of
+        slots, ceil(C * tokens * top_k / n_experts) per MoE layer and step (GShard,
+        Switch): padded slots are computed, overflowing tokens dropped. Exact numbers for
+        one step; `capacity_factor` is exact (give a Rational or decimal text)."""
+        if not self.arch.n_experts:
+            raise UsageError(None, "capacity_factor", "the model has no experts")
+        factor = sympy.Rational(str(capacity_factor))
+        if factor <= 0:
+            raise UsageError(None, "capacity_factor", f"{capacity_factor} is not positive")
+        run = self.run_values(seq_len, batch)
+        values = {**self.values, **run}
+        tokens = run[self.seq_len] * run[self.batch]
+        n_experts, top_k = self.arch.n_experts, self.arch.top_k
+        slots = sympy.ceiling(factor * tokens * top_k / n_experts)
+        routed = [t for t in self.terms if t.formula.component == "experts"]
+        per_slot = sum((t.count * t.formula.forward / self.library.symbol("top_k") for t in routed), sympy.Integer(0))
+        per_slot = per_slot.xreplace(values)  # forward FLOPs of one token in one expert, all MoE layers
+        executed = n_experts * slots * per_slot
+        model = tokens * top_k * per_slot
+        return {
+            "capacity_factor": factor, "tokens": tokens, "slots_per_expert": slots,
+            "dropped_assignments": max(tokens * top_k - n_experts * slots, sympy.Integer(0)),
+            "padded_slots": max(n_experts * slots - tokens * top_k, sympy.Integer(0)),
+            "experts_forward_model": model, "experts_forward_executed": executed,
+            "experts_training_executed": 3 * executed,
+        }
+
+    def report(self, seq_len=None, batch=None, capacity_factor=None):
         """Everything `mfu-sym derive --format json` prints, as exact sympy numbers."""
         run = self.run_values(seq_len, batch)
         values = {**self.values, **run}
@@ -188,7 +236,7 @@ class Model:
             }
         forward = sum((c["forward"] for c in components.values()), sympy.Integer(0))
         backward = sum((c["backward"] for c in components.values()), sympy.Integer(0))
-        return {
+        report = {
             "model": self.arch.name,
             "run": {"seq_len": run[self.seq_len], "batch": run[self.batch], "tokens": tokens},
             "params": {k: at(v) for k, v in self.param_counts().items()},
@@ -202,6 +250,18 @@ class Model:
             "formulas": {name: self.formula(name) for name in self.components},
             "conventions": self.conventions.describe(),
         }
+        if self.mtp_terms:
+            report["mtp"] = {
+                "counted": self.conventions.mtp,
+                "params": at(self.params("mtp")),
+                "forward": at(self.batch * self.forward("mtp")),
+                "training": at(self.batch * self.training("mtp")),
+            }
+        if capacity_factor is not None:
+            cap = self.capacity(capacity_factor, seq_len, batch)
+            hardware = forward + backward + cap["experts_training_executed"] - 3 * cap["experts_forward_model"]
+            report["capacity"] = {**cap, "training_hardware": hardware}
+        return report
 
     def formula(self, component=None):
         """Per-sequence forward FLOPs, collected in seq_len: the form the CLI prints."""
@@ -232,31 +292,92 @@ def _compose(arch, library, conventions):
     if arch.position_embedding == "learned":
         yield Term(formulas["position_embedding"], one)
 
-    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
-        yield Term(formulas[name], layers)
-    if arch.attention_bias in ("qkv", "all"):
-        yield Term(formulas["qkv_bias"], layers)
-    if arch.attention_bias == "all":
-        yield Term(formulas["o_bias"], layers)
-
     n_window = arch.n_window_layers
     if n_window == arch.n_layers:
-        groups = [(layers, True)]
+        attention_groups = [(layers, True)]
     elif n_window:
-        groups = [(layers - sym("n_window_layers"), False), (sym("n_window_layers"), True)]
+        attention_groups = [(layers - sym("n_window_layers"), False), (sym("n_window_layers"), True)]
     else:
-        groups = [(layers, False)]
-    for count, sliding in groups:
-        mask = library.masks[conventions.mask_for(sliding)]
-        yield Term(formulas["attention_core"], count, mask)
+        attention_groups = [(layers, False)]
+    for count, sliding in attention_groups:
+        yield from _attention(arch, library, conventions, count, sliding)
 
-    yield Term(formulas[f"mlp_{arch.mlp}"], layers)
-    if arch.mlp_bias:
-        yield Term(formulas[f"mlp_{arch.mlp}_bias"], layers)
+    n_moe = arch.n_moe_layers
+    if n_moe == arch.n_layers:
+        yield from _moe(arch, library, layers)
+    elif n_moe:
+        yield from _dense_mlp(arch, library, layers - sym("n_moe_layers"))
+        yield from _moe(arch, library, sym("n_moe_layers"))
+    else:
+        yield from _dense_mlp(arch, library, layers)
 
-    norm = {"rmsnorm": "rms_norm", "layernorm": "layer_norm", "layernorm_no_bias": "layer_norm_no_bias"}[arch.norm]
-    yield Term(formulas[norm], arch.norms_per_layer * layers + 1)  # + the final norm
+    yield Term(formulas[_NORMS[arch.norm]], arch.norms_per_layer * layers + 1)  # + the final norm
     if arch.qk_norm != "none":
         yield Term(formulas[f"qk_norm_{arch.qk_norm}"], layers)
 
     yield Term(formulas["lm_head_tied" if arch.tied_embeddings else "lm_head"], one)
+
+    if arch.n_mtp_layers:
+        yield from _mtp(arch, library, conventions, sym("n_mtp_layers"))
+
+
+_NORMS = {"rmsnorm": "rms_norm", "layernorm": "layer_norm", "layernorm_no_bias": "layer_norm_no_bias"}
+
+
+def _attention(arch, library, conventions, count, sliding, component=""):
+    formulas = library.formulas
+    mask = library.masks[conventions.mask_for(sliding)]
+    if arch.mla:
+        if arch.q_lora_rank:
+            names = ["mla_q_a_proj", "mla_q_b_proj", "mla_q_norm"]
+        else:
+            names = ["mla_q_proj"]
+        names += ["mla_kv_a_proj", "mla_kv_norm", "mla_o_proj"]
+        if conventions.mla == "naive":
+            names.append("mla_kv_b_proj")
+            core = "mla_attention_core"
+        else:
+            names += ["mla_absorb_uk", "mla_absorb_uv"]
+            core = "mla_attention_core_absorbed"
+        for name in names:
+            yield Term(formulas[name], count, component=component)
+        yield Term(formulas[core], count, mask, component=component)
+        return
+    for name in ("q_proj", "k_proj", "v_proj", "o_proj"):
+        yield Term(formulas[name], count, component=component)
+    if arch.attention_bias in ("qkv", "all"):
+        yield Term(formulas["qkv_bias"], count, component=component)
+    if arch.attention_bias == "all":
+        yield Term(formulas["o_bias"], count, component=component)
+    yield Term(formulas["attention_core"], count, mask, component=component)
+
+
+def _dense_mlp(arch, library, count):
+    yield Term(library.formulas[f"mlp_{arch.mlp}"], count)
+    if arch.mlp_bias:
+        yield Term(library.formulas[f"mlp_{arch.mlp}_bias"], count)
+
+
+def _moe(arch, library, count, component=""):
+    formulas = library.formulas
+    yield Term(formulas["router"], count, component=component)
+    yield Term(formulas[f"experts_{arch.expert_mlp}"], count, component=component)
+    if arch.d_shared:
+        yield Term(formulas["shared_experts_gated"], count, component=component)
+    if arch.shared_expert_gate:
+        yield Term(formulas["shared_expert_gate"], count, component=component)
+
+
+def _mtp(arch, library, conventions, count):
+    """DeepSeek-V3's MTP module: projection, norms, one transformer layer (a MoE layer
+    when the model has experts), logits through the shared head."""
+    formulas = library.formulas
+    yield Term(formulas["mtp_projection"], count)
+    yield Term(formulas["mtp_norms"], count)
+    yield from _attention(arch, library, conventions, count, sliding=False, component="mtp")
+    if arch.n_experts:
+        yield from _moe(arch, library, count, component="mtp")
+    else:
+        yield Term(formulas[f"mlp_{arch.mlp}"], count, component="mtp")
+    yield Term(formulas[_NORMS[arch.norm]], arch.norms_per_layer * count, component="mtp")
+    yield Term(formulas["mtp_logits"], count)

@@ -18,6 +18,7 @@ CHOICES = {
     "norm": ("rmsnorm", "layernorm", "layernorm_no_bias"),
     "norm_placement": ("pre", "post", "sandwich"),
     "position_embedding": ("none", "learned"),
+    "expert_mlp": ("gated", "plain"),
 }
 LAYER_TYPES = ("full_attention", "sliding_attention")
 
@@ -45,6 +46,21 @@ class Architecture:
     n_positions: int = 0
     window: int = 0  # 0: no sliding window
     layer_types: tuple = ()  # per layer: full_attention / sliding_attention
+    # mixture of experts (n_experts 0: dense)
+    n_experts: int = 0
+    top_k: int = 0
+    d_expert: int = 0
+    expert_mlp: str = "gated"
+    d_shared: int = 0  # total width of the shared experts (0: none)
+    shared_expert_gate: bool = False
+    dense_layers: tuple = ()  # indices of layers whose MLP stays dense
+    # multi-head latent attention (kv_lora_rank 0: ordinary attention)
+    q_lora_rank: int = 0
+    kv_lora_rank: int = 0
+    qk_nope_head_dim: int = 0
+    qk_rope_head_dim: int = 0
+    v_head_dim: int = 0
+    n_mtp_layers: int = 0  # multi-token-prediction modules
     seq_len: int = 0  # default sequence length for a run (0: none given)
     batch: int = 1
     source: str = ""  # where the figures come from
@@ -52,6 +68,14 @@ class Architecture:
     @property
     def n_window_layers(self):
         return sum(kind == "sliding_attention" for kind in self.layer_types)
+
+    @property
+    def n_moe_layers(self):
+        return self.n_layers - len(self.dense_layers) if self.n_experts else 0
+
+    @property
+    def mla(self):
+        return self.kv_lora_rank > 0
 
     @property
     def norms_per_layer(self):
@@ -67,6 +91,19 @@ class Architecture:
             values["window"] = self.window
         if 0 < self.n_window_layers < self.n_layers:
             values["n_window_layers"] = self.n_window_layers
+        if self.n_experts:
+            values.update(n_experts=self.n_experts, top_k=self.top_k, d_expert=self.d_expert)
+            if self.d_shared:
+                values["d_shared"] = self.d_shared
+            if self.dense_layers:
+                values["n_moe_layers"] = self.n_moe_layers
+        if self.mla:
+            for name in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
+                values[name] = getattr(self, name)
+            if self.q_lora_rank:
+                values["q_lora_rank"] = self.q_lora_rank
+        if self.n_mtp_layers:
+            values["n_mtp_layers"] = self.n_mtp_layers
         return values
 
 
@@ -92,13 +129,28 @@ _DOCS = {
     "window": "sliding-window width (keys per query, itself included)",
     "layer_types": "per layer: full_attention or sliding_attention (default: all sliding when window is set)",
     "full_attention_every": "shorthand for layer_types: layers k, 2k, ... full attention, the others sliding (Gemma 3: 6)",
+    "n_experts": "routed experts per MoE layer (0: dense model)",
+    "top_k": "routed experts per token",
+    "d_expert": "inner width of one routed expert",
+    "expert_mlp": "gated or plain routed experts",
+    "d_shared": "total inner width of the shared experts (0: none)",
+    "shared_expert_gate": "a d_model -> 1 sigmoid gate on the shared expert (Qwen2-MoE)",
+    "dense_layers": "indices of layers whose MLP stays dense (DeepSeek: the first 3)",
+    "q_lora_rank": "MLA query compression rank (0: a plain query projection)",
+    "kv_lora_rank": "MLA key/value compression rank (0: no MLA)",
+    "qk_nope_head_dim": "MLA per-head key width without rotary embedding",
+    "qk_rope_head_dim": "MLA per-head key width with rotary embedding",
+    "v_head_dim": "MLA per-head value width",
+    "n_mtp_layers": "multi-token-prediction modules (left out of totals unless --mtp)",
     "seq_len": "default sequence length for a run",
     "batch": "default sequences per step",
 }
 _REQUIRED = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size")
 _POSITIVE = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size", "batch")
-_OPTIONAL_POSITIVE = ("n_kv_heads", "d_head", "n_positions", "window", "seq_len")
-_BOOLS = ("mlp_bias", "tied_embeddings")
+_OPTIONAL_POSITIVE = ("n_kv_heads", "d_head", "n_positions", "window", "seq_len", "n_experts", "top_k", "d_expert",
+                      "d_shared", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
+                      "v_head_dim", "n_mtp_layers")
+_BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate")
 
 
 def describe_fields():
@@ -139,6 +191,8 @@ def from_mapping(data, source):
     values.setdefault("name", Path(str(source)).stem)
     if "layer_types" in data:
         values["layer_types"] = parse_layer_types(data["layer_types"], source)
+    if "dense_layers" in data:
+        values["dense_layers"] = parse_layer_indices(data["dense_layers"], source, "dense_layers")
     if data.get("full_attention_every") is not None:
         if "layer_types" in data:
             raise ConfigError(source, "full_attention_every", "give either layer_types or full_attention_every, not both")
@@ -165,6 +219,47 @@ def parse_layer_types(value, source):
         if kind not in LAYER_TYPES:
             raise ConfigError(source, f"layer_types[{i}]", f"{kind!r} (expected {' or '.join(LAYER_TYPES)})")
     return tuple(value)
+
+
+def parse_layer_indices(value, source, field):
+    if not isinstance(value, list):
+        raise ConfigError(source, field, "expected a list of layer indices (0-based)")
+    for i, index in enumerate(value):
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ConfigError(source, f"{field}[{i}]", f"{index!r} is not a layer index (a non-negative integer)")
+    return tuple(sorted(set(value)))
+
+
+def _validate_moe(arch, source):
+    if not arch.n_experts:
+        for field in ("top_k", "d_expert", "d_shared", "shared_expert_gate", "dense_layers"):
+            if getattr(arch, field):
+                raise ConfigError(source, field, "given, but n_experts is not (a dense model has no experts)")
+        return
+    for field in ("top_k", "d_expert"):
+        if not getattr(arch, field):
+            raise ConfigError(source, field, f"missing ({_DOCS[field]}; needed with n_experts)")
+    if arch.top_k > arch.n_experts:
+        raise ConfigError(source, "top_k", f"top_k ({arch.top_k}) is larger than n_experts ({arch.n_experts})")
+    if arch.shared_expert_gate and not arch.d_shared:
+        raise ConfigError(source, "shared_expert_gate", "given, but there is no shared expert (d_shared)")
+    for index in arch.dense_layers:
+        if index >= arch.n_layers:
+            raise ConfigError(source, "dense_layers", f"layer {index} does not exist (n_layers is {arch.n_layers})")
+    if len(arch.dense_layers) == arch.n_layers:
+        raise ConfigError(source, "dense_layers", "every layer is dense: no layer has experts (drop n_experts)")
+
+
+def _validate_mla(arch, source):
+    fields_ = ("qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+    if not arch.kv_lora_rank:
+        for field in fields_ + ("q_lora_rank",):
+            if getattr(arch, field):
+                raise ConfigError(source, field, "given, but kv_lora_rank is not (MLA needs kv_lora_rank)")
+        return
+    for field in fields_:
+        if not getattr(arch, field):
+            raise ConfigError(source, field, f"missing ({_DOCS[field]}; needed with kv_lora_rank)")
 
 
 def validate(arch, source):
@@ -195,4 +290,6 @@ def validate(arch, source):
                               f"has {len(layer_types)} entries (expected one per layer: {arch.n_layers})")
         if "sliding_attention" in layer_types and not arch.window:
             raise ConfigError(source, "window", "missing (layer_types has sliding_attention layers)")
+    _validate_moe(arch, source)
+    _validate_mla(arch, source)
     return replace(arch, **changes)

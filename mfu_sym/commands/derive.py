@@ -9,8 +9,10 @@ from ..cli import FORMATS, build_model, main, model_options
 @model_options
 @click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
 @click.option("--batch", type=click.IntRange(min=1), help="sequences per step (default: the model file's, or 1)")
+@click.option("--capacity-factor", type=click.FloatRange(min=0, min_open=True),
+              help="MoE: expert FLOPs executed with C * tokens * top_k / n_experts slots per expert")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def derive(model_file, seq_len, batch, fmt, **switches):
+def derive(model_file, seq_len, batch, capacity_factor, fmt, **switches):
     """Per-component FLOP and parameter formulas of MODEL, and their values.
 
     MODEL is a model YAML (see the README) or a Hugging Face config (any .json file).
@@ -21,7 +23,7 @@ def derive(model_file, seq_len, batch, fmt, **switches):
     """
     from .. import export
     model = build_model(model_file, **switches)
-    report = model.report(seq_len=seq_len, batch=batch)
+    report = model.report(seq_len=seq_len, batch=batch, capacity_factor=capacity_factor)
     render = {"text": lambda: export.to_text(model, report, model_file), "json": lambda: export.to_json(model, report),
               "markdown": lambda: export.to_markdown(model, report), "latex": lambda: export.to_latex(model, report)}
     click.echo(render[fmt]())

@@ -5,22 +5,36 @@ import re
 
 import mfu_sym
 
-# Attention modules by family: transformers names them self_attn (most) or attn (GPT-2).
+# transformers names the attention module self_attn (most) or attn (GPT-2), the MLP mlp.
 _ATTENTION = re.compile(r"(^|\.)(self_attn|attn)$")
 _MLP = re.compile(r"(^|\.)mlp$")
+# Children of a MoE block, by mfu-sym component.
+_MOE_PARTS = {"gate": "router", "experts": "experts", "shared_expert": "shared_experts",
+              "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts"}
 
 
-def torch_components(by_module):
+def _children(by_module, path):
+    prefix = path + "."
+    return {p[len(prefix):]: v for p, v in by_module.items() if p.startswith(prefix) and "." not in p[len(prefix):]}
+
+
+def torch_components(by_module, mtp_prefix=None):
     """FlopCounterMode's per-module totals grouped into mfu-sym's components."""
-    out = {"attention_projections": 0, "attention_core": 0, "mlp": 0, "lm_head": by_module.get("lm_head", 0)}
+    out = {"attention_projections": 0, "attention_core": 0, "mlp": 0, "router": 0, "experts": 0,
+           "shared_experts": 0, "lm_head": by_module.get("lm_head", 0)}
     for path, flops in by_module.items():
         if _MLP.search(path):
-            out["mlp"] += flops
+            children = _children(by_module, path)
+            if set(children) & {"gate", "experts"}:
+                for child, value in children.items():
+                    out[_MOE_PARTS[child]] += value
+                out["experts"] += flops - sum(children.values())  # combine arithmetic (0 when counted right)
+            else:
+                out["mlp"] += flops
         elif _ATTENTION.search(path):
-            children = sum(v for p, v in by_module.items()
-                           if p.startswith(path + ".") and "." not in p[len(path) + 1:])
-            out["attention_projections"] += children
-            out["attention_core"] += flops - children
+            projections = sum(_children(by_module, path).values())
+            out["attention_projections"] += projections
+            out["attention_core"] += flops - projections
     return out
 
 

@@ -1,0 +1,589 @@
+"""MFU and HFU: measured throughput against an accelerator's peak.
+
+PaLM's definition (Chowdhery et al. 2022, arXiv:2204.02311, Appendix B): model FLOPs
+utilization is "the ratio of the achieved throughput in tokens per second to the
+theoretical peak throughput R = P / (6N + 12LHQT)", P the total peak of the accelerators.
+Here the denominator's FLOPs per token come from the model under the conventions in force
+(any preset), so
+
+    MFU = tokens/s x model FLOPs per token / (devices x peak FLOP/s per device)
+    HFU = the same with hardware FLOPs: model FLOPs plus activation recomputation
+
+The peak is the dense figure of the chosen dtype (the MFU denominator everywhere MFU is
+published); the 2:4-sparse figure only on request, and then the result says so.
+
+FLOP counts stay exact (sympy Integer or Rational) up to the final division; floats
+appear only where a measured rate or time enters. Three ways in:
+
+- `measure(...)`: one throughput or step time (what `mfu-sym mfu` prints);
+- `from_log(...)`: every step of a JSON-lines or CSV training log, with a summary;
+- `MFUMeter`: a per-step meter for a training loop (no sympy work per step, no torch).
+"""
+
+import csv
+import json
+import math
+import statistics
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import MfuSymError, UsageError
+
+# Dtypes whose peak is not the denominator of published MFU (PaLM, Llama 3 and
+# torchtitan all divide by the BF16 dense peak; torchtitan refuses an FP8 MFU).
+LOW_PRECISION = ("fp8", "fp6", "fp4")
+# Non-tensor-core rates: matmuls of a training run do not run here.
+VECTOR_RATES = ("fp32", "fp64")
+INTEGER_RATES = ("int8",)
+# The dtype published MFU divides by, for comparing a low-precision peak against it.
+REFERENCE_DTYPE = "bf16"
+# Below this an MFU usually means a units mistake (per-device tokens/s, sequences/s).
+IMPLAUSIBLY_LOW = 0.01
+
+LOG_KINDS = ("tokens-per-sec", "step-time")
+_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+
+
+class LogError(MfuSymError, ValueError):
+    """A training log cannot be read: missing file or column, a bad value on a line."""
+
+
+# ------------------------------------------------------------------ the peak
+
+@dataclass(frozen=True)
+class PeakChoice:
+    """The peak an MFU divides by: one device, one dtype, dense or sparse."""
+
+    device: object          # hardware.Device
+    dtype: str              # canonical name (bf16, fp8, ...)
+    sparse: bool
+    flops: float            # FLOP/s (OP/s for int8) of one device
+    tflops: float           # the figure as hardware.yaml gives it
+    sources: tuple          # of hardware.Source
+    unconfirmed: bool
+    detail: str | None
+
+    @property
+    def kind(self):
+        return "sparse" if self.sparse else "dense"
+
+    @property
+    def unit(self):
+        return "TOPS" if self.dtype in INTEGER_RATES else "TFLOP/s"
+
+    def describe(self):
+        """One line: which figure, and why it is (or is not) the MFU denominator."""
+        if self.sparse:
+            dense = self.device.peak(self.dtype).dense_tflops
+            return (f"{self.dtype} SPARSE (2:4 structured sparsity; dense is {dense:,g}), "
+                    f"not the usual MFU denominator")
+        return f"{self.dtype} dense (without sparsity), the MFU denominator"
+
+    def to_dict(self):
+        return {
+            "device": self.device.key, "name": self.device.name, "dtype": self.dtype,
+            "sparse": self.sparse, "kind": self.kind, "tflops": self.tflops, "unit": self.unit,
+            "flops_per_device": self.flops, "unconfirmed": self.unconfirmed, "detail": self.detail,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+def choose_peak(hardware, dtype="bf16", sparse=False, registry=None):
+    """The peak of `hardware` (a name users type, or a hardware.Device) for `dtype`:
+    dense unless `sparse`. Unknown names, missing dtypes and missing sparse figures raise
+    HardwareError naming the choices."""
+    from .hardware import Device, load_hardware
+    device = hardware if isinstance(hardware, Device) else (registry or load_hardware()).resolve(hardware)
+    peak = device.peak(dtype)
+    flops = device.peak_flops(peak.dtype, sparse=sparse)
+    return PeakChoice(device, peak.dtype, bool(sparse), flops,
+                      peak.sparse_tflops if sparse else peak.dense_tflops,
+                      peak.sources, peak.unconfirmed, peak.detail)
+
+
+# ------------------------------------------------------------------ arithmetic
+
+def _positive(value, name, integer=False):
+    """A finite number > 0 (an int > 0 when `integer`), else UsageError."""
+    kind = "a positive integer" if integer else "a positive number"
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) and not _is_rational(value):
+        raise UsageError(None, name, f"{value!r} is not {kind}")
+    if integer and not float(value).is_integer():
+        raise UsageError(None, name, f"{value!r} is not {kind}")
+    if not math.isfinite(float(value)) or value <= 0:
+        raise UsageError(None, name, f"{value!r} is not {kind}")
+    return value
+
+
+def _is_rational(value):
+    return getattr(value, "is_Rational", False) is True
+
+
+def _fraction(value):
+    """An exact Fraction of an int, float (its exact binary value), Fraction or sympy Rational."""
+    if _is_rational(value):
+        return Fraction(int(value.p), int(value.q))
+    return Fraction(value)
+
+
+def utilization(tokens_per_sec, flops_per_token, devices, peak_flops):
+    """tokens/s x FLOPs per token / (devices x peak), computed exactly and rounded once."""
+    _positive(tokens_per_sec, "tokens_per_sec")
+    _positive(flops_per_token, "flops_per_token")
+    _positive(devices, "devices", integer=True)
+    _positive(peak_flops, "peak_flops")
+    return float(_fraction(tokens_per_sec) * _fraction(flops_per_token)
+                 / (int(devices) * _fraction(peak_flops)))
+
+
+def tokens_per_second(batch, seq_len, step_time):
+    """Global throughput of a step of `batch` sequences of `seq_len` tokens."""
+    _positive(batch, "batch", integer=True)
+    _positive(seq_len, "seq_len", integer=True)
+    _positive(step_time, "step_time")
+    return int(batch) * int(seq_len) / float(step_time)
+
+
+def per_token(model, seq_len=None):
+    """Exact training FLOPs per token at `seq_len`: (model FLOPs, hardware FLOPs,
+    the conventions that produced them, the report). Hardware FLOPs add what activation
+    recomputation executes (model.recompute); with recompute "none" they are equal."""
+    report = model.report(seq_len=seq_len, batch=1)
+    length = report["run"]["seq_len"]
+    model_flops = report["flops"]["per_token"]["training"]
+    extra = model.evaluate(model.recompute(), seq_len=int(length)) / length
+    return model_flops, model_flops + extra, report
+
+
+# ------------------------------------------------------------------ warnings
+
+def warnings_for(peak, mfu=None, hfu=None):
+    """Plain-language warnings about a result and the peak it divides by."""
+    out = []
+    if mfu is not None and mfu > 1:
+        out.append(f"MFU {mfu:.1%} exceeds 100%: the FLOPs are likely double-counted (e.g. a "
+                   f"per-device token rate multiplied by all devices, or --gpus too small) or "
+                   f"the peak is wrong")
+    if hfu is not None and hfu > 1 and (mfu is None or hfu != mfu):
+        out.append(f"HFU {hfu:.1%} exceeds 100%: check the recompute setting and the peak")
+    if mfu is not None and 0 < mfu < IMPLAUSIBLY_LOW:
+        out.append(f"MFU {mfu:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check that the throughput is "
+                   f"global (all devices) and counts tokens, not sequences")
+    out.extend(peak_warnings(peak))
+    return out
+
+
+def peak_warnings(peak):
+    """Warnings about the dtype / peak pairing alone."""
+    out = []
+    name = peak.device.name
+    if peak.sparse:
+        out.append(f"the peak is {name}'s 2:4-SPARSE {peak.dtype} figure ({peak.tflops:,g} {peak.unit}); "
+                   f"published MFU divides by the dense peak, so this MFU is about half of the "
+                   f"dense-peak MFU")
+    if peak.dtype in LOW_PRECISION:
+        reference = next((p for p in peak.device.peaks if p.dtype == REFERENCE_DTYPE), None)
+        ratio = (f", {peak.flops / reference.flops(peak.sparse):g}x the {REFERENCE_DTYPE} peak"
+                 if reference is not None and (reference.has_sparse or not peak.sparse) else "")
+        out.append(f"the {peak.dtype} peak ({peak.tflops:,g} {peak.unit}{ratio}) is not the usual "
+                   f"denominator: published MFU divides by the {REFERENCE_DTYPE} dense peak "
+                   f"(PaLM, Llama 3, torchtitan), so quote the peak with this MFU")
+    if peak.dtype in INTEGER_RATES:
+        out.append(f"the {peak.dtype} peak counts integer operations (TOPS), not floating-point "
+                   f"FLOPs: an MFU of floating-point training against it is not meaningful")
+    if peak.dtype in VECTOR_RATES:
+        out.append(f"{peak.dtype} is the non-tensor (vector) rate of {name}; if the matmuls run on "
+                   f"tensor cores (tf32, bf16, fp16), divide by that dtype's peak instead")
+    if peak.unconfirmed:
+        out.append(f"the {peak.dtype} peak of {name} is marked unconfirmed in hardware.yaml "
+                   f"(no primary source was seen)")
+    return out
+
+
+# ------------------------------------------------------------------ one measurement
+
+@dataclass(frozen=True)
+class Measurement:
+    """MFU and HFU of one throughput, with everything that produced them."""
+
+    model_name: str
+    peak: PeakChoice
+    devices: int
+    seq_len: int
+    batch: int | None
+    step_time: float | None
+    tokens_per_sec: float
+    flops_per_token: object           # exact sympy number: model FLOPs
+    hardware_flops_per_token: object  # exact sympy number: model + recompute FLOPs
+    conventions: dict
+    mfu: float
+    hfu: float
+    warnings: tuple = field(default=())
+
+    @property
+    def recomputes(self):
+        return self.hardware_flops_per_token != self.flops_per_token
+
+    @property
+    def achieved_flops(self):
+        """Model FLOP/s achieved: (total, per device)."""
+        total = float(_fraction(self.tokens_per_sec) * _fraction(self.flops_per_token))
+        return total, total / self.devices
+
+    @property
+    def achieved_hardware_flops(self):
+        total = float(_fraction(self.tokens_per_sec) * _fraction(self.hardware_flops_per_token))
+        return total, total / self.devices
+
+    def to_dict(self):
+        from .export import exact
+        total, each = self.achieved_flops
+        hw_total, hw_each = self.achieved_hardware_flops
+        return {
+            "model": self.model_name,
+            "hardware": self.peak.to_dict(),
+            "devices": self.devices,
+            "run": {"seq_len": self.seq_len, "batch": self.batch, "step_time": self.step_time,
+                    "tokens_per_sec": self.tokens_per_sec,
+                    "tokens_per_sec_per_device": self.tokens_per_sec / self.devices},
+            "flops_per_token": {"model": exact(self.flops_per_token),
+                                "hardware": exact(self.hardware_flops_per_token)},
+            "achieved_flops_per_sec": {"total": total, "per_device": each},
+            "achieved_hardware_flops_per_sec": {"total": hw_total, "per_device": hw_each},
+            "peak_flops_per_sec": {"total": self.peak.flops * self.devices, "per_device": self.peak.flops},
+            "mfu": self.mfu,
+            "hfu": self.hfu,
+            "hfu_note": None if self.recomputes else "HFU = MFU: no activation recomputation (--recompute none)",
+            "conventions": self.conventions,
+            "warnings": list(self.warnings),
+        }
+
+
+def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batch=None, seq_len=None):
+    """MFU and HFU of `model` at one throughput: either `tokens_per_sec` (global, all
+    devices) or `step_time` seconds for `batch` sequences (global) of `seq_len` tokens.
+    `peak` is a PeakChoice (see choose_peak)."""
+    if (tokens_per_sec is None) == (step_time is None):
+        raise UsageError(None, "throughput", "give exactly one of tokens_per_sec and step_time")
+    _positive(devices, "gpus", integer=True)
+    model_flops, hardware_flops, report = per_token(model, seq_len)
+    length = int(report["run"]["seq_len"])
+    if step_time is not None:
+        if batch is None:
+            raise UsageError(None, "batch", "a step time needs the global batch (sequences per step)")
+        tokens_per_sec = tokens_per_second(batch, length, step_time)
+    else:
+        _positive(tokens_per_sec, "tokens_per_sec")
+        if batch is not None:
+            _positive(batch, "batch", integer=True)
+    mfu = utilization(tokens_per_sec, model_flops, devices, peak.flops)
+    hfu = utilization(tokens_per_sec, hardware_flops, devices, peak.flops)
+    return Measurement(report["model"], peak, int(devices), length, batch,
+                       float(step_time) if step_time is not None else None, float(tokens_per_sec),
+                       model_flops, hardware_flops, report["conventions"], mfu, hfu,
+                       tuple(warnings_for(peak, mfu, hfu)))
+
+
+# ------------------------------------------------------------------ training logs
+
+@dataclass(frozen=True)
+class LogRecord:
+    index: int      # 1-based among the records that have the column
+    line: int       # line in the file (CSV: the header is line 1)
+    value: float
+
+
+@dataclass(frozen=True)
+class Log:
+    path: str
+    column: str
+    records: tuple      # of LogRecord
+    skipped: int        # records without the column (or with an empty value)
+
+
+def read_log(path, column):
+    """The positive values of `column` in a training log: JSON lines (.jsonl, .ndjson,
+    .json; a .json file may also be one array of objects) or CSV (.csv, .tsv). Records that
+    lack the column, or leave it empty or null, are skipped and counted (evaluation lines
+    in a mixed log); a value that is not a positive finite number is an error naming its
+    line. The file is streamed, so a long log costs memory only for its values."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _JSON_SUFFIXES and suffix not in _CSV_SUFFIXES:
+        raise LogError(path, None, f"unknown log format {suffix or '(no extension)'!r} (expected "
+                                   f"{', '.join(_JSON_SUFFIXES + tuple(_CSV_SUFFIXES))})")
+    if not path.exists():
+        raise LogError(path, None, "no such file")
+    if not path.is_file():
+        raise LogError(path, None, "not a regular file")
+    reader = _csv_rows if suffix in _CSV_SUFFIXES else _json_rows
+    records, skipped, seen, rows = [], 0, {}, 0
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            for line, row in reader(handle, path, _CSV_SUFFIXES.get(suffix)):
+                rows += 1
+                for key in row:
+                    seen.setdefault(key, None)
+                raw = row.get(column)
+                if raw is None or (isinstance(raw, str) and not raw.strip()):
+                    skipped += 1
+                    continue
+                records.append(LogRecord(len(records) + 1, line, _log_value(raw, path, line, column)))
+    except UnicodeDecodeError:
+        raise LogError(path, None, "not UTF-8 text") from None
+    except OSError as exc:
+        raise LogError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if not rows:
+        raise LogError(path, None, "empty log (expected one record per training step)")
+    if not records:
+        if column not in seen:
+            columns = ", ".join(map(str, seen)) or "(none)"
+            raise LogError(path, column, f"no such column (the log has: {columns})")
+        raise LogError(path, column, f"every record leaves {column!r} empty")
+    return Log(str(path), column, tuple(records), skipped)
+
+
+def _json_rows(handle, path, _delimiter):
+    first = handle.read(1)
+    while first and first.isspace():
+        first = handle.read(1)
+    if first == "[":  # one JSON array of objects
+        try:
+            data = json.loads(first + handle.read())
+        except json.JSONDecodeError as exc:
+            raise LogError(path, None, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        for i, row in enumerate(data, 1):
+            if not isinstance(row, dict):
+                raise LogError(path, f"record {i}", "expected a JSON object per step")
+            yield i, row
+        return
+    handle.seek(0)
+    for number, text in enumerate(handle, 1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LogError(path, f"line {number}", f"invalid JSON: {exc.msg}") from None
+        except RecursionError:
+            raise LogError(path, f"line {number}", "invalid JSON: nested too deeply") from None
+        if not isinstance(row, dict):
+            raise LogError(path, f"line {number}", "expected a JSON object per line")
+        yield number, row
+
+
+def _csv_rows(handle, path, delimiter):
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [h.strip() for h in header]
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) > len(header):
+                raise LogError(path, f"line {reader.line_num}",
+                               f"{len(row)} fields but the header names {len(header)}")
+            yield reader.line_num, dict(zip(header, row))
+    except csv.Error as exc:
+        raise LogError(path, f"line {reader.line_num}", f"invalid CSV: {exc}") from None
+
+
+def _log_value(raw, path, line, column):
+    where = f"line {line}"
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise LogError(path, where, f"{column} is {raw!r}, not a number")
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        raise LogError(path, where, f"{column} is {raw!r}, not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise LogError(path, where, f"{column} is {raw!r} (expected a positive finite number)")
+    return value
+
+
+def summarize(values):
+    """median, p10, p90 (linear interpolation, as numpy's default), mean, min, max."""
+    values = list(values)
+    if len(values) == 1:
+        p10 = p90 = values[0]
+    else:
+        deciles = statistics.quantiles(values, n=10, method="inclusive")
+        p10, p90 = deciles[0], deciles[8]
+    return {"median": statistics.median(values), "p10": p10, "p90": p90,
+            "mean": statistics.fmean(values), "min": min(values), "max": max(values), "steps": len(values)}
+
+
+@dataclass(frozen=True)
+class LogSeries:
+    """MFU per step of a training log, warm-up excluded, and its summary."""
+
+    model_name: str
+    peak: PeakChoice
+    devices: int
+    seq_len: int
+    batch: int | None
+    log: Log
+    kind: str
+    warmup: int
+    flops_per_token: object
+    hardware_flops_per_token: object
+    conventions: dict
+    steps: tuple        # of dicts: index, line, value, tokens_per_sec, mfu, hfu
+    summary: dict       # mfu, hfu, tokens_per_sec -> summarize()
+    warnings: tuple = field(default=())
+
+    def to_dict(self):
+        from .export import exact
+        recomputes = self.hardware_flops_per_token != self.flops_per_token
+        return {
+            "model": self.model_name,
+            "hardware": self.peak.to_dict(),
+            "devices": self.devices,
+            "run": {"seq_len": self.seq_len, "batch": self.batch},
+            "log": {"path": self.log.path, "column": self.log.column, "kind": self.kind,
+                    "records": len(self.log.records), "skipped_without_value": self.log.skipped,
+                    "warmup_excluded": self.warmup, "steps_used": len(self.steps)},
+            "flops_per_token": {"model": exact(self.flops_per_token),
+                                "hardware": exact(self.hardware_flops_per_token)},
+            "peak_flops_per_sec": {"total": self.peak.flops * self.devices, "per_device": self.peak.flops},
+            "summary": self.summary,
+            "hfu_note": None if recomputes else "HFU = MFU: no activation recomputation (--recompute none)",
+            "conventions": self.conventions,
+            "warnings": list(self.warnings),
+            "steps": list(self.steps),
+        }
+
+
+def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None):
+    """MFU per step of the log at `path`: `column` holds global tokens/s (kind
+    "tokens-per-sec") or seconds per step (kind "step-time", which needs `batch`). The
+    first `warmup` records with a value are excluded from the per-step list and summary."""
+    if kind not in LOG_KINDS:
+        raise UsageError(None, "log_kind", f"{kind!r} (expected one of {', '.join(LOG_KINDS)})")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise UsageError(None, "warmup", f"{warmup!r} is not a non-negative integer")
+    _positive(devices, "gpus", integer=True)
+    if kind == "step-time":
+        if batch is None:
+            raise UsageError(None, "batch", "a step-time log needs the global batch (sequences per step)")
+        _positive(batch, "batch", integer=True)
+    model_flops, hardware_flops, report = per_token(model, seq_len)
+    length = int(report["run"]["seq_len"])
+    log = read_log(path, column)
+    if warmup >= len(log.records):
+        raise LogError(path, column, f"all {len(log.records)} steps are in the warm-up "
+                                     f"(--warmup {warmup}); expected fewer warm-up steps than steps")
+    steps = []
+    for record in log.records[warmup:]:
+        tps = record.value if kind == "tokens-per-sec" else int(batch) * length / record.value
+        steps.append({"index": record.index, "line": record.line, "value": record.value, "tokens_per_sec": tps,
+                      "mfu": utilization(tps, model_flops, devices, peak.flops),
+                      "hfu": utilization(tps, hardware_flops, devices, peak.flops)})
+    summary = {key: summarize(s[key] for s in steps) for key in ("mfu", "hfu", "tokens_per_sec")}
+    warnings = []
+    over = [s for s in steps if s["mfu"] > 1]
+    if over:
+        warnings.append(f"{len(over)} of {len(steps)} steps have MFU above 100% (first: line {over[0]['line']}, "
+                        f"{over[0]['mfu']:.1%}): the FLOPs are likely double-counted or the peak is wrong")
+    over = [s for s in steps if s["hfu"] > 1 and s["hfu"] != s["mfu"]]
+    if over:
+        warnings.append(f"{len(over)} of {len(steps)} steps have HFU above 100% (first: line {over[0]['line']}, "
+                        f"{over[0]['hfu']:.1%}): check the recompute setting and the peak")
+    if summary["mfu"]["median"] < IMPLAUSIBLY_LOW:
+        warnings.append(f"median MFU {summary['mfu']['median']:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check "
+                        f"that the column is global tokens/s (or seconds per step) and --gpus")
+    if log.skipped:
+        warnings.append(f"records without a {column!r} value were skipped: {log.skipped}")
+    warnings.extend(peak_warnings(peak))
+    return LogSeries(report["model"], peak, int(devices), length, batch, log, kind, warmup,
+                     model_flops, hardware_flops, report["conventions"], tuple(steps), summary,
+                     tuple(warnings))
+
+
+# ------------------------------------------------------------------ the meter
+
+class MFUMeter:
+    """MFU of each training step, cheap enough to call every step.
+
+    The model's training FLOPs per token are compiled once, at construction, into a plain
+    float (and, for other sequence lengths, a function of seq_len made by
+    sympy.lambdify); `update` is then a few float operations: no sympy, no torch.
+
+        import time, mfu_sym
+        meter = mfu_sym.MFUMeter("examples/llama3_8b.yaml", hardware="h100",
+                                 dtype="bf16", gpus=8, seq_len=4096)
+        for batch in loader:
+            start = time.perf_counter()
+            train_step(batch)                       # synchronize the device first
+            mfu = meter.update(tokens=batch.numel(), seconds=time.perf_counter() - start)
+            print(f"MFU {mfu:.1%}  smoothed {meter.smoothed:.1%}")
+
+    `tokens` is the global count for the step (all devices), `seconds` its wall time.
+    `model` is a path to a model file or a mfu_sym Model (built with any conventions;
+    `recompute` gives `last_hfu`). `smoothing` is the weight of the past in the
+    exponential moving average `smoothed` (0 keeps only the last value).
+    """
+
+    def __init__(self, model, hardware, dtype="bf16", gpus=1, seq_len=None, sparse=False,
+                 smoothing=0.9, registry=None):
+        import sympy
+        if isinstance(model, (str, Path)):
+            from .loader import load
+            model = load(model)
+        _positive(gpus, "gpus", integer=True)
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
+            raise UsageError(None, "smoothing", f"{smoothing!r} (expected a number in [0, 1))")
+        self.model = model
+        self.peak = choose_peak(hardware, dtype, sparse, registry)
+        self.gpus = int(gpus)
+        self.smoothing = float(smoothing)
+        self.flops_per_token, self.hardware_flops_per_token, report = per_token(model, seq_len)
+        self.seq_len = int(report["run"]["seq_len"])
+        self.conventions = report["conventions"]
+        self._denominator = self.gpus * self.peak.flops
+        self._per_token = float(self.flops_per_token)
+        self._hardware_ratio = float(_fraction(self.hardware_flops_per_token) / _fraction(self.flops_per_token))
+        # Other sequence lengths (packing, curricula): the exact per-token formula, compiled.
+        per_sequence = model.training().xreplace(model.values)
+        self._compiled = sympy.lambdify(model.seq_len, per_sequence / model.seq_len, modules="math")
+        self._cache = {self.seq_len: self._per_token}
+        self.warnings = tuple(peak_warnings(self.peak))
+        self.reset()
+
+    def reset(self):
+        """Forget the history (e.g. after warm-up)."""
+        self.last = None
+        self.last_hfu = None
+        self.smoothed = None
+        self.steps = 0
+
+    def flops_per_token_at(self, seq_len):
+        """Model FLOPs per token (float) at another sequence length, cached."""
+        value = self._cache.get(seq_len)
+        if value is None:
+            _positive(seq_len, "seq_len", integer=True)
+            value = self._cache[seq_len] = float(self._compiled(int(seq_len)))
+        return value
+
+    def update(self, tokens, seconds, seq_len=None):
+        """Record one step of `tokens` (global) in `seconds`; returns its MFU as a float."""
+        if not (tokens > 0 and seconds > 0 and math.isfinite(seconds) and math.isfinite(tokens)):
+            raise UsageError(None, "update", f"tokens={tokens!r}, seconds={seconds!r} "
+                                             f"(expected positive finite numbers)")
+        per_token = self._per_token if seq_len is None else self.flops_per_token_at(seq_len)
+        value = tokens * per_token / (seconds * self._denominator)
+        self.last = value
+        self.last_hfu = value * self._hardware_ratio
+        self.smoothed = value if self.smoothed is None else (
+            self.smoothing * self.smoothed + (1.0 - self.smoothing) * value)
+        self.steps += 1
+        return value
+
+    def __repr__(self):
+        last = "none" if self.last is None else f"{self.last:.2%}"
+        return (f"MFUMeter({self.peak.device.key} x {self.gpus}, {self.peak.dtype} {self.peak.kind}, "
+                f"seq_len {self.seq_len}, last {last})")
