@@ -31,20 +31,24 @@ def main():
 
 
 def model_options(function):
-    """MODEL and the counting switches, shared by every command that builds a model.
-    A command takes them as `**switches` and passes them on to `build_model`."""
+    """MODEL, --preset and the counting switches, shared by every command that builds a
+    model. A command takes them as `**switches` and passes them on to `build_model`.
+    Switches default to None: the preset decides, and a switch given overrides it."""
     options = [
         click.argument("model_file", metavar="MODEL", type=click.Path(dir_okay=False)),
-        click.option("--mask", type=click.Choice(["causal", "full", "half"]), default="causal", show_default=True,
-                     help="keys per query: causal t (window-aware), full S, half S/2"),
-        click.option("--attention-kernel", type=click.Choice(["eager", "flash"]), default="eager",
-                     show_default=True, help="attention backward: eager 2x forward, or flash (QK^T recomputed)"),
-        click.option("--recompute", type=click.Choice(["none", "selective", "full"]), default="none",
-                     show_default=True, help="activation recomputation: adds hardware FLOPs (HFU), never model FLOPs"),
-        click.option("--mla", type=click.Choice(["naive", "absorbed"]), default="naive", show_default=True,
+        click.option("--preset", default="exact", show_default=True,
+                     help="counting convention (see `mfu-sym presets`)"),
+        click.option("--mask", type=click.Choice(["causal", "full", "half"]),
+                     help="keys per query: causal t (window-aware), full S, half S/2 [preset's]"),
+        click.option("--attention-kernel", type=click.Choice(["eager", "flash"]),
+                     help="attention backward: eager 2x forward, or flash (QK^T recomputed) [preset's]"),
+        click.option("--recompute", type=click.Choice(["none", "selective", "full"]),
+                     help="activation recomputation: adds hardware FLOPs (HFU) [preset's]"),
+        click.option("--nonmatmul/--matmul-only", "nonmatmul", default=None,
+                     help="also count softmax, norms, activations, residual adds, rotary"),
+        click.option("--mla", type=click.Choice(["naive", "absorbed"]),
                      help="MLA as trained (keys and values up-projected) or absorbed (scores in the latent)"),
-        click.option("--mtp/--no-mtp", default=False, show_default=True,
-                     help="count multi-token-prediction modules in the totals"),
+        click.option("--mtp/--no-mtp", default=None, help="count multi-token-prediction modules in the totals"),
         click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
                      help="extra formula directory (same-named files replace the bundled ones)"),
     ]
@@ -53,9 +57,11 @@ def model_options(function):
     return function
 
 
-def build_model(model_file, formula_dirs=(), **conventions):
+def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **switches):
     from .loader import load
-    return load(model_file, formulas=formula_dirs, **conventions)
+    if nonmatmul is not None:
+        switches["nonmatmul"] = ("all",) if nonmatmul else ()
+    return load(model_file, preset=preset, formulas=formula_dirs, **switches)
 
 
 # Each command lives in its own module under commands/; importing it registers it.

@@ -68,7 +68,7 @@ def to_json(model, report):
 def to_text(model, report, source=None):
     run, flops, params = report["run"], report["flops"], report["params"]
     lines = [f"{report['model']}" + (f"  ({source})" if source else ""), "", "Conventions"]
-    lines += convention_lines(report["conventions"])
+    lines += convention_lines(report["conventions"]["explained"])
     lines += ["",
              "Parameters (exact)"]
     for key in PARAM_KEYS:
@@ -95,8 +95,9 @@ def to_text(model, report, source=None):
     lines.append(f"  {'':<22}{'forward':>28}{'training (fwd+bwd)':>30}")
     for label, fwd, train in rows:
         lines.append(f"  {label:<22}{grouped(fwd):>28}{grouped(train):>30}   ({short(train)}FLOP)")
-    lines.append(f"  counted under: mask {report['conventions']['mask']}, "
-                 f"attention kernel {report['conventions']['attention_kernel']}, matmul FLOPs only")
+    conv = report["conventions"]
+    lines.append(f"  counted under: preset {conv['preset']}, mask {conv['mask']}, "
+                 f"attention kernel {conv['attention_kernel']}")
     lines.append(f"  components counted in MFU: {', '.join(flops['components'])}")
     return "\n".join(lines)
 
@@ -127,7 +128,7 @@ def _latex(model, expression):
 def to_markdown(model, report):
     run, flops, params = report["run"], report["flops"], report["params"]
     out = [f"## {report['model']}", "",
-           f"Conventions: {convention_line(report['conventions'])}.", "",
+           f"Conventions: {convention_line(report['conventions']['explained'])}.", "",
            "| parameters | count |", "|---|---:|"]
     out += [f"| {key} | {grouped(params[key])} |" for key in PARAM_KEYS]
     out += ["", f"FLOPs for one step: batch {run['batch']} x seq_len {run['seq_len']}.", "",
@@ -148,7 +149,7 @@ def to_latex(model, report):
     rows.append(r"F_{\mathrm{forward}} &= %s" % _latex(model, model.formula()))
     conv = report["conventions"]
     return "\n".join([
-        f"% {report['model']}: forward matmul FLOPs of one sequence; "
+        f"% {report['model']}: forward FLOPs of one sequence; preset {conv['preset']}, "
         f"mask {conv['mask']}, attention kernel {conv['attention_kernel']}",
         r"\begin{align}",
         " \\\\\n".join(rows),

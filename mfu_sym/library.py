@@ -21,10 +21,11 @@ from .paths import data_path
 # Components in display order. A formula adds to exactly one of them.
 COMPONENTS = (
     "embedding", "attention_projections", "attention_core", "mlp", "router",
-    "experts", "shared_experts", "norms", "lm_head", "mtp",
+    "experts", "shared_experts", "norms", "lm_head", "mtp", "nonmatmul",
 )
 KERNELS = ("eager", "flash")
 SECTIONS = ("symbols", "references", "masks", "formulas")
+OTHER_SECTIONS = ("presets", "scaling_laws")  # read by conventions.py and planning.py
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # sympy gives these names a meaning of its own; a symbol must not shadow them
 _RESERVED = {"e", "i", "n", "s", "o", "q", "beta", "gamma", "pi", "zeta", "lambda"}
@@ -124,7 +125,7 @@ def _load(extra_dirs):
             continue
         if not isinstance(data, dict):
             raise FormulaError(file, None, f"expected a mapping with sections {', '.join(SECTIONS)}")
-        unknown = set(data) - set(SECTIONS) - {"family"}
+        unknown = set(data) - set(SECTIONS) - set(OTHER_SECTIONS) - {"family"}
         if unknown:
             raise FormulaError(file, sorted(unknown)[0], f"unknown section (expected one of {', '.join(SECTIONS)})")
         documents.append((file, data))

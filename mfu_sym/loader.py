@@ -19,11 +19,13 @@ def load_architecture(path):
     return spec.from_mapping(data, path)
 
 
-def load(path, *, formulas=(), **switches):
-    """A symbolic Model of the file at `path` under the given conventions (the fields of
-    model.Conventions: mask, attention_kernel, recompute, ...).
-    `formulas`: extra formula directories (same-named files replace bundled ones)."""
+def load(path, *, preset="exact", formulas=(), **switches):
+    """A symbolic Model of the file at `path` under a preset (formulas/presets.yaml) and
+    switches that override it (mask, attention_kernel, recompute, ...; None = the
+    preset's). `formulas`: extra formula directories (same-named files replace bundled
+    ones)."""
+    from .conventions import Conventions
     from .library import load_library
-    from .model import Conventions, Model
-    conventions = Conventions(**switches)
+    from .model import Model
+    conventions = Conventions.from_preset(preset or "exact", **switches)
     return Model(load_architecture(path), conventions, load_library(formulas))

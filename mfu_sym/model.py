@@ -17,56 +17,10 @@ from dataclasses import dataclass
 import sympy
 
 from .errors import UsageError
-from .library import COMPONENTS, KERNELS, load_library
+from .library import COMPONENTS, load_library
 from .spec import Architecture
 
-MASKS = ("causal", "full", "half")
-RECOMPUTE = ("none", "selective", "full")
-MLA_FORMS = ("naive", "absorbed")
-
-
-@dataclass(frozen=True)
-class Conventions:
-    """The counting switches in force. Defaults: exact causal attention, eager kernel."""
-
-    mask: str = "causal"
-    attention_kernel: str = "eager"
-    recompute: str = "none"  # activation recomputation: hardware FLOPs only (HFU), never MFU
-    mla: str = "naive"  # MLA as trained (naive) or with the up-projections absorbed (inference)
-    mtp: bool = False  # count multi-token-prediction modules in the totals
-
-    def __post_init__(self):
-        if self.mla not in MLA_FORMS:
-            raise UsageError(None, "mla", f"{self.mla!r} (expected one of {', '.join(MLA_FORMS)})")
-        if self.recompute not in RECOMPUTE:
-            raise UsageError(None, "recompute", f"{self.recompute!r} (expected one of {', '.join(RECOMPUTE)})")
-        if self.mask not in MASKS:
-            raise UsageError(None, "mask", f"{self.mask!r} (expected one of {', '.join(MASKS)})")
-        if self.attention_kernel not in KERNELS:
-            raise UsageError(None, "attention_kernel",
-                             f"{self.attention_kernel!r} (expected one of {', '.join(KERNELS)})")
-
-    def describe(self):
-        return {
-            "mask": self.mask,
-            "attention_kernel": self.attention_kernel,
-            "counted": "matmul FLOPs only (2 per multiply-add); norms, softmax, activations free",
-            "backward": ("2 x forward for every matmul; attention core: "
-                         + ("2 x forward (eager)" if self.attention_kernel == "eager"
-                            else "FlashAttention recompute, 2*h*keys*(3*d_qk + 2*d_v)")),
-            "embedding_lookup": "0 FLOPs (a gather)",
-            "recompute": {"none": "none", "selective": "attention core forward recomputed (Korthikanti 2022)",
-                          "full": "every layer's forward recomputed"}[self.recompute],
-            "mla": self.mla,
-            "mtp": "counted in the totals" if self.mtp else "left out of the totals (reported apart)",
-        }
-
-    def mask_for(self, sliding):
-        # A dense or halved count ignores the window: dense kernels compute the square,
-        # Megatron-LM's halving does not know windows.
-        if self.mask == "causal":
-            return "sliding_window" if sliding else "causal"
-        return self.mask
+from .conventions import Conventions  # noqa: F401  (re-exported: model.Conventions)
 
 
 @dataclass(frozen=True)
@@ -75,6 +29,7 @@ class Term:
     count: sympy.Expr  # how many of it the model has
     mask: object = None  # library.Mask for position-dependent formulas
     component: str = ""  # where it adds up; default the formula's own (MTP layers: "mtp")
+    flops: bool = True  # False: its parameters count, its FLOPs do not (a convention's choice)
 
     @property
     def kind(self):
@@ -86,7 +41,7 @@ class Model:
 
     def __init__(self, arch: Architecture, conventions=None, library=None):
         self.arch = arch
-        self.conventions = conventions or Conventions()
+        self.conventions = conventions or Conventions.from_preset("exact")
         self.library = library or load_library()
         sym = self.library.symbol
         self.seq_len, self.batch, self.t = sym("seq_len"), sym("batch"), sym("t")
@@ -122,19 +77,37 @@ class Model:
         """Parameters one token touches: routed experts count top_k of n_experts."""
         return sympy.Add(*[t.count * t.formula.active_params for t in self._select(component)])
 
+    def _cost(self, term, phase):
+        """FLOPs of one term for one sequence, in a phase (forward or backward), under
+        the conventions: from the formula, or from its parameters (6N-style presets)."""
+        conv, zero = self.conventions, sympy.Integer(0)
+        if not term.flops:
+            return zero
+        if phase == "forward":
+            cost = term.formula.forward
+        else:
+            cost = term.formula.backward[conv.attention_kernel]
+        if conv.flops_from == "params":
+            if term.kind == "attention_core":
+                return term.count * self._per_sequence(cost, term.mask) if conv.attention_core else zero
+            if term.formula.name in conv.params_exclude:
+                return zero
+            per_param = 2 if phase == "forward" else 4
+            return per_param * term.count * term.formula.active_params * self.seq_len
+        return term.count * self._per_sequence(cost, term.mask)
+
     def forward(self, component=None):
-        """Forward matmul FLOPs of one sequence of seq_len tokens."""
-        return sympy.Add(*[t.count * self._per_sequence(t.formula.forward, t.mask)
-                           for t in self._select(component)])
+        """Forward FLOPs of one sequence of seq_len tokens."""
+        return sympy.Add(*[self._cost(t, "forward") for t in self._select(component)])
 
     def backward(self, component=None):
-        kernel = self.conventions.attention_kernel
-        return sympy.Add(*[t.count * self._per_sequence(t.formula.backward[kernel], t.mask)
-                           for t in self._select(component)])
+        return sympy.Add(*[self._cost(t, "backward") for t in self._select(component)])
 
     def training(self, component=None):
-        """Model FLOPs of a training step's sequence: forward + backward (what MFU counts)."""
-        return self.forward(component) + self.backward(component)
+        """Training FLOPs of a sequence as the convention counts them: forward + backward
+        (what MFU counts), plus recomputation only where the convention counts it."""
+        total = self.forward(component) + self.backward(component)
+        return total + self.recompute(component) if self.conventions.count_recompute else total
 
     def recompute(self, component=None):
         """Extra forward FLOPs that activation recomputation executes (for HFU): none; the
@@ -144,7 +117,12 @@ class Model:
         if mode == "none":
             return sympy.Integer(0)
         if mode == "selective":
-            return self.forward("attention_core") if component in (None, "attention_core") else sympy.Integer(0)
+            if component not in (None, "attention_core"):
+                return sympy.Integer(0)
+            core = self.forward("attention_core")
+            if self.conventions.selective_cost == "training":  # Korthikanti Eq. 8
+                core += self.backward("attention_core")
+            return core
         if component in ("embedding", "lm_head"):
             return sympy.Integer(0)
         if component is None:
@@ -152,8 +130,8 @@ class Model:
         return self.forward(component)
 
     def hardware_training(self, component=None):
-        """Hardware FLOPs: training plus recomputation (what HFU counts)."""
-        return self.training(component) + self.recompute(component)
+        """Hardware FLOPs: forward, backward and recomputation (what HFU counts)."""
+        return self.forward(component) + self.backward(component) + self.recompute(component)
 
     def forward_at(self, position=None, component=None):
         """Forward FLOPs of the token at `position` (default: the symbol t)."""
@@ -250,6 +228,13 @@ class Model:
             "formulas": {name: self.formula(name) for name in self.components},
             "conventions": self.conventions.describe(),
         }
+        flops_block = report["flops"]
+        flops_block["recompute"] = at(self.batch * self.recompute())
+        flops_block["hardware_training"] = at(self.batch * self.hardware_training())
+        if self.conventions.count_recompute:
+            flops_block["training"] = forward + backward + flops_block["recompute"]
+            flops_block["per_token"]["training"] = flops_block["training"] / tokens
+            flops_block["per_sequence"]["training"] = flops_block["training"] / run[self.batch]
         if self.mtp_terms:
             report["mtp"] = {
                 "counted": self.conventions.mtp,
@@ -289,6 +274,8 @@ def _compose(arch, library, conventions):
     layers = sym("n_layers")
 
     yield Term(formulas["token_embedding"], one)
+    if conventions.embedding_flops:
+        yield Term(formulas["embedding_onehot"], one)
     if arch.position_embedding == "learned":
         yield Term(formulas["position_embedding"], one)
 
@@ -304,10 +291,10 @@ def _compose(arch, library, conventions):
 
     n_moe = arch.n_moe_layers
     if n_moe == arch.n_layers:
-        yield from _moe(arch, library, layers)
+        yield from _moe(arch, library, conventions, layers)
     elif n_moe:
         yield from _dense_mlp(arch, library, layers - sym("n_moe_layers"))
-        yield from _moe(arch, library, sym("n_moe_layers"))
+        yield from _moe(arch, library, conventions, sym("n_moe_layers"))
     else:
         yield from _dense_mlp(arch, library, layers)
 
@@ -319,6 +306,7 @@ def _compose(arch, library, conventions):
 
     if arch.n_mtp_layers:
         yield from _mtp(arch, library, conventions, sym("n_mtp_layers"))
+    yield from _nonmatmul(arch, library, conventions, attention_groups)
 
 
 _NORMS = {"rmsnorm": "rms_norm", "layernorm": "layer_norm", "layernorm_no_bias": "layer_norm_no_bias"}
@@ -358,9 +346,9 @@ def _dense_mlp(arch, library, count):
         yield Term(library.formulas[f"mlp_{arch.mlp}_bias"], count)
 
 
-def _moe(arch, library, count, component=""):
+def _moe(arch, library, conventions, count, component=""):
     formulas = library.formulas
-    yield Term(formulas["router"], count, component=component)
+    yield Term(formulas["router"], count, component=component, flops=conventions.router)
     yield Term(formulas[f"experts_{arch.expert_mlp}"], count, component=component)
     if arch.d_shared:
         yield Term(formulas["shared_experts_gated"], count, component=component)
@@ -376,8 +364,36 @@ def _mtp(arch, library, conventions, count):
     yield Term(formulas["mtp_norms"], count)
     yield from _attention(arch, library, conventions, count, sliding=False, component="mtp")
     if arch.n_experts:
-        yield from _moe(arch, library, count, component="mtp")
+        yield from _moe(arch, library, conventions, count, component="mtp")
     else:
         yield Term(formulas[f"mlp_{arch.mlp}"], count, component="mtp")
     yield Term(formulas[_NORMS[arch.norm]], arch.norms_per_layer * count, component="mtp")
-    yield Term(formulas["mtp_logits"], count)
+    yield Term(formulas["mtp_logits"], count, flops=conventions.mtp_logits)
+
+
+def _nonmatmul(arch, library, conventions, attention_groups):
+    """Elementwise work, only where the convention counts it (--nonmatmul, chinchilla)."""
+    formulas, layers = library.formulas, library.symbol("n_layers")
+    if not conventions.nonmatmul or conventions.flops_from == "params":
+        return
+    terms = []
+    for count, sliding in attention_groups:
+        terms.append(Term(formulas["softmax"], count, library.masks[conventions.mask_for(sliding)]))
+    terms.append(Term(formulas["norm_elementwise"], arch.norms_per_layer * layers + 1))
+    if arch.qk_norm != "none":
+        terms.append(Term(formulas["qk_norm_elementwise"], layers))
+    n_moe = arch.n_moe_layers
+    dense_count = layers if not n_moe else (layers - library.symbol("n_moe_layers") if n_moe < arch.n_layers else 0)
+    if dense_count != 0:
+        terms.append(Term(formulas[f"activation_{arch.mlp}"], dense_count))
+    if n_moe:
+        moe_count = layers if n_moe == arch.n_layers else library.symbol("n_moe_layers")
+        terms.append(Term(formulas["activation_experts"], moe_count))
+        if arch.d_shared:
+            terms.append(Term(formulas["activation_shared"], moe_count))
+    terms.append(Term(formulas["residual_adds"], layers))
+    if arch.position_embedding == "none" and not arch.mla:
+        terms.append(Term(formulas["rotary"], layers))
+    for term in terms:
+        if conventions.counts_nonmatmul(term.formula.name):
+            yield term

@@ -49,7 +49,7 @@ def test_derive_formats(example, fmt, marker):
 def test_text_output_names_conventions_and_values(example):
     out = run("derive", example("llama3_8b.yaml")).output
     assert "8,030,261,248" in out
-    assert "counted under: mask causal, attention kernel eager" in out
+    assert "counted under: preset exact, mask causal, attention kernel eager" in out
     assert "= 6*d_ff*d_model*n_layers*seq_len" in out
 
 

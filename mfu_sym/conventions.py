@@ -1,0 +1,163 @@
+"""Counting conventions: the switches, and the named presets built from them.
+
+A preset (formulas/presets.yaml) is a named set of switches that reproduces one
+published way of counting. `Conventions.from_preset(name, **overrides)` applies one;
+switches given explicitly override the preset's and are reported as such.
+"""
+
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+
+from .errors import FormulaError, UsageError
+from .files import load_yaml
+from .paths import data_path
+
+MASKS = ("causal", "full", "half")
+KERNELS = ("eager", "flash")
+RECOMPUTE = ("none", "selective", "full")
+MLA_FORMS = ("naive", "absorbed")
+CHOICES = {"mask": MASKS, "attention_kernel": KERNELS, "recompute": RECOMPUTE, "mla": MLA_FORMS,
+           "selective_cost": ("forward", "training"), "flops_from": ("formulas", "params")}
+FLAGS = ("half_windows", "count_recompute", "embedding_flops", "router", "mtp", "mtp_logits", "attention_core")
+LISTS = ("nonmatmul", "params_exclude")
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The counting switches in force. Defaults: the `exact` preset."""
+
+    mask: str = "causal"
+    attention_kernel: str = "eager"
+    recompute: str = "none"  # activation recomputation: hardware FLOPs (HFU), never MFU ...
+    count_recompute: bool = False  # ... unless a convention counts it (Narayanan 2021)
+    selective_cost: str = "forward"
+    mla: str = "naive"  # MLA as trained (naive) or with the up-projections absorbed
+    mtp: bool = False  # count multi-token-prediction modules in the totals
+    mtp_logits: bool = True
+    half_windows: bool = False
+    embedding_flops: bool = False
+    nonmatmul: tuple = ()
+    router: bool = True
+    flops_from: str = "formulas"
+    params_exclude: tuple = ()
+    attention_core: bool = True
+    preset: str = "exact"
+    overridden: tuple = field(default=(), compare=False)  # switches set over the preset
+
+    def __post_init__(self):
+        for name, choices in CHOICES.items():
+            if getattr(self, name) not in choices:
+                raise UsageError(None, name, f"{getattr(self, name)!r} (expected one of {', '.join(choices)})")
+
+    @classmethod
+    def from_preset(cls, preset="exact", **overrides):
+        """The preset's switches, then every override that is not None."""
+        presets = load_presets()
+        if preset not in presets:
+            import difflib
+            close = difflib.get_close_matches(str(preset), list(presets), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise UsageError(None, "preset", f"unknown preset {preset!r} ({hint}expected one of {', '.join(presets)})")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        known = {f.name for f in fields(cls)} - {"preset", "overridden"}
+        for key in given:
+            if key not in known:
+                raise UsageError(None, key, f"unknown switch (expected one of {', '.join(sorted(known))})")
+        base = presets[preset].switches
+        changed = tuple(k for k, v in given.items() if base.get(k, getattr(cls, k)) != v)
+        return cls(**{**base, **given, "preset": preset, "overridden": changed})
+
+    def mask_for(self, sliding):
+        # A dense or halved count ignores the window (dense kernels compute the square;
+        # Megatron-LM's halving does not know windows), except MaxText's.
+        if self.mask == "causal":
+            return "sliding_window" if sliding else "causal"
+        if self.mask == "half" and sliding and self.half_windows:
+            return "half_window"
+        return self.mask
+
+    def counts_nonmatmul(self, name):
+        return "all" in self.nonmatmul or name in self.nonmatmul
+
+    def describe(self):
+        """The switches in force (machine-readable), with each explained in words."""
+        switches = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "overridden"}
+        for key in LISTS:
+            switches[key] = list(switches[key])
+        return {**switches, "overridden": list(self.overridden), "explained": self.explain()}
+
+    def explain(self):
+        """Every switch in words, for outputs: which convention produced the numbers."""
+        preset = self.preset + (f" (overridden: {', '.join(self.overridden)})" if self.overridden else "")
+        if self.flops_from == "params":
+            counted = ("2 FLOPs per parameter per token forward, 4 backward"
+                       + (f"; N leaves out {', '.join(self.params_exclude)}" if self.params_exclude else "")
+                       + ("; plus the attention core's matmuls" if self.attention_core else "; no attention term"))
+        else:
+            counted = "matmul FLOPs (2 per multiply-add)"
+            if self.nonmatmul:
+                counted += f"; non-matmul ops: {', '.join(self.nonmatmul)}"
+            if self.embedding_flops:
+                counted += "; the embedding as a one-hot matmul"
+            if not self.router:
+                counted += "; router not counted"
+        mask = {"causal": "causal: query t sees t keys (min(t, W) in a window)",
+                "full": "full: every query sees all S keys (windows ignored)",
+                "half": "half: S/2 keys per query" + (" (window layers min(S, W)/2)" if self.half_windows
+                                                      else " (windows ignored)")}[self.mask]
+        recompute = {"none": "none", "full": "every layer's forward recomputed",
+                     "selective": "attention core recomputed"
+                     + (" (forward and backward charged, Korthikanti Eq. 8)" if self.selective_cost == "training" else "")}
+        return {
+            "preset": preset,
+            "counted": counted,
+            "mask": mask,
+            "attention_kernel": self.attention_kernel + (" (backward 2 x forward)" if self.attention_kernel == "eager"
+                                                         else " (QK^T recomputed: 2*h*keys*(3*d_qk + 2*d_v))"),
+            "backward": "2 x forward for every matmul",
+            "recompute": recompute[self.recompute] + (" (counted in training FLOPs)" if self.count_recompute
+                                                      and self.recompute != "none" else ""),
+            "mla": self.mla,
+            "mtp": ("counted" + ("" if self.mtp_logits else ", without its logits")) if self.mtp
+                   else "left out of the totals (reported apart)",
+        }
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    reference: dict
+    switches: dict
+    identities: tuple
+
+
+def load_presets():
+    return dict(_load_presets(str(data_path("formulas") / "presets.yaml")))
+
+
+@lru_cache(maxsize=2)
+def _load_presets(path):
+    data = load_yaml(path, FormulaError)
+    if not isinstance(data, dict) or not isinstance(data.get("presets"), list):
+        raise FormulaError(path, "presets", "expected a list of presets")
+    presets = {}
+    for i, entry in enumerate(data["presets"]):
+        where = f"presets[{i}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise FormulaError(path, f"{where}.name", "missing")
+        switches = dict(entry.get("switches") or {})
+        for key, value in switches.items():
+            if key in LISTS:
+                switches[key] = tuple(value) if isinstance(value, list) else value
+            elif key not in CHOICES and key not in FLAGS:
+                raise FormulaError(path, f"{where}.switches.{key}", "unknown switch")
+        try:
+            Conventions(**switches)
+        except (UsageError, TypeError) as exc:
+            raise FormulaError(path, f"{where}.switches", str(exc)) from None
+        presets[entry["name"]] = Preset(entry["name"], str(entry.get("description", "")).strip(),
+                                        dict(entry.get("reference") or {}), switches,
+                                        tuple(entry.get("identities") or ()))
+    return tuple(presets.items())
+
