@@ -17,6 +17,21 @@ def exact(value):
     return str(value)
 
 
+def jsonable(value):
+    """Analysis results as JSON: exact numbers stay exact (int, or "p/q"), expressions
+    become sympy text, floats (ratios) stay floats."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, str, float, int)):
+        return value
+    value = sympy.sympify(value)
+    if value.is_Number:
+        return exact(value)
+    return str(value)
+
+
 def grouped(value):
     """1234567 -> '1,234,567'; a fraction keeps its exact form."""
     value = sympy.sympify(value)

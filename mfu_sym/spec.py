@@ -16,7 +16,7 @@ CHOICES = {
     "attention_bias": ("none", "qkv", "all"),
     "qk_norm": ("none", "per_head", "full"),
     "norm": ("rmsnorm", "layernorm", "layernorm_no_bias"),
-    "norm_placement": ("pre", "post", "sandwich"),
+    "norm_placement": ("pre", "post", "sandwich", "parallel"),
     "position_embedding": ("none", "learned"),
     "expert_mlp": ("gated", "plain"),
 }
@@ -79,7 +79,7 @@ class Architecture:
 
     @property
     def norms_per_layer(self):
-        return {"pre": 2, "post": 2, "sandwich": 4}[self.norm_placement]
+        return {"pre": 2, "post": 2, "sandwich": 4, "parallel": 1}[self.norm_placement]
 
     def values(self):
         """Symbol name -> value for every architecture symbol this model uses."""
@@ -122,7 +122,7 @@ _DOCS = {
     "attention_bias": "none, qkv (Q/K/V biases only) or all (O too)",
     "qk_norm": "none, per_head (Qwen3, Gemma 3) or full (OLMo 2)",
     "norm": "rmsnorm, layernorm (scale + bias) or layernorm_no_bias",
-    "norm_placement": "pre (2 norms a layer), post (2, OLMo 2) or sandwich (4, Gemma 2/3)",
+    "norm_placement": "pre (2 norms a layer), post (2, OLMo 2), sandwich (4, Gemma 2/3) or parallel (1, PaLM)",
     "tied_embeddings": "LM head shares the token embedding",
     "position_embedding": "none (rotary, ...) or learned (GPT-2)",
     "n_positions": "rows of a learned position embedding",

@@ -1,0 +1,198 @@
+"""Symbolic analysis: how two conventions differ (reconcile), the identities a preset
+claims (proved by exact symbolic equality), and how cost moves with sequence length
+(analyze: derivatives, crossovers, shares, asymptotics)."""
+
+import sympy
+
+from . import expr
+from .conventions import Conventions, load_presets
+from .errors import FormulaError
+from .model import Model, collect_in
+
+FFN = ("mlp", "router", "experts", "shared_experts")  # what "the MLP" means for crossovers
+
+
+def with_preset(model, preset, **switches):
+    """The same architecture under another convention."""
+    return Model(model.arch, Conventions.from_preset(preset, **switches), model.library)
+
+
+def counted_params(model):
+    """N as the model's convention counts it (params presets): the active parameters of
+    every term it does not exclude."""
+    conv = model.conventions
+    return sympy.Add(*[t.count * t.formula.active_params for t in model.terms
+                       if t.formula.name not in conv.params_exclude])
+
+
+# ---- reconcile --------------------------------------------------------------------
+
+def reconcile(base, other, seq_len=None, batch=None):
+    """Per-sequence training FLOPs of `base` minus `other`, split by component, each
+    simplified symbolically and evaluated at the run's sizes."""
+    run = base.run_values(seq_len, batch)
+    values = {**base.values, **run}
+    b = run[base.batch]
+
+    def at(expression):
+        return sympy.sympify(expression).xreplace(values)
+
+    base_total, other_total = at(b * base.training()), at(b * other.training())
+    rows = {}
+    for name in _union(base.components, other.components):
+        residual = base.training(name) - other.training(name)
+        value = at(b * residual)
+        if residual == 0:
+            continue
+        rows[name] = {
+            "residual": collect_in(residual, base.seq_len),
+            "value": value,
+            "relative_to_base": float(value / base_total) if base_total else 0.0,
+        }
+    residual = base.training() - other.training()
+    return {
+        "model": base.arch.name,
+        "run": {"seq_len": run[base.seq_len], "batch": b},
+        "base": {"preset": base.conventions.preset, "training": base_total,
+                 "conventions": base.conventions.describe()},
+        "against": {"preset": other.conventions.preset, "training": other_total,
+                    "conventions": other.conventions.describe()},
+        "ratio": float(base_total / other_total) if other_total else None,
+        "residual": collect_in(residual, base.seq_len),
+        "components": rows,
+        "identities": prove_identities(base) + prove_identities(other),
+    }
+
+
+def _union(first, second):
+    return list(first) + [name for name in second if name not in first]
+
+
+# ---- identities -------------------------------------------------------------------
+
+def prove_identities(model):
+    """Each identity of the model's preset: proved (exact symbolic equality under the
+    identity's assumptions), or not applicable (the model does not meet them)."""
+    preset = load_presets()[model.conventions.preset]
+    results = []
+    for identity in preset.identities:
+        meets, why = _assumptions(model, identity.get("assumes") or {})
+        result = {"preset": preset.name, "statement": identity["statement"]}
+        if not meets:
+            results.append({**result, "status": "not applicable", "reason": why})
+            continue
+        substitution = why
+        kind = "hardware" if "hardware" in identity else "training"
+        lhs = model.batch * (model.hardware_training() if kind == "hardware" else model.training())
+        names = {name: info.symbol for name, info in model.library.symbols.items()}
+        rhs = expr.parse(identity[kind], names, source="presets.yaml", field=f"{preset.name}.identities")
+        rhs = rhs.xreplace({model.library.symbol("n_params"): counted_params(model)})
+        difference = sympy.simplify(sympy.expand((lhs - rhs).subs(substitution)))
+        results.append({**result, "status": "proved" if difference == 0 else "fails",
+                        "closed_form": rhs.subs(substitution), "difference": difference})
+    return results
+
+
+def _assumptions(model, assumes):
+    """(True, substitution) when the architecture meets `assumes`, else (False, why)."""
+    arch, sym = model.arch, model.library.symbol
+    substitution = {}
+    for key, wanted in assumes.items():
+        if key == "attention":
+            if (wanted == "standard") == arch.mla:
+                return False, "needs standard (non-MLA) attention"
+        elif key == "windows":
+            if arch.n_window_layers:
+                return False, "needs no sliding-window layers"
+        elif key == "mlp":
+            if arch.mlp != wanted or arch.n_experts:
+                return False, f"needs a dense {wanted} MLP"
+        else:
+            names = {name: info.symbol for name, info in model.library.symbols.items()}
+            try:
+                target = expr.parse(str(wanted), names, source="presets.yaml", field=f"assumes.{key}")
+            except FormulaError:
+                return False, f"cannot read the assumption {key} = {wanted}"
+            if sympy.sympify(target).xreplace(model.values) != model.values.get(sym(key)):
+                return False, f"needs {key} = {wanted}"
+            substitution[sym(key)] = target
+    return True, substitution
+
+
+# ---- analyze ----------------------------------------------------------------------
+
+def analyze(model, seq_len=None, batch=None, shares_at=()):
+    """How training cost moves with sequence length, at the model's sizes."""
+    run = model.run_values(seq_len, batch)
+    s, values = model.seq_len, model.values
+    at_s = {**values, **run}
+    training = model.training()
+    per_token = training / s
+    derivative = sympy.diff(training, s)
+    marginal = training.xreplace({**values, s: run[s] + 1}) - training.xreplace(at_s)
+    lengths = sorted(set(shares_at) | {int(run[s])})
+    return {
+        "model": model.arch.name,
+        "conventions": model.conventions.describe(),
+        "run": {"seq_len": run[s], "batch": run[model.batch]},
+        "training_per_sequence": {"symbolic": collect_in(training, s), "value": training.xreplace(at_s)},
+        "derivative_by_seq_len": {"symbolic": collect_in(derivative, s), "value": derivative.xreplace(at_s)},
+        "marginal_token": {"definition": "F(s + 1) - F(s), exact", "value": marginal},
+        "per_token": {"symbolic": collect_in(per_token, s), "value": per_token.xreplace(at_s)},
+        "crossover_seq_len": {"attention_core_vs_mlp": crossovers(model)},
+        "shares": {int(n): _shares(model, n) for n in lengths},
+        "asymptotic": asymptotic(model),
+    }
+
+
+def crossovers(model):
+    """The sequence length at which the attention core's training FLOPs equal the MLP's
+    (dense MLP, router and experts together), per mask: solved exactly."""
+    out = {}
+    for mask in ("causal", "full", "half"):
+        other = with_preset(model, model.conventions.preset, mask=mask)
+        gap = (other.training("attention_core") - sum((other.training(c) for c in FFN), sympy.Integer(0)))
+        out[mask] = _positive_root(gap.xreplace(model.values), model.seq_len)
+    return out
+
+
+def _positive_root(expression, s):
+    """The smallest positive root in s of a (piecewise) polynomial, exact, or None. A
+    Piecewise piece holds where its condition does and no earlier one does."""
+    real = sympy.Symbol("s_real", positive=True)  # seq_len is an integer symbol: solve over the reals
+    expression = sympy.piecewise_fold(expression).xreplace({s: real})
+    s = real
+    pieces = expression.args if isinstance(expression, sympy.Piecewise) else ((expression, sympy.true),)
+    roots = []
+    for i, (piece, condition) in enumerate(pieces):
+        for root in sympy.solve(sympy.Eq(piece, 0), s):
+            if not (root.is_real and root > 0):
+                continue
+            holds = lambda c: bool(sympy.sympify(c).subs(s, root))
+            if holds(condition) and not any(holds(c) for _, c in pieces[:i]):
+                roots.append(root)
+    if not roots:
+        return None
+    root = min(roots, key=float)
+    return {"exact": root, "approx": float(root)}
+
+
+def _shares(model, length):
+    values = {**model.values, model.seq_len: sympy.Integer(length)}
+    total = model.training().xreplace(values)
+    return {name: float(model.training(name).xreplace(values) / total) for name in model.components
+            if model.training(name) != 0}
+
+
+def asymptotic(model):
+    """The leading term of per-sequence training FLOPs as seq_len grows (past any window)."""
+    s = model.seq_len
+    training = sympy.piecewise_fold(model.training().xreplace(model.values))
+    if isinstance(training, sympy.Piecewise):
+        training = training.args[-1][0]  # the piece that holds for large s
+    polynomial = sympy.Poly(sympy.expand(training), s)
+    degree = polynomial.degree()
+    leading = polynomial.LC() * s**degree
+    return {"leading_term": leading, "degree": degree,
+            "meaning": {2: "quadratic: attention dominates at long context",
+                        1: "linear: cost per token tends to a constant"}.get(degree, "")}
