@@ -29,12 +29,15 @@ def read_text(path, error):
 
 
 def load_yaml(path, error):
-    """Parse a YAML file with `yaml.safe_load`: no tags, no objects, only data."""
+    """Parse a YAML file with a safe loader (`yaml.safe_load`'s rules): no tags, no
+    objects, only data."""
     import yaml
 
     text = read_text(path, error)
+    # libyaml's safe loader where available (the same rules, ten times faster)
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=loader)  # a safe loader: plain data only, no tags
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

@@ -196,6 +196,15 @@ class Model:
             "experts_training_executed": 3 * executed,
         }
 
+    def compile(self, expression, *names):
+        """`expression` as a fast, exact numpy function of the named symbols (the other
+        symbols take this model's values): `f = m.compile(m.training(), "seq_len");
+        f(np.arange(1, 10**6))`. Integers stay exact (int64, or Python ints on overflow)."""
+        from .sweep import Compiled
+        symbols = [self.library.symbol(name) for name in names]
+        fixed = {k: v for k, v in self.values.items() if k not in symbols}
+        return Compiled(sympy.sympify(expression).xreplace(fixed), symbols)
+
     def report(self, seq_len=None, batch=None, capacity_factor=None):
         """Everything `mfu-sym derive --format json` prints, as exact sympy numbers."""
         run = self.run_values(seq_len, batch)

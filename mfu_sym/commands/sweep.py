@@ -1,0 +1,63 @@
+"""`mfu-sym sweep`: FLOPs and parameters over a grid of configurations, compiled once."""
+
+import csv
+import io
+import json
+
+import click
+
+from ..cli import build_model, main, model_options
+
+# Architecture sizes a sweep may vary, as --d-model style options.
+SIZES = ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size", "window",
+         "n_experts", "top_k", "d_expert")
+
+
+def _size_options(function):
+    for name in reversed(SIZES):
+        function = click.option(f"--{name.replace('_', '-')}", name, help=f"values of {name}")(function)
+    return function
+
+
+@main.command()
+@model_options
+@click.option("--seq-len", "seq_len", help="values: 4096, 1024,2048 or START:STOP[:STEP] (STOP included)")
+@click.option("--batch", "batch", help="values of batch (sequences per step)")
+@_size_options
+@click.option("--components/--no-components", default=True, show_default=True,
+              help="a column per component")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not to stdout")
+def sweep(model_file, seq_len, batch, components, fmt, output, **options):
+    """Training and forward FLOPs per step, by component, and parameters, for every
+    combination of the given values (any symbol of the model). Exact integers.
+
+    \b
+    Example:
+        mfu-sym sweep examples/llama3_8b.yaml --seq-len 1024:131072:1024 --batch 1,8
+    """
+    from .. import sweep as sweeping
+    sizes = {name: options.pop(name) for name in SIZES}
+    model = build_model(model_file, **options)
+    grid = {}
+    for name, text in [("seq_len", seq_len), ("batch", batch)] + list(sizes.items()):
+        if text is not None:
+            grid[name] = sweeping.parse_values(text, name)
+    if not grid:
+        grid["seq_len"] = [int(model.run_values()[model.seq_len])]
+    table = sweeping.sweep(model, grid, components=components)
+    rows = list(sweeping.rows(table))
+    if fmt == "json":
+        text = json.dumps({"model": model.arch.name, "conventions": model.conventions.describe(),
+                           "rows": rows}, indent=1)
+    else:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(table))
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue().rstrip("\n")
+    if output:
+        with open(output, "w") as handle:
+            handle.write(text + "\n")
+    else:
+        click.echo(text)
