@@ -30,3 +30,7 @@ class HardwareError(MfuSymError, ValueError):
 
 class UsageError(MfuSymError, ValueError):
     """A command-line value is out of range (a bad --seq-len, --gpus, ...)."""
+
+
+class LogError(MfuSymError, ValueError):
+    """A training log cannot be read: missing file or column, a bad value on a line."""

@@ -20,6 +20,7 @@ MAX_DEPTH = 40  # nesting of the syntax tree
 MAX_EXPONENT = 4  # |n| in x**n: enough for S**2 and d**3, too small for a bomb
 MAX_INTEGER_DIGITS = 30
 
+ARITY = {"floor": 1, "ceiling": 1}  # Min and Max take one or more
 FUNCTIONS = {
     "Min": sympy.Min,
     "Max": sympy.Max,
@@ -62,7 +63,15 @@ def parse(text, names, *, source=None, field=None):
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         detail = getattr(exc, "msg", None) or type(exc).__name__
         fail(f"cannot parse {text.strip()!r}: {detail} (expected an arithmetic expression)")
-    return _Builder(names, fail).build(tree.body, depth=0)
+    try:
+        result = _Builder(names, fail).build(tree.body, depth=0)
+    except FormulaError:
+        raise
+    except (TypeError, ValueError, ZeroDivisionError, RecursionError, MemoryError) as exc:
+        fail(f"cannot evaluate {text.strip()!r}: {type(exc).__name__} (expected an arithmetic expression)")
+    if result.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
+        fail(f"{text.strip()!r} is not finite (a division by zero?)")
+    return result
 
 
 class _Builder:
@@ -133,6 +142,8 @@ class _Builder:
         args = [self.build(arg, depth) for arg in node.args]
         if not args:
             self.fail(f"{node.func.id}() needs at least one argument")
+        if node.func.id in ARITY and len(args) != ARITY[node.func.id]:
+            self.fail(f"{node.func.id}() takes {ARITY[node.func.id]} argument, not {len(args)}")
         return FUNCTIONS[node.func.id](*args)
 
     def _piecewise(self, node, depth):

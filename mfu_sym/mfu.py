@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import MfuSymError, UsageError
+from .errors import LogError, UsageError
 
 # Dtypes whose peak is not the denominator of published MFU (PaLM, Llama 3 and
 # torchtitan all divide by the BF16 dense peak; torchtitan refuses an FP8 MFU).
@@ -44,10 +44,6 @@ IMPLAUSIBLY_LOW = 0.01
 LOG_KINDS = ("tokens-per-sec", "step-time")
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-
-
-class LogError(MfuSymError, ValueError):
-    """A training log cannot be read: missing file or column, a bad value on a line."""
 
 
 # ------------------------------------------------------------------ the peak
@@ -108,7 +104,8 @@ def choose_peak(hardware, dtype="bf16", sparse=False, registry=None):
 def _positive(value, name, integer=False):
     """A finite number > 0 (an int > 0 when `integer`), else UsageError."""
     kind = "a positive integer" if integer else "a positive number"
-    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) and not _is_rational(value):
+    numeric = isinstance(value, (int, float, Fraction)) or _is_rational(value)
+    if isinstance(value, bool) or not numeric:
         raise UsageError(None, name, f"{value!r} is not {kind}")
     if integer and not float(value).is_integer():
         raise UsageError(None, name, f"{value!r} is not {kind}")
@@ -147,14 +144,25 @@ def tokens_per_second(batch, seq_len, step_time):
 
 
 def per_token(model, seq_len=None):
-    """Exact training FLOPs per token at `seq_len`: (model FLOPs, hardware FLOPs,
-    the conventions that produced them, the report). Hardware FLOPs add what activation
-    recomputation executes (model.recompute); with recompute "none" they are equal."""
+    """Exact training FLOPs per token at `seq_len`: (model FLOPs, hardware FLOPs, the
+    report that names the conventions). Model FLOPs are the report's training FLOPs, as
+    the preset counts them; hardware FLOPs are model.hardware_training(): forward,
+    backward and whatever activation recomputation executes (equal with recompute none)."""
     report = model.report(seq_len=seq_len, batch=1)
     length = report["run"]["seq_len"]
     model_flops = report["flops"]["per_token"]["training"]
-    extra = model.evaluate(model.recompute(), seq_len=int(length)) / length
-    return model_flops, model_flops + extra, report
+    hardware_flops = model.evaluate(model.hardware_training(), seq_len=int(length)) / length
+    return model_flops, hardware_flops, report
+
+
+def hfu_note(model, model_flops, hardware_flops):
+    """Why HFU equals MFU, when it does (None when they differ)."""
+    if hardware_flops != model_flops:
+        return None
+    mode = getattr(model.conventions, "recompute", "none")
+    if mode == "none":
+        return "HFU = MFU: no activation recomputation; see --recompute"
+    return f"HFU = MFU: this convention counts the {mode} recomputation in its model FLOPs"
 
 
 # ------------------------------------------------------------------ warnings
@@ -220,11 +228,8 @@ class Measurement:
     conventions: dict
     mfu: float
     hfu: float
+    hfu_note: str | None = None
     warnings: tuple = field(default=())
-
-    @property
-    def recomputes(self):
-        return self.hardware_flops_per_token != self.flops_per_token
 
     @property
     def achieved_flops(self):
@@ -255,7 +260,7 @@ class Measurement:
             "peak_flops_per_sec": {"total": self.peak.flops * self.devices, "per_device": self.peak.flops},
             "mfu": self.mfu,
             "hfu": self.hfu,
-            "hfu_note": None if self.recomputes else "HFU = MFU: no activation recomputation (--recompute none)",
+            "hfu_note": self.hfu_note,
             "conventions": self.conventions,
             "warnings": list(self.warnings),
         }
@@ -283,7 +288,7 @@ def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batc
     return Measurement(report["model"], peak, int(devices), length, batch,
                        float(step_time) if step_time is not None else None, float(tokens_per_sec),
                        model_flops, hardware_flops, report["conventions"], mfu, hfu,
-                       tuple(warnings_for(peak, mfu, hfu)))
+                       hfu_note(model, model_flops, hardware_flops), tuple(warnings_for(peak, mfu, hfu)))
 
 
 # ------------------------------------------------------------------ training logs
@@ -434,11 +439,11 @@ class LogSeries:
     conventions: dict
     steps: tuple        # of dicts: index, line, value, tokens_per_sec, mfu, hfu
     summary: dict       # mfu, hfu, tokens_per_sec -> summarize()
+    hfu_note: str | None = None
     warnings: tuple = field(default=())
 
     def to_dict(self):
         from .export import exact
-        recomputes = self.hardware_flops_per_token != self.flops_per_token
         return {
             "model": self.model_name,
             "hardware": self.peak.to_dict(),
@@ -451,7 +456,7 @@ class LogSeries:
                                 "hardware": exact(self.hardware_flops_per_token)},
             "peak_flops_per_sec": {"total": self.peak.flops * self.devices, "per_device": self.peak.flops},
             "summary": self.summary,
-            "hfu_note": None if recomputes else "HFU = MFU: no activation recomputation (--recompute none)",
+            "hfu_note": self.hfu_note,
             "conventions": self.conventions,
             "warnings": list(self.warnings),
             "steps": list(self.steps),
@@ -501,7 +506,7 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
     warnings.extend(peak_warnings(peak))
     return LogSeries(report["model"], peak, int(devices), length, batch, log, kind, warmup,
                      model_flops, hardware_flops, report["conventions"], tuple(steps), summary,
-                     tuple(warnings))
+                     hfu_note(model, model_flops, hardware_flops), tuple(warnings))
 
 
 # ------------------------------------------------------------------ the meter
@@ -545,12 +550,14 @@ class MFUMeter:
         self.seq_len = int(report["run"]["seq_len"])
         self.conventions = report["conventions"]
         self._denominator = self.gpus * self.peak.flops
-        self._per_token = float(self.flops_per_token)
-        self._hardware_ratio = float(_fraction(self.hardware_flops_per_token) / _fraction(self.flops_per_token))
-        # Other sequence lengths (packing, curricula): the exact per-token formula, compiled.
-        per_sequence = model.training().xreplace(model.values)
-        self._compiled = sympy.lambdify(model.seq_len, per_sequence / model.seq_len, modules="math")
-        self._cache = {self.seq_len: self._per_token}
+        # Other sequence lengths (packing, curricula): the exact per-token formulas, compiled.
+        # The recomputation share depends on seq_len, so model and hardware FLOPs both are.
+        length = model.seq_len
+        model_expr = model.training().xreplace(model.values) / length
+        hardware_expr = model.hardware_training().xreplace(model.values) / length
+        self._compiled = sympy.lambdify(length, (model_expr, hardware_expr), modules="math")
+        self._cache = {self.seq_len: (float(self.flops_per_token), float(self.hardware_flops_per_token))}
+        self._per_token, self._hardware_per_token = self._cache[self.seq_len]
         self.warnings = tuple(peak_warnings(self.peak))
         self.reset()
 
@@ -562,11 +569,12 @@ class MFUMeter:
         self.steps = 0
 
     def flops_per_token_at(self, seq_len):
-        """Model FLOPs per token (float) at another sequence length, cached."""
+        """(model, hardware) FLOPs per token as floats at another sequence length, cached."""
         value = self._cache.get(seq_len)
         if value is None:
             _positive(seq_len, "seq_len", integer=True)
-            value = self._cache[seq_len] = float(self._compiled(int(seq_len)))
+            model_flops, hardware_flops = self._compiled(int(seq_len))
+            value = self._cache[seq_len] = (float(model_flops), float(hardware_flops))
         return value
 
     def update(self, tokens, seconds, seq_len=None):
@@ -574,10 +582,14 @@ class MFUMeter:
         if not (tokens > 0 and seconds > 0 and math.isfinite(seconds) and math.isfinite(tokens)):
             raise UsageError(None, "update", f"tokens={tokens!r}, seconds={seconds!r} "
                                              f"(expected positive finite numbers)")
-        per_token = self._per_token if seq_len is None else self.flops_per_token_at(seq_len)
-        value = tokens * per_token / (seconds * self._denominator)
+        if seq_len is None:
+            per_token, hardware_per_token = self._per_token, self._hardware_per_token
+        else:
+            per_token, hardware_per_token = self.flops_per_token_at(seq_len)
+        rate = tokens / (seconds * self._denominator)
+        value = rate * per_token
         self.last = value
-        self.last_hfu = value * self._hardware_ratio
+        self.last_hfu = rate * hardware_per_token
         self.smoothed = value if self.smoothed is None else (
             self.smoothing * self.smoothed + (1.0 - self.smoothing) * value)
         self.steps += 1

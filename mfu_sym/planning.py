@@ -27,6 +27,8 @@ from .errors import FormulaError, UsageError
 
 SECONDS_PER_HOUR = 3600
 SECONDS_PER_DAY = 86400
+# No budget comes near 1e100; a larger decimal exponent would only build a huge integer.
+MAX_EXPONENT = 100
 
 
 # ------------------------------------------------------------------ exact inputs
@@ -49,6 +51,8 @@ def exact_number(value, name):
             raise UsageError(None, name, f"{value!r} is not a number (expected e.g. 15.6e12)") from None
         if not decimal.is_finite():
             raise UsageError(None, name, f"{value!r} is not a finite number")
+        if decimal and abs(decimal.adjusted()) > MAX_EXPONENT:
+            raise UsageError(None, name, f"{value!r} is out of range (expected 1e-{MAX_EXPONENT} to 1e{MAX_EXPONENT})")
         number = Fraction(decimal)
     if number <= 0:
         raise UsageError(None, name, f"{value!r} is not positive")
@@ -58,6 +62,18 @@ def exact_number(value, name):
 def ceil_div(numerator, denominator):
     """ceil(numerator / denominator) of two exact positive numbers, as a sympy Integer."""
     return sympy.ceiling(sympy.Rational(numerator) / sympy.Rational(denominator))
+
+
+def training_seconds(flops, devices, peak_flops, mfu):
+    """Wall time of `flops` on `devices` each of `peak_flops` at utilization `mfu`:
+    FLOPs / (devices x peak x MFU), as a float (an assumed MFU is not exact)."""
+    flops = exact_number(flops, "flops")
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices <= 0:
+        raise UsageError(None, "gpus", f"{devices!r} is not a positive integer")
+    if isinstance(peak_flops, bool) or not isinstance(peak_flops, (int, float)) or not 0 < peak_flops < math.inf:
+        raise UsageError(None, "peak_flops", f"{peak_flops!r} is not a positive finite number")
+    rate = Fraction(devices) * Fraction(peak_flops) * Fraction(_check_fraction(mfu, "mfu"))
+    return float(Fraction(int(flops.p), int(flops.q)) / rate)
 
 
 def _check_fraction(value, name):
@@ -98,8 +114,7 @@ class Plan:
     def seconds(self):
         if self.peak is None:
             return None
-        rate = Fraction(self.devices) * Fraction(self.peak.flops) * Fraction(self.mfu)
-        return float(Fraction(int(sympy.numer(self.flops)), int(sympy.denom(self.flops))) / rate)
+        return training_seconds(self.flops, self.devices, self.peak.flops, self.mfu)
 
     @property
     def device_hours(self):

@@ -64,6 +64,9 @@ def test_division_is_exact():
     ("a + " * 1000 + "a", "characters long"),
     ("1" * 40, "longer than 30 digits"),
     ("[a, b]", "a list"),
+    ("floor(a, a)", "takes 1 argument, not 2"),  # found by the hypothesis fuzz
+    ("1 / 0", "not finite"),
+    ("a / (b - b)", "not finite"),
 ])
 def test_refuses(text, message):
     with pytest.raises(FormulaError, match=__import__("re").escape(message)):

@@ -22,6 +22,8 @@ class ExactNumber(click.ParamType):
             self.fail(f"{value!r} is not a number (expected e.g. 15.6e12)", param, ctx)
         if not number.is_finite() or number <= 0:
             self.fail(f"{value!r} is not a positive finite number", param, ctx)
+        if abs(number.adjusted()) > 100:   # mirrors planning.MAX_EXPONENT (kept out of start-up)
+            self.fail(f"{value!r} is out of range (expected 1e-100 to 1e100)", param, ctx)
         return text
 
 
@@ -93,8 +95,10 @@ def _text(p, source):
     from ..export import grouped
     lines = [f"Training budget of {p.model_name}  ({source})",
              f"  {'run':<17}seq_len {p.seq_len:,}" + (f", batch {p.batch:,} sequences per step" if p.batch else ""),
-             f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} (model FLOPs: training, forward + backward)"]
-    for i, (key, value) in enumerate(p.conventions.items()):
+             f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
+             f"(model FLOPs: training, as the convention counts it)"]
+    # the conventions in words ("explained"), as `derive` prints them
+    for i, (key, value) in enumerate(p.conventions.get("explained", p.conventions).items()):
         lines.append(f"  {'counted under' if i == 0 else '':<17}{key}: {value}")
     if p.target_flops is not None:
         lines += [f"  {'FLOP budget':<17}{_big(p.target_flops)}",

@@ -135,10 +135,11 @@ def _peak_lines(peak, devices):
 def _flops_lines(result, conventions):
     from ..export import grouped
     lines = [f"  {'FLOPs per token':<17}{grouped(result.flops_per_token)} "
-             f"(model FLOPs: training, forward + backward)"]
+             f"(model FLOPs: training, as the convention counts it)"]
     if result.hardware_flops_per_token != result.flops_per_token:
         lines.append(f"  {'':<17}{grouped(result.hardware_flops_per_token)} (hardware FLOPs: with recomputation)")
-    for i, (key, value) in enumerate(conventions.items()):
+    # the conventions in words ("explained"), as `derive` prints them
+    for i, (key, value) in enumerate(conventions.get("explained", conventions).items()):
         lines.append(f"  {'counted under' if i == 0 else '':<17}{key}: {value}")
     return lines
 
@@ -158,11 +159,11 @@ def _text(m, source):
     lines += _flops_lines(m, m.conventions)
     lines += [f"  {'achieved':<17}{_rate(total)} in total, {_rate(each)} per device",
               f"  {'MFU':<17}{m.mfu:.2%}"]
-    if m.recomputes:
+    if m.hfu_note is None:
         hw_total, hw_each = m.achieved_hardware_flops
         lines.append(f"  {'HFU':<17}{m.hfu:.2%}  (hardware FLOPs {_rate(hw_each)} per device)")
     else:
-        lines.append(f"  {'HFU':<17}{m.hfu:.2%}  (= MFU: no activation recomputation; see --recompute)")
+        lines.append(f"  {'HFU':<17}{m.hfu:.2%}  ({m.hfu_note.removeprefix('HFU ')})")
     return "\n".join(lines)
 
 
@@ -183,8 +184,8 @@ def _log_text(s, source, per_step):
         row = s.summary[key]
         lines.append(f"  {label:<16}" + "".join(f"{form.format(row[k]):>10}"
                                                 for k in ("median", "p10", "p90", "mean", "min", "max")))
-    if s.hardware_flops_per_token == s.flops_per_token:
-        lines.append("  HFU = MFU: no activation recomputation; see --recompute")
+    if s.hfu_note is not None:
+        lines.append(f"  {s.hfu_note}")
     if per_step:
         lines += ["", f"  {'step':>8}{'line':>8}{'value':>14}{'tokens/s':>14}{'MFU':>9}{'HFU':>9}"]
         for step in s.steps:

@@ -1,0 +1,397 @@
+"""Inference: prefill, decode steps, the KV cache, bytes moved and the roofline.
+
+Everything is a sympy expression over the model's symbols and the run's: `prompt_len`
+(P), `context` (C), `batch` (b), `weight_bits` and `kv_bits` (bits per stored element).
+
+  prefill          b x the model's forward over P tokens, under the model's mask.
+  decode step      b x the forward of the token at position C: every per-token cost as
+                   the conventions count it (the formulas, or 2 per parameter under a
+                   params-based preset such as 6n), attention over keys(C) = C keys
+                   (min(C, W) on sliding-window layers) whatever --mask says: a step
+                   with a cache computes exactly the keys it holds. Naive MLA adds
+                   kv_b_proj re-applied to the C - 1 cached latents
+                   (formulas/inference.yaml), as transformers runs it.
+  generation       prefill(P) + the decode steps at contexts P+1, ..., C, summed in closed
+                   form: sum over t of a + b * keys(t) = a (C - P) + b (total(C) - total(P)),
+                   `total` being the mask's closed-form sum (formulas/masks.yaml).
+  KV cache         b x per layer: elements per position (memory.yaml: 2 h_kv d_h, or MLA's
+                   latent kv_lora_rank + qk_rope_head_dim) x positions held, C on full
+                   layers and min(C, W) on window layers, x kv_bits / 8.
+  weights          all parameters x weight_bits / 8 (MoE: every expert is resident).
+  bytes of a step  weights read + the KV cache read. Weights read: every parameter once,
+                   except that an embedding table is read only at the looked-up rows (one
+                   per token, at most the table) unless the LM head shares it; MoE routed
+                   experts: the expected number of distinct experts b tokens touch,
+                   E (1 - (1 - k/E)^b), under uniform independent top-k routing (exactly k
+                   at b = 1), or all E (`experts="all"`). The new token's K/V is counted
+                   with the cache; activations and logits are not counted.
+  roofline         time >= max(FLOPs / peak, bytes / bandwidth) (Williams et al. 2009);
+                   tokens/s <= b / that time.
+
+    >>> inf = Inference(mfu_sym.load("examples/llama3_8b.yaml"), dtype="bf16")
+    >>> inf.kv_cache_bytes_per_token()      # symbolic; inf.report(context=8192) for numbers
+"""
+
+from dataclasses import replace
+from fractions import Fraction
+
+import sympy
+
+from .errors import UsageError
+from .memory import load_data
+from .model import Model
+
+EXPERTS_TOUCHED = ("expected", "all")
+
+
+class Inference:
+    """Prefill, decode, KV cache and roofline of one Model at given storage dtypes."""
+
+    def __init__(self, model, *, dtype="bf16", kv_dtype=None, experts="expected"):
+        if experts not in EXPERTS_TOUCHED:
+            raise UsageError(None, "experts_touched", f"{experts!r} (expected one of {', '.join(EXPERTS_TOUCHED)})")
+        self.model = model
+        self.experts = experts
+        self.data = load_data(model.library)
+        self.weight_dtype = self.data.dtype(dtype, "dtype")
+        self.kv_dtype = self.data.dtype(kv_dtype if kv_dtype is not None else dtype, "kv_dtype")
+        conventions = model.conventions
+        self.decode_model = model if conventions.mask == "causal" else Model(
+            model.arch, replace(conventions, mask="causal"), model.library)
+        lib = model.library
+        sym = lib.symbol
+        self.context, self.prompt_len, self.batch = sym("context"), sym("prompt_len"), sym("batch")
+        self.weight_bits, self.kv_bits = sym("weight_bits"), sym("kv_bits")
+        self._t, self._keys, self._seq_len = sym("t"), sym("keys"), sym("seq_len")
+        terms = [(term, self._token_cost(term)) for term in self.decode_model.terms]
+        if conventions.mla == "naive" and conventions.flops_from == "formulas":
+            cached = lib.formulas["mla_kv_b_proj_cached"]
+            terms += [(replace(term, formula=cached), cached.forward) for term in self.decode_model.terms
+                      if term.formula.name == "mla_attention_core" and term.flops]
+        self.decode_terms = tuple((term, cost) for term, cost in terms if cost != 0)
+        self.kv_terms = tuple((term, self.data.kv_for_core(term.formula.name)) for term in self.decode_model.terms
+                              if term.formula.component == "attention_core")
+
+    def _token_cost(self, term):
+        """Forward FLOPs of one token in one of the term's places, in `keys`, as the
+        conventions count them (the per-token form of Model's per-sequence cost): the
+        formula; or 2 FLOPs per parameter under a params-based preset (6n, palm, kaplan),
+        whose attention core stays a formula when the preset adds it; 0 for a term whose
+        FLOPs the convention leaves out."""
+        conv = self.decode_model.conventions
+        if not term.flops:
+            return sympy.Integer(0)
+        if conv.flops_from == "params":
+            if term.kind == "attention_core":
+                return term.formula.forward if conv.attention_core else sympy.Integer(0)
+            if term.formula.name in conv.params_exclude:
+                return sympy.Integer(0)
+            return 2 * term.formula.active_params
+        return term.formula.forward
+
+    # ---- per position and sums over positions ---------------------------------------
+    def _keys_at(self, mask, position):
+        return mask.keys.subs(self._t, position)
+
+    def _total(self, mask, length):
+        return mask.total.subs(self._seq_len, length)
+
+    def _at(self, cost, mask, position):
+        return cost if mask is None else cost.subs(self._keys, self._keys_at(mask, position))
+
+    def _sum(self, cost, mask, low, high):
+        """sum of cost(keys(t)) for t = low+1 .. high, in closed form (cost linear in keys)."""
+        if mask is None:
+            return cost * (high - low)
+        slope = sympy.diff(cost, self._keys)
+        return cost.subs(self._keys, 0) * (high - low) + slope * (self._total(mask, high) - self._total(mask, low))
+
+    # ---- FLOPs ----------------------------------------------------------------------
+    def prefill_flops(self):
+        """b x the forward over prompt_len tokens under the model's own mask."""
+        return self.batch * self.model.forward().subs(self._seq_len, self.prompt_len)
+
+    def decode_flops_at(self, position=None):
+        """Forward FLOPs of one sequence's decode step at context `position` (default C)."""
+        position = self.context if position is None else position
+        return sympy.Add(*[t.count * self._at(cost, t.mask, position) for t, cost in self.decode_terms])
+
+    def decode_step_flops(self):
+        return self.batch * self.decode_flops_at()
+
+    def decode_flops_sum(self, low=None, high=None):
+        """b x the decode steps at contexts low+1 .. high (default P+1 .. C)."""
+        low = self.prompt_len if low is None else low
+        high = self.context if high is None else high
+        return self.batch * sympy.Add(*[t.count * self._sum(cost, t.mask, low, high)
+                                        for t, cost in self.decode_terms])
+
+    def generation_flops(self):
+        return self.prefill_flops() + self.decode_flops_sum()
+
+    # ---- bytes ----------------------------------------------------------------------
+    def kv_elements_per_token(self):
+        """Elements one position adds to the cache of one sequence, all layers."""
+        return sympy.Add(*[term.count * kv.elements for term, kv in self.kv_terms])
+
+    def kv_cache_bytes_per_token(self):
+        return self.kv_elements_per_token() * self.kv_bits / 8
+
+    def kv_cache_bytes(self, position=None):
+        """KV cache of b sequences at context `position` (default C): full layers hold C
+        positions, window layers min(C, W)."""
+        position = self.context if position is None else position
+        elements = sympy.Add(*[term.count * kv.elements * self._keys_at(term.mask, position)
+                               for term, kv in self.kv_terms])
+        return self.batch * elements * self.kv_bits / 8
+
+    def kv_positions(self, position=None):
+        """Positions one layer of each attention kind holds at context `position`."""
+        position = self.context if position is None else position
+        return {term.mask.name: self._keys_at(term.mask, position) for term, _ in self.kv_terms}
+
+    def weights_bytes(self):
+        return self.model.params() * self.weight_bits / 8
+
+    def experts_touched(self, tokens):
+        """Distinct routed experts per MoE layer that `tokens` tokens touch: expected under
+        uniform independent top-k routing, E (1 - (1 - k/E)^tokens), or all E."""
+        sym = self.model.library.symbol
+        n, k = sym("n_experts"), sym("top_k")
+        if self.experts == "all":
+            return n
+        return n * (1 - (1 - k / n) ** tokens)
+
+    def weights_read(self, tokens):
+        """Weight elements a forward over `tokens` tokens reads (see the module docstring)."""
+        model, arch = self.model, self.model.arch
+        d_model = model.library.symbol("d_model")
+        total = model.params()
+        for term in model.terms:
+            formula = term.formula
+            if formula.component != "embedding" or formula.params == 0:
+                continue
+            if formula.name == "token_embedding" and arch.tied_embeddings:
+                continue  # the LM head reads the whole table
+            table = term.count * formula.params
+            total += sympy.Min(tokens * d_model, table) - table
+        experts = sympy.Add(*[t.count * t.formula.params for t in model.terms if t.formula.component == "experts"])
+        if experts != 0:
+            n = model.library.symbol("n_experts")
+            total += experts * self.experts_touched(tokens) / n - experts
+        return total
+
+    def decode_step_bytes(self):
+        """Bytes one decode step moves: weights read + the KV cache read."""
+        return self.weights_read(self.batch) * self.weight_bits / 8 + self.kv_cache_bytes()
+
+    def prefill_bytes(self):
+        """Bytes a prefill moves at least: weights read + the KV cache it leaves."""
+        return (self.weights_read(self.batch * self.prompt_len) * self.weight_bits / 8
+                + self.kv_cache_bytes(self.prompt_len))
+
+    def decode_bytes_sum(self):
+        """Bytes of the decode steps at contexts P+1 .. C."""
+        weights = (self.context - self.prompt_len) * self.weights_read(self.batch) * self.weight_bits / 8
+        kv = sympy.Add(*[term.count * kv.elements * self._sum(self._keys, term.mask, self.prompt_len, self.context)
+                         for term, kv in self.kv_terms])
+        return weights + self.batch * kv * self.kv_bits / 8
+
+    def formulas(self):
+        """The symbolic forms the CLI prints."""
+        from .model import collect_in
+        return {
+            "weights_bytes": self.weights_bytes(),
+            "kv_cache_bytes_per_token": self.kv_cache_bytes_per_token(),
+            "kv_cache_bytes": self.kv_cache_bytes(),
+            "prefill_flops": collect_in(self.prefill_flops(), self.prompt_len),
+            "decode_step_flops": collect_in(self.decode_step_flops(), self.context),
+            "decode_step_bytes": self.decode_step_bytes(),
+            "generation_flops": self.generation_flops(),
+        }
+
+    # ---- numbers --------------------------------------------------------------------
+    def values(self, context, prompt_len=None, batch=None):
+        for name, value in (("context", context), ("prompt_len", prompt_len), ("batch", batch)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise UsageError(None, name, f"{value!r} is not a positive integer")
+        prompt_len = context if prompt_len is None else prompt_len
+        if prompt_len > context:
+            raise UsageError(None, "prompt_len",
+                             f"the prompt ({prompt_len:,} tokens) is longer than the context ({context:,})")
+        batch = self.model.arch.batch if batch is None else batch
+        return {**self.model.values, self.context: sympy.Integer(context), self.prompt_len: sympy.Integer(prompt_len),
+                self.batch: sympy.Integer(batch), self.weight_bits: sympy.Integer(self.weight_dtype.bits),
+                self.kv_bits: sympy.Integer(self.kv_dtype.bits)}
+
+    def report(self, context, prompt_len=None, batch=None, hardware=None, gpus=1, peak_dtype=None,
+               decode_tokens_per_sec=None):
+        """Exact FLOPs and bytes (bytes rounded up to whole bytes where packed 4-bit
+        elements or expected expert counts make them fractional), and, with `hardware`
+        (a name or a hardware.Device), the roofline; with `decode_tokens_per_sec` (global,
+        all sequences), MBU and the decode MFU."""
+        values = self.values(context, prompt_len, batch)
+        C, P, B = (int(values[s]) for s in (self.context, self.prompt_len, self.batch))
+
+        def at(expression):
+            value = sympy.sympify(expression).xreplace(values)
+            if not value.is_Rational:
+                raise UsageError(None, "evaluate", f"did not evaluate to a number: {value}")
+            return value
+
+        def whole(expression):
+            return sympy.ceiling(at(expression))
+
+        arch = self.model.arch
+        decode_flops = at(self.decode_step_flops())
+        weights_read = self.weights_read(self.batch) * self.weight_bits / 8
+        decode_weights, decode_kv = whole(weights_read), whole(self.kv_cache_bytes())
+        decode_bytes = decode_weights + decode_kv
+        prefill_flops = at(self.prefill_flops())
+        prefill_bytes = whole(self.prefill_bytes())
+        report = {
+            "model": arch.name,
+            "run": {"context": C, "prompt_len": P, "batch": B, "dtype": self.weight_dtype.name,
+                    "kv_dtype": self.kv_dtype.name, "weight_bytes_per_element": self.weight_dtype.bytes,
+                    "kv_bytes_per_element": self.kv_dtype.bytes},
+            "weights_bytes": whole(self.weights_bytes()),
+            "params": at(self.model.params()),
+            "kv_cache_bytes": whole(self.kv_cache_bytes()),
+            "kv_cache_bytes_per_token": whole(self.kv_cache_bytes_per_token()),
+            "kv_cache": {
+                "per_token": whole(self.kv_cache_bytes_per_token()),
+                "per_sequence": whole(self.kv_cache_bytes() / self.batch),
+                "total": whole(self.kv_cache_bytes()),
+                "elements_per_token": at(self.kv_elements_per_token()),
+                "positions_per_layer": {k: at(v) for k, v in self.kv_positions().items()},
+                "layout": sorted({kv.name for _, kv in self.kv_terms}),
+            },
+            "prefill": {"tokens": B * P, "flops": prefill_flops, "flops_per_token": prefill_flops / (B * P),
+                        "bytes": prefill_bytes},
+            "decode_step": {"context": C, "flops": decode_flops, "flops_per_token": decode_flops / B,
+                            "bytes": decode_bytes, "bytes_weights": decode_weights, "bytes_kv": decode_kv,
+                            "arithmetic_intensity": decode_flops / decode_bytes},
+            "generation": {"prompt_len": P, "context": C, "decode_steps": C - P,
+                           "prefill_flops": prefill_flops, "decode_flops": at(self.decode_flops_sum()),
+                           "flops": at(self.generation_flops()), "decode_bytes": whole(self.decode_bytes_sum())},
+            "formulas": {k: str(v) for k, v in self.formulas().items()},
+            "conventions": {**self.model.conventions.describe(), **self.describe()},
+        }
+        if arch.n_experts:
+            n, k = arch.n_experts, arch.top_k
+            report["decode_step"]["experts_touched"] = {
+                "assumption": self.experts,
+                "per_moe_layer": at(self.experts_touched(self.batch)),
+                "min": k, "max": min(n, B * k), "n_experts": n, "top_k": k,
+            }
+        if decode_tokens_per_sec is not None and hardware is None:
+            raise UsageError(None, "decode_tokens_per_sec", "MBU needs the hardware's bandwidth (give hardware)")
+        if hardware is not None:
+            peak = choose_peak_for(hardware, peak_dtype or self.weight_dtype.name)
+            report["roofline"] = roofline(report, peak, gpus)
+            if decode_tokens_per_sec is not None:
+                report["measured"] = measured(report, peak, gpus, decode_tokens_per_sec)
+        return report
+
+    def describe(self):
+        return {
+            "decode_keys": "cached + 1 (min(C, W) on window layers), whatever the mask",
+            "prefill_mask": self.model.conventions.mask,
+            "kv_cache_positions": "C on full layers, min(C, W) on window layers (transformers keeps W - 1 "
+                                  "after the step: the new token's K/V is not kept once it falls out)",
+            "weights_read": "every parameter once per step; embedding tables only at the looked-up rows "
+                            "unless tied to the LM head",
+            "experts_touched": ("expected distinct experts under uniform independent top-k routing: "
+                                "E(1 - (1 - k/E)^b)" if self.experts == "expected"
+                                else "all routed experts (every expert touched by some token)"),
+            "bytes_not_counted": "activations, logits, the attention scores",
+            "weights_dtype": f"{self.weight_dtype.name} ({self.weight_dtype.bits} bits; {self.weight_dtype.reference})",
+            "kv_dtype": f"{self.kv_dtype.name} ({self.kv_dtype.bits} bits; {self.kv_dtype.reference})",
+        }
+
+
+# ------------------------------------------------------------------ roofline
+
+def _fraction(value):
+    if isinstance(value, float):
+        return Fraction(value)
+    value = sympy.Rational(value)
+    return Fraction(int(value.p), int(value.q))
+
+
+def choose_peak_for(hardware, peak_dtype):
+    """The dense peak of `peak_dtype` on `hardware` (a name or a hardware.Device); a dtype
+    the device has no peak for is an error that names --peak-dtype."""
+    from .hardware import HardwareError
+    from .mfu import choose_peak
+    try:
+        return choose_peak(hardware, peak_dtype)
+    except HardwareError as exc:
+        if exc.field == "dtype" or "peak" in str(exc.field):
+            raise UsageError(None, "peak_dtype", f"{exc.message} (give --peak-dtype, the dtype the "
+                             f"matmuls run in)") from None
+        raise
+
+
+def _check_gpus(gpus):
+    if isinstance(gpus, bool) or not isinstance(gpus, int) or gpus <= 0:
+        raise UsageError(None, "gpus", f"{gpus!r} is not a positive integer")
+    return gpus
+
+
+def roofline(report, peak, gpus=1):
+    """Lower bounds on the time of a decode step and of the prefill on `gpus` devices:
+    compute time FLOPs / peak, memory time bytes / bandwidth; the larger binds (Williams
+    et al. 2009). `peak` is a mfu.PeakChoice (the dense figure of one dtype)."""
+    _check_gpus(gpus)
+    device = peak.device
+    flops_rate = Fraction(peak.flops) * gpus
+    bandwidth = Fraction(device.bandwidth_bytes_per_s) * gpus
+
+    def bound(flops, bytes_, tokens):
+        compute = _fraction(flops) / flops_rate
+        memory = _fraction(bytes_) / bandwidth
+        time = max(compute, memory)
+        return {"compute_s": float(compute), "memory_s": float(memory), "time_s": float(time),
+                "bound": "memory" if memory >= compute else "compute",
+                "tokens_per_sec": float(tokens / time),
+                "arithmetic_intensity": float(_fraction(flops) / _fraction(bytes_))}
+
+    decode, prefill = report["decode_step"], report["prefill"]
+    batch = report["run"]["batch"]
+    decode_bound = bound(decode["flops"], decode["bytes"], batch)
+    decode_bound["tokens_per_sec_per_sequence"] = decode_bound["tokens_per_sec"] / batch
+    prefill_bound = bound(prefill["flops"], prefill["bytes"], prefill["tokens"])
+    return {
+        "hardware": {"key": device.key, "name": device.name, "gpus": gpus, "peak_dtype": peak.dtype,
+                     "peak_flops_per_sec": float(flops_rate), "bandwidth_bytes_per_sec": float(bandwidth),
+                     "peak_sources": [s.cite() for s in peak.sources],
+                     "bandwidth_sources": [s.cite() for s in device.source_for("bandwidth")],
+                     "memory_bytes": device.memory_bytes * gpus},
+        "ridge_point": float(flops_rate / bandwidth),
+        "decode_step": decode_bound,
+        "prefill": prefill_bound,
+        "fits": (report["weights_bytes"] + report["kv_cache_bytes"]) <= device.memory_bytes * gpus,
+        "reference": "williams2009 (roofline); the peak is the dense figure, the bandwidth the datasheet's",
+    }
+
+
+def measured(report, peak, gpus, decode_tokens_per_sec):
+    """MBU and the decode MFU at a measured decode throughput (tokens/s, all sequences):
+    MBU = bytes per step x steps/s / bandwidth (Agarwal et al. 2023), MFU = tokens/s x
+    FLOPs per token / peak."""
+    from .mfu import utilization
+    _check_gpus(gpus)
+    decode = report["decode_step"]
+    batch = report["run"]["batch"]
+    bytes_per_token = Fraction(int(decode["bytes"]), batch)
+    mbu = utilization(decode_tokens_per_sec, bytes_per_token, gpus, peak.device.bandwidth_bytes_per_s)
+    mfu = utilization(decode_tokens_per_sec, decode["flops_per_token"], gpus, peak.flops)
+    return {
+        "decode_tokens_per_sec": float(decode_tokens_per_sec),
+        "achieved_bandwidth_bytes_per_sec": float(Fraction(decode_tokens_per_sec) * bytes_per_token),
+        "achieved_flops_per_sec": float(Fraction(decode_tokens_per_sec) * _fraction(decode["flops_per_token"])),
+        "mbu": mbu, "mfu": mfu,
+        "step_time_s": float(batch / Fraction(decode_tokens_per_sec)),
+        "reference": "agarwal2023 (MBU = achieved memory bandwidth / peak bandwidth)",
+    }

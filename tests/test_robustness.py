@@ -1,0 +1,151 @@
+"""A catalogue of bad inputs: each gives `Error: ...` with exit 1 (bad data) or 2 (bad
+usage), no traceback, no file written, in bounded time."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mfu_sym.cli import main
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+LLAMA = str(EXAMPLES / "llama3_8b.yaml")
+DEADLINE_S = 20
+
+
+def invoke(*args, cwd=None):
+    start = time.monotonic()
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert time.monotonic() - start < DEADLINE_S
+    return result
+
+
+def assert_clean_failure(result, codes=(1, 2)):
+    assert result.exit_code in codes, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    if result.exit_code == 1:
+        assert result.output.startswith("Error: ")
+
+
+# Every model command with every numeric option at zero, negative, non-numeric and huge.
+COMMANDS = {
+    "derive": ["--seq-len", "--batch", "--capacity-factor"],
+    "analyze": ["--seq-len", "--batch", "--shares-at"],
+    "reconcile": ["--seq-len", "--batch"],
+    "sweep": ["--seq-len", "--batch", "--d-model", "--n-layers"],
+}
+BAD_NUMBERS = ["0", "-1", "abc", "1.5.3", "", "nan"]
+
+
+@pytest.mark.parametrize("command, option", [(c, o) for c, opts in COMMANDS.items() for o in opts])
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+def test_bad_numeric_options(command, option, value):
+    assert_clean_failure(invoke(command, LLAMA, option, value))
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_huge_sequence_lengths_stay_exact_and_fast(command):
+    result = invoke(command, LLAMA, "--seq-len", str(10**15))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+@pytest.mark.parametrize("option, value", [("--mask", "diagonal"), ("--attention-kernel", "cuda"),
+                                           ("--recompute", "some"), ("--mla", "latent"), ("--format", "pdf"),
+                                           ("--preset", "plam"), ("--frobnicate", "1")])
+def test_bad_choices(command, option, value):
+    assert_clean_failure(invoke(command, LLAMA, option, value))
+
+
+def _file(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return path
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("empty.yaml", "", "empty file"),
+    ("empty.json", "", "invalid JSON"),
+    ("blank.yaml", "\n\n   \n", "empty file"),
+    ("binary.yaml", b"\x89PNG\r\n\x1a\n\x00\x00", "binary file"),
+    ("latin.yaml", b"name: caf\xe9\n", "not UTF-8"),
+    ("huge.yaml", "# " + "x" * (5 * 1024 * 1024), "bytes (at most"),
+    ("list.yaml", "- d_model\n- 1\n", "expected a mapping"),
+    ("scalar.yaml", "42\n", "expected a mapping"),
+    ("tag.yaml", "!!python/object/apply:os.system ['touch pwned']\n", "invalid YAML"),
+    ("tag2.yaml", "d_model: !!python/object/new:int [4]\n", "invalid YAML"),
+    ("anchor-bomb.yaml", "a: &a [1, 1]\nb: &b [*a, *a]\nc: &c [*b, *b]\nd_model: *c\n", "d_model"),
+    ("deep.json", "[" * 100000 + "]" * 100000, "invalid JSON"),
+    ("deep.yaml", "[" * 5000 + "]" * 5000, "expected a mapping"),
+    ("contradiction.yaml", "d_model: 64\nn_layers: 2\nn_heads: 4\nd_ff: 8\nvocab_size: 9\n"
+                           "position_embedding: none\nn_positions: 16\n", "position_embedding is none"),
+    ("contradiction2.yaml", "d_model: 64\nn_layers: 2\nn_heads: 4\nd_ff: 8\nvocab_size: 9\n"
+                            "top_k: 2\n", "n_experts is not"),
+    ("contradiction.json", '{"model_type": "gemma2", "num_hidden_layers": 2, "layer_types": ["full_attention"]}',
+     "one per layer"),
+], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "")
+def test_bad_files(tmp_path, name, content, message):
+    path = _file(tmp_path, name, content)
+    before = set(os.listdir(tmp_path))
+    result = invoke("derive", path, "--seq-len", "8")
+    assert_clean_failure(result, codes=(1,))
+    assert message in result.output
+    assert set(os.listdir(tmp_path)) == before  # no side effect
+    assert not Path("pwned").exists()
+
+
+def test_a_directory_is_not_a_model(tmp_path):
+    assert_clean_failure(invoke("derive", tmp_path))
+
+
+FORMULA = """formulas:
+  - name: {name}
+    component: mlp
+    forward: "{forward}"
+    description: d
+    reference: {{cite: kaplan2020, where: x}}
+"""
+
+
+@pytest.mark.parametrize("name, forward, message", [
+    ("x_attr", "d_model.__class__", "attribute access"),
+    ("x_call", "print(1)", "function 'print'"),
+    ("x_import", "__import__('os').system('touch pwned')", "not allowed"),
+    ("x_lambda", "(lambda: 1)()", "not allowed"),
+    ("x_bomb", "9**9**9**9", "exponent must be an integer literal"),
+    ("x_bomb2", "d_model**99999999", "too large"),
+    ("x_deep", "-" * 500 + "d_model", "nested deeper"),
+    ("x_parens", "(" * 900 + "d_model" + ")" * 900, "cannot parse"),
+    ("x_unknown", "d_modle * 2", "did you mean d_model"),
+    ("x_cycle", "mlp_gated + 1", "unknown name 'mlp_gated'"),  # formulas cannot name formulas: no cycles
+    ("mlp_gated", "2", "duplicate formula 'mlp_gated'"),
+    ("x_subscript", "d_model[0]", "subscripting"),
+    ("x_string", "'d_model'", "literal"),
+    ("x_float", "0.5 * d_model", "write a fraction"),
+    ("x_walrus", "(y := 1)", "not allowed"),
+], ids=lambda value: value if isinstance(value, str) and len(value) < 40 else "")
+def test_bad_formula_files(tmp_path, name, forward, message):
+    _file(tmp_path, "extra.yaml", FORMULA.format(name=name, forward=forward.replace('"', '\\"')))
+    result = invoke("derive", LLAMA, "--formulas", tmp_path)
+    assert_clean_failure(result, codes=(1,))
+    assert message in result.output
+    assert not Path("pwned").exists()
+
+
+def test_sweep_refuses_a_flood_of_points():
+    result = invoke("sweep", LLAMA, "--seq-len", "1:100000", "--batch", "1:1000")
+    assert_clean_failure(result, codes=(1,))
+    assert "points (at most" in result.output
+
+
+@pytest.mark.parametrize("text", ["1:", ":5", "5:1", "1:10:0", "1:10:-2", "a:b", "1:2:3:4", ",", "-5"])
+def test_sweep_bad_ranges(text):
+    assert_clean_failure(invoke("sweep", LLAMA, "--seq-len", text), codes=(1,))
+
+
+def test_sweep_unknown_symbol():
+    result = invoke("sweep", LLAMA, "--window", "4:8")
+    assert result.exit_code == 0 or result.output.startswith("Error: ")
