@@ -5,7 +5,8 @@
 2. symbolic build of the largest example (DeepSeek-V3): load, compose, report.
 3. sweep throughput: 10^6 configurations through the compiled expressions vs a plain
    `subs` loop (timed on a sample, extrapolated); target < 1 s for 10^6 points.
-4. one configuration vs PyTorch's FlopCounterMode on the meta device (when torch and
+4. MFUMeter.update, the per-step cost in a training loop; target well under 1 ms.
+5. one configuration vs PyTorch's FlopCounterMode on the meta device (when torch and
    transformers are installed); target >= 1000x faster.
 Each figure is the median of several runs. Prints a table and JSON.
 """
@@ -94,6 +95,19 @@ def versus_flop_counter(repeat):
             "speedup_evaluate": t_torch / t_ours, "speedup_compiled": t_torch / t_compiled, "target_speedup": 1000}
 
 
+def meter_update(repeat):
+    """MFUMeter.update inside a training loop (benchmarks/bench_meter.py has more cases)."""
+    import mfu_sym
+    model = mfu_sym.load(EXAMPLES / "llama3_8b.yaml")
+    meter = mfu_sym.MFUMeter(model, hardware="h100", dtype="bf16", gpus=8, seq_len=8192)
+    calls = 20000
+
+    def loop():
+        for _ in range(calls):
+            meter.update(tokens=8 * 8192, seconds=0.5)
+    return {"update_s": median_time(loop, repeat) / calls, "target_s": 1e-3}
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -103,12 +117,14 @@ def main():
         "cold_start": cold_start(args.repeat),
         "symbolic_build": symbolic_build(args.repeat),
         "sweep": sweep_throughput(args.repeat),
+        "meter": meter_update(args.repeat),
         "vs_flop_counter": versus_flop_counter(args.repeat),
     }
     print(f"{'benchmark':<48}{'value':>16}")
     for group, figures in results.items():
         for key, value in figures.items():
-            shown = f"{value:,.4f}" if isinstance(value, float) else str(value)
+            shown = (f"{value:,.4f}" if isinstance(value, float) and abs(value) >= 1e-3
+                     else f"{value:.3g}" if isinstance(value, float) else str(value))
             print(f"{group + '.' + key:<48}{shown:>16}")
     print(json.dumps(results, indent=2))
     if args.json:
