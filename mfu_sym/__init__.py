@@ -13,7 +13,7 @@ from .errors import ConfigError, FormulaError, HardwareError, MfuSymError, Usage
 __version__ = "0.1.0"
 _LAZY = {
     "load": "loader", "load_architecture": "loader", "Model": "model", "Conventions": "model",
-    "load_library": "library",
+    "load_library": "library", "Inference": "inference", "TrainingMemory": "memory",
     "MFUMeter": "mfu",
 }
 __all__ = sorted(_LAZY) + ["MfuSymError", "ConfigError", "FormulaError", "HardwareError", "UsageError"]

@@ -65,7 +65,9 @@ def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **s
 
 
 # Each command lives in its own module under commands/; importing it registers it.
-from .commands import analyze, budget, chinchilla, derive, hardware, mfu, presets, reconcile, sweep  # noqa: E402,F401,E501
+from .commands import (  # noqa: E402,F401
+    analyze, budget, chinchilla, derive, hardware, infer, memory, mfu, presets, reconcile, sweep,
+)
 
 
 if __name__ == "__main__":  # pragma: no cover

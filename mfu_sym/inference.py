@@ -371,7 +371,7 @@ def roofline(report, peak, gpus=1):
         "ridge_point": float(flops_rate / bandwidth),
         "decode_step": decode_bound,
         "prefill": prefill_bound,
-        "fits": (report["weights_bytes"] + report["kv_cache_bytes"]) <= device.memory_bytes * gpus,
+        "fits": bool(report["weights_bytes"] + report["kv_cache_bytes"] <= device.memory_bytes * gpus),
         "reference": "williams2009 (roofline); the peak is the dense figure, the bandwidth the datasheet's",
     }
 

@@ -31,9 +31,12 @@ BREAK = "\\nonumber\\\\\n  &\\qquad"
 # Inside a `cases` cell, a long piece is set in an `aligned` block.
 INNER_BREAK = "\\\\\n  &\\qquad"
 ALIGNED_OPEN, ALIGNED_CLOSE = "\\begin{aligned}[t]&", "\\end{aligned}"
+# A cut inside \left( ... \right) closes the group with \right. and opens the next line
+# with \left.{} (the {} keeps the leading + a binary operator).
+LEFT_AGAIN = "\\left.{}"
 # Widths are in "math characters" (an italic letter at the body size; 11pt article with
-# 2.5 cm margins holds about 86).
-DEFAULT_WIDTH = 86
+# 2.5 cm margins, 472pt, holds about 76 at 6.2pt each).
+DEFAULT_WIDTH = 76
 _NUMBER_WIDTH = 6  # the equation number "(12)" and the space before it
 _INDENT_WIDTH = 4  # \qquad
 
@@ -43,16 +46,24 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{booktabs}
 \usepackage{url}
 \usepackage[hidelinks]{hyperref}
+\setlength{\emergencystretch}{3em}
+\allowdisplaybreaks
 """
 FRAGMENT_NEEDS = r"\usepackage{amsmath,booktabs,url}"
 
 
 # ------------------------------------------------------------------ expressions
 
+# sympy's printer settings for every formula: a fraction whose numerator is long is
+# printed as a short fraction times the rest (\frac{s}{2} \left(...\right), not one
+# \frac over a whole sum), so that it can break across lines.
+PRINT_SETTINGS = {"long_frac_ratio": 8}
+
+
 def expression(model, expr):
-    """sympy's LaTeX of `expr` with the symbol table's names: the reference text that every
-    formula in the documents reproduces."""
-    return sympy.latex(sympy.sympify(expr), symbol_names=model.library.latex_names())
+    """sympy's LaTeX of `expr` with the symbol table's names (and PRINT_SETTINGS): the
+    reference text that every formula in the documents reproduces."""
+    return sympy.latex(sympy.sympify(expr), symbol_names=model.library.latex_names(), **PRINT_SETTINGS)
 
 
 class Math:
@@ -67,6 +78,8 @@ class Math:
 
     def __str__(self):
         return self.text
+
+    __repr__ = __str__
 
 
 def show(model, expr):
@@ -202,25 +215,34 @@ def _lines(tex, limit):
     """`tex` cut into lines of at most `limit` (the first) and `limit - indent` (the
     rest), each cut flagged when it falls inside a \\left( ... \\right) group."""
     points = _break_points(tex)
-    bounds = [0] + [i for i, _ in points] + [len(tex)]
-    flags = [inside for _, inside in points]
-    lines, current, start_flag = [], tex[bounds[0]:bounds[1]], None
-    for k in range(1, len(bounds) - 1):
-        piece = tex[bounds[k]:bounds[k + 1]]
+    lines, start, start_flag = [], 0, None
+    while True:
         room = limit - (_INDENT_WIDTH if lines else 0)
-        if width(current + piece) > room and current.strip():
-            lines.append((current, start_flag))
-            current, start_flag = piece, flags[k - 1]
+        rest = tex[start:]
+        later = [(i, inside) for i, inside in points if i > start]
+        if width(rest) <= room or not later:
+            lines.append((rest, start_flag))
+            return lines
+        fitting = [(i, inside) for i, inside in later if width(tex[start:i]) <= room]
+        if not fitting:
+            cut = later[0]  # one term wider than the line: it stands alone
         else:
-            current += piece
-    lines.append((current, start_flag))
-    return lines
+            cut = fitting[-1]
+            top = [i for i, inside in fitting if not inside]
+            if top and cut[1]:
+                # Cut between terms rather than inside a parenthesis, when the term that
+                # follows then fits on its own line.
+                after = [i for i, inside in points if i > top[-1] and not inside] + [len(tex)]
+                if width(tex[top[-1]:after[0]]) <= limit - _INDENT_WIDTH:
+                    cut = (top[-1], False)
+        lines.append((tex[start:cut[0]], start_flag))
+        start, start_flag = cut
 
 
 def _join(lines, separator):
     out = lines[0][0]
     for text, inside in lines[1:]:
-        out += ("\\right." + separator + "\\left." if inside else separator) + text
+        out += ("\\right." + separator + LEFT_AGAIN if inside else separator) + text
     return out
 
 
@@ -230,14 +252,12 @@ def broken(tex, limit, separator=BREAK):
     broken inside an `aligned` block in its cell."""
     begin, end = "\\begin{cases} ", " \\end{cases}"
     if tex.startswith(begin) and tex.endswith(end) and _is_single_environment(tex):
-        rows = _split_top(tex[len(begin):-len(end)], " \\\\")
+        rows = [_split_top(row, " & ") for row in _split_top(tex[len(begin):-len(end)], " \\\\")]
+        if any(len(cells) != 2 for cells in rows):
+            return tex
+        room = limit - max(width(condition) for _, condition in rows) - 3  # brace and \quad
         out = []
-        for row in rows:
-            cells = _split_top(row, " & ")
-            if len(cells) != 2:
-                return tex
-            piece, condition = cells
-            room = limit - width(condition) - 3
+        for piece, condition in rows:
             lines = _lines(piece, room)
             if len(lines) > 1:
                 piece = ALIGNED_OPEN + _join(lines, INNER_BREAK) + ALIGNED_CLOSE
@@ -254,7 +274,7 @@ def _is_single_environment(tex):
 
 def unbreak(tex):
     """The inverse of `broken`: sympy's own text back (what the tests compare)."""
-    for markup in ("\\right." + BREAK + "\\left.", "\\right." + INNER_BREAK + "\\left.", BREAK, INNER_BREAK,
+    for markup in ("\\right." + BREAK + LEFT_AGAIN, "\\right." + INNER_BREAK + LEFT_AGAIN, BREAK, INNER_BREAK,
                    ALIGNED_OPEN, ALIGNED_CLOSE):
         tex = tex.replace(markup, "")
     return tex
@@ -410,6 +430,15 @@ def tex_text(text):
     return "".join(out)
 
 
+def tex_text_links(text):
+    """Like tex_text, with web addresses (words with a '/') set in \\url so they break."""
+    out, last = [], 0
+    for m in re.finditer(r"[^\s;,()]+/[^\s;,()]*", str(text)):
+        out += [tex_text(text[last:m.start()]), r"\url{%s}" % tex_url(m.group().rstrip("."))]
+        last = m.start() + len(m.group().rstrip("."))
+    return "".join(out) + tex_text(text[last:])
+
+
 def tex_url(url):
     return str(url).replace("\\", "/").replace("%", r"\%").replace("#", r"\#").replace("{", "").replace("}", "")
 
@@ -469,7 +498,7 @@ def _align(doc, equations, line_width, with_cites):
     rows = []
     for e in equations:
         cite = _cite(e.cites) if with_cites else ""
-        cite_width = 2 + 2.5 * len(_dedupe(c.cite for c in e.cites)) if cite else 0
+        cite_width = 3 + 2.5 * len(_dedupe(c.cite for c in e.cites)) if cite else 0  # \quad[1, 2]
         limit = line_width - lhs_width - 2.5 - _NUMBER_WIDTH - cite_width
         body = broken(e.tex, limit, BREAK)
         tail = (r"\quad\text{%s}" % cite) if cite else ""
@@ -477,22 +506,31 @@ def _align(doc, equations, line_width, with_cites):
     return "\\begin{align}\n" + " \\\\\n".join(rows) + "\n\\end{align}"
 
 
+TABLE_ROWS = 30  # a float taller than a page cannot break: longer tables are continued
+
+
 def _table(spec, header, rows, caption=None, label=None, size=r"\small"):
-    lines = [r"\begin{table}[htbp]", r"\centering", size]
-    if caption:
-        lines.append(r"\caption{%s}" % caption)
-    if label:
-        lines.append(r"\label{%s}" % label)
-    lines += [r"\begin{tabular}{%s}" % spec, r"\toprule", " & ".join(header) + r" \\", r"\midrule"]
-    lines += [" & ".join(row) + r" \\" for row in rows]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
-    return "\n".join(lines)
+    chunks = [rows[i:i + TABLE_ROWS] for i in range(0, len(rows), TABLE_ROWS)] or [[]]
+    out = []
+    for n, chunk in enumerate(chunks):
+        lines = [r"\begin{table}[htbp]", r"\centering", size]
+        if caption:
+            lines.append(r"\caption{%s}" % (caption if n == 0 else caption + " (continued)"))
+        if label and n == 0:
+            lines.append(r"\label{%s}" % label)
+        # rows end in \tabularnewline, so that a cell may be \raggedright
+        lines += [r"\begin{tabular}{%s}" % spec, r"\toprule", " & ".join(header) + r" \tabularnewline",
+                  r"\midrule"]
+        lines += [" & ".join(row) + r" \tabularnewline" for row in chunk]
+        lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        out.append("\n".join(lines))
+    return "\n".join(out)
 
 
 def _symbol_rows(doc):
     rows = []
     for info, value in doc.symbols:
-        rows.append([f"${info.latex}$", r"\texttt{%s}" % tex_text(info.name), tex_text(info.description),
+        rows.append([f"${info.latex}$", r"\texttt{%s}" % tex_text(info.name), r"\raggedright " + tex_text(info.description),
                      number(value) if value is not None else "---"])
     return rows
 
@@ -503,7 +541,7 @@ def _convention_rows(doc):
         text = tex_text(text)
         if key == "preset" and doc.preset_citation is not None:
             text += r" \cite[%s]{%s}" % (tex_text(doc.preset_citation.where), doc.preset_citation.cite)
-        rows.append([tex_text(key.replace("_", " ")), text])
+        rows.append([tex_text(key.replace("_", " ")), r"\raggedright " + text])
     return rows
 
 
@@ -548,8 +586,8 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
         "components": _align(doc, list(doc.components), line_width, True),
         "totals": _align(doc, list(doc.totals), line_width, False),
         "sources": _table(
-            r"l l p{0.5\linewidth}", ["component", "formula", "source"],
-            [[tex_text(c), r"\texttt{%s}" % tex_text(f), r"\cite[%s]{%s}" % (tex_text(cit.where), cit.cite)]
+            r"l l p{0.36\linewidth}", ["component", "formula", "source"],
+            [[tex_text(c), r"\texttt{%s}" % tex_text(f), r"\raggedright\cite[%s]{%s}" % (tex_text(cit.where), cit.cite)]
              for c, f, cit in doc.sources],
             caption=f"{name}: the formula library's entries behind each component",
             label=f"tab:{doc.slug}:sources"),
@@ -575,7 +613,7 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
         "% Formulas: sympy's LaTeX of the engine's expressions, symbols as in formulas/symbols.yaml.",
     ]
     if not standalone:
-        header.append(f"% Needs {FRAGMENT_NEEDS}" + ("; ends with its own thebibliography" if bibliography
+        header.append(f"% Needs {FRAGMENT_NEEDS} (and \\allowdisplaybreaks for very long formulas)" + ("; ends with its own thebibliography" if bibliography
                                                     else "; cites keys of `mfu-sym latex --format bibtex`"))
         parts = header + [
             "% ---- forward FLOPs of one sequence, per component", blocks["components"],
@@ -592,7 +630,7 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
     source = model.arch.source if getattr(model.arch, "source", "") else ""
     parts = header + [PREAMBLE.rstrip(), r"\title{FLOPs of %s}" % name,
                       r"\author{mfu-sym}", r"\date{}", r"\begin{document}", r"\maketitle", "",
-                      (r"Sizes: %s. " % tex_text(source) if source else "")
+                      (r"Sizes: %s. " % tex_text_links(source) if source else "")
                       + r"FLOPs are %s, under the \texttt{%s} preset (Table~\ref{tab:%s:conventions}). "
                       % (counted, tex_text(model.conventions.preset), doc.slug)
                       + r"Each formula is the engine's exact expression; symbols are listed in "
@@ -624,8 +662,19 @@ def _md_text(text):
 
 
 def _md_cite(doc, citation):
-    ref = doc.model.library.references[citation.cite]
-    return f"[{short_citation(ref)}]({ref.link}), {_md_text(citation.where)}"
+    return _md_cites(doc, [citation])
+
+
+def _md_cites(doc, citations):
+    """'[Vaswani et al. 2017](link), §3.2.2 (...), §3.2.3; [Ainslie ...](...), §2.2'."""
+    grouped = {}
+    for c in citations:
+        grouped.setdefault(c.cite, []).append(c.where)
+    out = []
+    for key, wheres in grouped.items():
+        ref = doc.model.library.references[key]
+        out.append(f"[{short_citation(ref)}]({ref.link}), " + ", ".join(_md_text(w) for w in _dedupe(wheres)))
+    return "; ".join(out)
 
 
 def to_markdown(doc):
@@ -638,7 +687,7 @@ def to_markdown(doc):
            "### Forward FLOPs of one sequence, by component", "",
            "| component | forward FLOPs of one sequence of $s$ tokens | sources |", "|---|---|---|"]
     for e in doc.components:
-        cites = "; ".join(_md_cite(doc, c) for c in e.cites)
+        cites = _md_cites(doc, e.cites)
         math = e.tex.replace("|", "\\vert ")
         out.append(f"| {_md_text(e.key)} | ${math}$ | {cites} |")
     out += ["", "### Totals (collected in $s$)", ""]

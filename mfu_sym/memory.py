@@ -209,7 +209,8 @@ class _Reader:
                               self.text(entry, "description", where),
                               self.citation(entry.get("reference"), where)))
         m = self.section(data, "master_weights", dict)
-        master = Master(self.integer(m, "bits", "master_weights", 1), self.integer(m, "below_bits", "master_weights", 1),
+        master = Master(self.integer(m, "bits", "master_weights", 1),
+                        self.integer(m, "below_bits", "master_weights", 1),
                         self.text(m, "description", "master_weights"),
                         self.citation(m.get("reference"), "master_weights"))
         optimizers = {}
@@ -389,5 +390,6 @@ class TrainingMemory:
         if device is not None:
             capacity = device.memory_bytes
             report["device"] = {"key": device.key, "name": device.name, "memory_bytes": capacity,
-                                "fraction_used": float(sympy.Rational(total, capacity)), "fits": total <= capacity}
+                                                "fraction_used": float(sympy.Rational(total, capacity)),
+                                "fits": bool(total <= capacity)}
         return report

@@ -134,13 +134,23 @@ class Model:
         return self.forward(component) + self.backward(component) + self.recompute(component)
 
     def forward_at(self, position=None, component=None):
-        """Forward FLOPs of the token at `position` (default: the symbol t)."""
+        """Forward FLOPs of the token at `position` (default: the symbol t), under the
+        same conventions as `forward()`: summed over t = 1..seq_len it gives forward()
+        for position-exact masks."""
         position = self.t if position is None else sympy.Integer(position)
-        total = []
+        conv, total = self.conventions, []
         for term in self._select(component):
+            if not term.flops:
+                continue
             cost = term.formula.forward
             if term.mask is not None:
                 cost = cost.subs(self._keys, term.mask.keys.subs(self.t, position))
+            if conv.flops_from == "params" and term.kind != "attention_core":
+                if term.formula.name in conv.params_exclude:
+                    continue
+                cost = 2 * term.formula.active_params
+            elif conv.flops_from == "params" and not conv.attention_core:
+                continue
             total.append(term.count * cost)
         return sympy.Add(*total)
 

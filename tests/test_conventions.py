@@ -235,3 +235,12 @@ def test_analyze_crossover_by_hand():
     roots = analysis.crossovers(model)
     assert roots["causal"]["exact"] == 3 * 64 * 128 // (4 * 16) - 1
     assert roots["full"]["exact"] == sympy.Rational(3 * 64 * 128, 2 * 4 * 16)
+
+
+@pytest.mark.parametrize("preset", ["6n", "palm", "kaplan", "megatron", "chinchilla"])
+def test_per_position_costs_follow_the_preset(example, preset):
+    """forward_at(t) summed over the sequence is forward(), under every convention."""
+    model = mfu_sym.load(example("deepseek_v3.yaml"), preset=preset)
+    length = 7
+    summed = sum(model.evaluate(model.forward_at(t), seq_len=length) for t in range(1, length + 1))
+    assert summed == model.evaluate(model.forward(), seq_len=length)

@@ -8,7 +8,6 @@ import json
 import pytest
 from click.testing import CliRunner
 
-import mfu_sym.commands.hardware  # noqa: F401  registers `hardware` (until cli.py imports it)
 from mfu_sym.cli import main
 from mfu_sym.hardware import load_hardware
 

@@ -14,7 +14,6 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
-import mfu_sym.commands.mfu  # noqa: F401  registers `mfu` (until cli.py imports it)
 from mfu_sym import mfu
 from mfu_sym.cli import main
 from mfu_sym.errors import HardwareError, UsageError

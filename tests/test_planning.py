@@ -15,8 +15,6 @@ import yaml
 from click.testing import CliRunner
 
 import mfu_sym
-import mfu_sym.commands.budget  # noqa: F401  registers `budget` (until cli.py imports it)
-import mfu_sym.commands.chinchilla  # noqa: F401
 from mfu_sym import planning
 from mfu_sym.cli import main
 from mfu_sym.errors import FormulaError, UsageError

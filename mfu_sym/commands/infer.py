@@ -12,10 +12,13 @@ from .mfu import POSITIVE
               help="keys a decode step attends to, the new token included (min(C, W) on window layers)")
 @click.option("--prompt-len", type=click.IntRange(min=1),
               help="prompt tokens of the prefill (default: the context); the generation decodes P+1 .. C")
-@click.option("--batch", type=click.IntRange(min=1), help="sequences decoded together (default: the model file's, or 1)")
-@click.option("--dtype", default="bf16", show_default=True, help="dtype the weights are stored in (bf16, fp8, int4, ...)")
+@click.option("--batch", type=click.IntRange(min=1),
+              help="sequences decoded together (default: the model file's, or 1)")
+@click.option("--dtype", default="bf16", show_default=True,
+              help="dtype the weights are stored in (bf16, fp8, int4, ...)")
 @click.option("--kv-dtype", help="dtype of the KV cache (default: --dtype)")
-@click.option("--hardware", metavar="NAME", help="accelerator for the roofline (h100, b200, ...; `mfu-sym hardware list`)")
+@click.option("--hardware", metavar="NAME",
+              help="accelerator for the roofline (h100, b200, ...; `mfu-sym hardware list`)")
 @click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
               help="devices serving the model together (peak and bandwidth add up)")
 @click.option("--peak-dtype", help="dtype of the compute peak (default: --dtype)")
@@ -188,7 +191,8 @@ def _roofline_text(r, w):
     lines.append(f"  bandwidth: {hw['bandwidth_sources'][0]}")
     if "measured" in r:
         m = r["measured"]
-        lines.append(f"Measured decode: {m['decode_tokens_per_sec']:,.6g} tokens/s ({_seconds(m['step_time_s'])} a step)")
+        lines.append(f"Measured decode: {m['decode_tokens_per_sec']:,.6g} tokens/s "
+                     f"({_seconds(m['step_time_s'])} a step)")
         lines.append(f"  {'MBU':<{w}}{m['mbu']:>10.2%}  ({m['achieved_bandwidth_bytes_per_sec'] / 1e9:,.1f} GB/s "
                      f"of {hw['bandwidth_bytes_per_sec'] / 1e9:,.1f} GB/s; Agarwal et al. 2023)")
         lines.append(f"  {'decode MFU':<{w}}{m['mfu']:>10.2%}  ({m['achieved_flops_per_sec'] / 1e12:,.4g} TFLOP/s "

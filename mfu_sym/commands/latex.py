@@ -16,7 +16,7 @@ from ..cli import build_model, main, model_options
 @click.option("--bibliography/--no-bibliography", default=True, show_default=True,
               help="end a LaTeX fragment with its own thebibliography (off: cite your .bib, see --format bibtex)")
 @click.option("--width", "line_width", type=click.IntRange(min=20), default=None,
-              help="line width for breaking long formulas, in math characters [86: one column, 11pt; ~42 for two]")
+              help="line width for breaking long formulas, in math characters [76: one column, 11pt; about 36 for two columns]")
 def latex(model_file, output, standalone, fmt, seq_len, batch, bibliography, line_width, **switches):
     """Per-component FLOP formulas of MODEL with their citations, the totals (per token,
     per sequence, collected in s), the symbols, the conventions and exact values, as a

@@ -13,7 +13,8 @@ from ..cli import build_model, main, model_options
               help="micro-batch: sequences one device runs per forward/backward (default: the model file's, or 1)")
 @click.option("--optimizer", default="adam", show_default=True,
               help="adam, adamw, adam-8bit, sgd-momentum, sgd or lion")
-@click.option("--dtype", default="bf16", show_default=True, help="dtype of the weights (fp32 master copy kept below 32 bits)")
+@click.option("--dtype", default="bf16", show_default=True,
+              help="dtype of the weights (an fp32 master copy is kept below 32 bits)")
 @click.option("--grad-dtype", help="dtype of the gradients (default: --dtype)")
 @click.option("--dp", type=click.IntRange(min=1), default=1, show_default=True, help="data-parallel degree")
 @click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="tensor-parallel degree")
@@ -61,8 +62,9 @@ def to_text(r, source=None):
     run, par, prec = r["run"], r["parallelism"], r["precision"]
     lines = [f"Training memory per device: {r['model']}" + (f"  ({source})" if source else ""),
              f"  micro-batch {run['micro_batch']:,} x seq_len {run['seq_len']:,}; tp {par['tp']}, pp {par['pp']}, "
-             f"dp {par['dp']} ({par['devices']:,} device{'s' if par['devices'] > 1 else ''}), ZeRO stage {par['zero']}, sequence parallel "
-             f"{'on' if par['sequence_parallel'] else 'off'}; recompute {r['recompute']}",
+             f"dp {par['dp']} ({par['devices']:,} device{'s' if par['devices'] > 1 else ''}), "
+             f"ZeRO stage {par['zero']}, sequence parallel {'on' if par['sequence_parallel'] else 'off'}; "
+             f"recompute {r['recompute']}",
              f"  weights {prec['weights']}, gradients {prec['gradients']}, optimizer {prec['optimizer']} "
              f"(K = {prec['optimizer_bytes_per_param']} bytes/param"
              + (", fp32 master copy included" if prec["master_weights"] else "") + f"): "

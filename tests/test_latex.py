@@ -1,0 +1,291 @@
+"""`mfu-sym latex`: every formula is sympy's own LaTeX of the engine's expression (line
+breaks aside), every citation resolves, and the standalone document compiles with pdflatex
+for every example model, with no undefined citation and no line wider than the page."""
+
+import functools
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import sympy
+from click.testing import CliRunner
+
+import mfu_sym
+import mfu_sym.commands.latex  # noqa: F401  (registers the command until cli.py imports it)
+from mfu_sym import latex
+from mfu_sym.cli import main
+from mfu_sym.model import collect_in
+
+ROOT = Path(__file__).resolve().parent.parent
+MODELS = sorted(ROOT.glob("examples/*.yaml"))
+run = lambda *args: CliRunner().invoke(main, [str(a) for a in args])
+PDFLATEX = shutil.which("pdflatex")
+
+
+def reference_tex(model, expression):
+    """sympy's own LaTeX of the expression, with the symbol table's names: what each
+    formula must read, once its line breaks are taken out."""
+    return sympy.latex(expression, symbol_names=model.library.latex_names(), **latex.PRINT_SETTINGS)
+
+
+def rows(fragment, slug):
+    """{label: the right-hand side as written} for every labelled align row."""
+    out = {}
+    for match in re.finditer(r"&= (.*?)(?:\\quad\\text\{\\cite\{([^}]*)\}\})? \\label\{eq:%s:([a-z_]+)\}"
+                             % re.escape(slug), fragment, re.S):
+        out[match.group(3)] = (match.group(1), match.group(2))
+    return out
+
+
+def expected_cites(model, component):
+    keys = []
+    for term in model.terms:
+        if term.kind == component and term.flops:
+            keys.append(term.formula.reference.cite)
+            if term.mask is not None:
+                keys.append(term.mask.reference.cite)
+    return set(keys)
+
+
+# ---- the formulas are the engine's -------------------------------------------------
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_fragment_formulas_are_the_engines_expressions(path):
+    model = mfu_sym.load(path)
+    doc = latex.document(model)
+    fragment = latex.to_latex(doc)
+    found = rows(fragment, doc.slug)
+    components = [c for c in model.components if model.forward(c) != 0]
+    assert components and set(components) <= set(found)
+    for name in components:
+        body, cites = found[name]
+        assert latex.unbreak(body) == reference_tex(model, model.formula(name)), name
+        assert set(cites.split(",")) == expected_cites(model, name), name
+    s = model.seq_len
+    totals = {"forward": collect_in(model.forward(), s), "training": collect_in(model.training(), s),
+              "forward_per_token": collect_in(model.forward() / s, s),
+              "training_per_token": collect_in(model.training() / s, s), "params": model.params()}
+    for key, expression in totals.items():
+        assert latex.unbreak(found[key][0]) == reference_tex(model, expression), key
+    # what the document shows is the engine's total, not a rewriting of it
+    assert equal(doc.totals[1].expr, model.training())
+
+
+def equal(a, b):
+    """Exact symbolic equality, piece by piece for a Piecewise."""
+    difference = sympy.piecewise_fold(a - b)
+    pieces = difference.args if isinstance(difference, sympy.Piecewise) else ((difference, True),)
+    return all(sympy.expand(piece) == 0 for piece, _ in pieces)
+
+
+def test_symbols_print_as_papers_write_them(example):
+    model = mfu_sym.load(example("llama3_8b.yaml"))
+    fragment = latex.to_latex(latex.document(model))
+    assert r"4 d_h d L s \left(h + h_{kv}\right)" in fragment
+    assert r"6 d_{ff} d L s" in fragment
+    assert r"2 d_h h L s^{2} + 2 d_h h L s" in fragment
+    assert "n_{kv" not in fragment and "d_{model}" not in fragment and "seq" + "_{len}" not in fragment
+    # the symbol table: only the symbols that appear, with meaning and value
+    assert r"$h_{kv}$ & \texttt{n\_kv\_heads} & \raggedright number of key/value heads" in fragment
+    assert r"$s$ & \texttt{seq\_len}" in fragment and "& 8,192 " in fragment
+    assert r"\texttt{window}" not in fragment and r"\texttt{n\_experts}" not in fragment
+
+
+def test_values_are_exact_and_grouped(example):
+    model = mfu_sym.load(example("llama3_8b.yaml"))
+    fragment = latex.to_latex(latex.document(model, seq_len=8192))
+    training = model.evaluate(model.training(), seq_len=8192)
+    assert f"{int(training):,}" in fragment  # 421,651,971,833,856
+    assert "8,030,261,248" in fragment       # parameters
+    assert "51,471,187,968" in fragment      # training FLOPs per token
+    assert r"$s = 8{,}192$" in fragment
+
+
+def test_conventions_are_stated(example):
+    model = mfu_sym.load(example("llama3_8b.yaml"), preset="palm")
+    fragment = latex.to_latex(latex.document(model))
+    assert r"preset palm" in fragment
+    assert "full: every query sees all S keys" in fragment
+    assert r"\cite[App. B (R = P / (6N + 12LHQT))]{chowdhery2022}" in fragment
+
+
+def test_params_presets_cite_the_preset(example):
+    model = mfu_sym.load(example("llama3_8b.yaml"), preset="6n")
+    doc = latex.document(model)
+    found = rows(latex.to_latex(doc), doc.slug)
+    assert "kaplan2020" in found["mlp"][1].split(",")
+
+
+def test_bibliography_holds_exactly_the_keys_cited(example):
+    model = mfu_sym.load(example("gemma3_27b.yaml"))
+    fragment = latex.to_latex(latex.document(model))
+    cited = set()
+    for group in re.findall(r"\\cite(?:\[[^\]]*\])?\{([^}]*)\}", fragment):
+        cited |= set(group.split(","))
+    items = set(re.findall(r"\\bibitem\{([^}]*)\}", fragment))
+    assert cited == items
+    assert {"beltagy2020", "vaswani2017", "shazeer2020"} <= items
+    assert r"arXiv:2004.05150, \url{https://arxiv.org/abs/2004.05150}" in fragment
+
+
+def test_no_bibliography_and_bibtex(example):
+    path = example("llama3_8b.yaml")
+    result = run("latex", path, "--no-bibliography")
+    assert result.exit_code == 0, result.output
+    assert "thebibliography" not in result.output and r"\cite{" in result.output
+    bib = run("latex", path, "--format", "bibtex")
+    assert bib.exit_code == 0, bib.output
+    assert "@misc{vaswani2017," in bib.output and "eprint = {1706.03762}" in bib.output
+    assert "author = {Vaswani, A. and Shazeer, N." in bib.output
+
+
+def test_markdown(example):
+    result = run("latex", example("llama3_8b.yaml"), "--format", "markdown")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "| mlp | $6 d_{ff} d L s$ |" in text
+    assert "$$F_{\\mathrm{train}}(s) = 6 d_h h L s^{2} + 6 s \\left(" in text
+    assert "| $h_{kv}$ | `n_kv_heads` |" in text
+    assert "[Shazeer 2020](https://arxiv.org/abs/2002.05202), §2" in text
+    assert "\\begin{align}" not in text and "\\bibitem" not in text
+
+
+def test_cli_output_file_and_usage(tmp_path, example):
+    out = tmp_path / "doc.tex"
+    result = run("latex", example("llama3_8b.yaml"), "--standalone", "-o", out)
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert text.startswith("%") and r"\documentclass[11pt]{article}" in text and text.rstrip().endswith(r"\end{document}")
+    assert run("latex", example("llama3_8b.yaml"), "--format", "markdown", "--standalone").exit_code == 2
+    assert run("latex", example("llama3_8b.yaml"), "--seq-len", 0).exit_code == 2
+    missing = run("latex", tmp_path / "nope.yaml")
+    assert missing.exit_code == 1 and missing.output.startswith("Error: ")
+    unwritable = run("latex", example("llama3_8b.yaml"), "-o", tmp_path / "no" / "dir" / "x.tex")
+    assert unwritable.exit_code == 1 and "Error: " in unwritable.output and "Traceback" not in unwritable.output
+
+
+def test_standalone_uses_standard_packages_only(example):
+    text = latex.to_latex(latex.document(mfu_sym.load(example("deepseek_v3.yaml"))), standalone=True)
+    packages = set()
+    for group in re.findall(r"\\usepackage(?:\[[^\]]*\])?\{([^}]*)\}", text):
+        packages |= set(group.split(","))
+    assert packages == {"geometry", "amsmath", "amssymb", "booktabs", "url", "hyperref"}
+
+
+# ---- line breaking -----------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def expressions():
+    """(model, expression, sympy's LaTeX of it) for every formula of every example."""
+    out = []
+    for path in MODELS:
+        model = mfu_sym.load(path, nonmatmul=("all",))
+        s = model.seq_len
+        for expression in [model.formula(name) for name in model.components] + [
+                collect_in(model.training() / s, s), model.params()]:
+            out.append((model, expression, reference_tex(model, expression)))
+    return tuple(out)
+
+
+@pytest.mark.parametrize("limit", [20, 40, 76])
+def test_breaking_only_inserts_markup(limit):
+    for _, _, tex in expressions():
+        out = latex.broken(tex, limit)
+        assert latex.unbreak(out) == tex
+        if out == tex or tex.startswith(r"\begin{cases}"):
+            continue  # (cases rows: their widths are checked by pdflatex below)
+        # every line but a single over-long term fits
+        for line in re.split(r"\\\\\n", out):
+            parts = [p for p in re.split(r" (?=[+-] )", line) if p]
+            assert latex.width(line) <= limit + 4 or len(parts) <= 2, line
+
+
+def test_cases_are_broken_inside_their_cells(example):
+    model = mfu_sym.load(example("gemma3_27b.yaml"))
+    tex = reference_tex(model, model.formula("attention_core"))
+    out = latex.broken(tex, 30)
+    assert out.startswith(r"\begin{cases} ") and out.endswith(r" \end{cases}")
+    assert latex.ALIGNED_OPEN in out and latex.unbreak(out) == tex
+
+
+@pytest.mark.parametrize("value, text", [
+    (0, "0"), (1234567, "1,234,567"), (sympy.Rational(3, 2), "1.5"), (sympy.Rational(-5, 4), "-1.25"),
+    (sympy.Rational(123456789, 1024), "120,563.2705078125"), (sympy.Rational(1, 3), "1/3"),
+    (sympy.Rational(10**7, 3), "10,000,000/3"),
+])
+def test_number(value, text):
+    assert latex.number(value) == text
+
+
+@pytest.mark.parametrize("raw, tex", [
+    ("a_b & 50% #1", r"a\_b \& 50\% \#1"),
+    ("{x} ~ ^ \\", r"\{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"),
+    ("§3.2 (W^O)", r"\S{}3.2 (W\textasciicircum{}O)"),
+    ("Gödel <x>", r"G{\"{o}}del $<$x$>$"),
+])
+def test_text_escaping(raw, tex):
+    assert latex.tex_text(raw) == tex
+
+
+def test_notebook_display_uses_paper_names(example):
+    model = mfu_sym.load(example("llama3_8b.yaml"))
+    shown = latex.show(model, model.formula("attention_projections"))
+    assert shown._repr_latex_() == r"$4 d_h d L s \left(h + h_{kv}\right)$"
+
+
+# ---- pdflatex ----------------------------------------------------------------------
+
+def compile_tex(directory, text, name="doc"):
+    """pdflatex twice (citations need two passes); the log of the second."""
+    (directory / f"{name}.tex").write_text(text, encoding="utf-8")
+    for _ in range(2):
+        done = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+                              cwd=directory, capture_output=True, text=True, timeout=120)
+        log = (directory / f"{name}.log").read_text(encoding="latin-1")
+        assert done.returncode == 0, log[-3000:]
+    assert (directory / f"{name}.pdf").stat().st_size > 1000
+    return log
+
+
+def check_log(log):
+    assert "Citation" not in log or "undefined" not in log, re.findall(r".*Citation.*", log)
+    assert "There were undefined references" not in log
+    assert "Reference `" not in log
+    overfull = [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+    assert all(x < 1.0 for x in overfull), overfull
+    assert "Overfull \\vbox" not in log
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (Debian: texlive-latex-base, "
+                                              "texlive-latex-recommended)")
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_standalone_compiles(tmp_path, path):
+    result = run("latex", path, "--standalone", "-o", tmp_path / "doc.tex")
+    assert result.exit_code == 0, result.output
+    check_log(compile_tex(tmp_path, (tmp_path / "doc.tex").read_text()))
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("args", [
+    ("deepseek_v3.yaml", "--mla", "absorbed", "--mtp", "--nonmatmul"),
+    ("gemma3_1b.yaml", "--attention-kernel", "flash", "--nonmatmul", "--batch", "4096"),
+    ("gpt3_175b.yaml", "--preset", "megatron-2022", "--recompute", "selective"),
+    ("llama3_8b.yaml", "--preset", "6n"),
+], ids=lambda a: "-".join(a))
+def test_standalone_compiles_under_other_conventions(tmp_path, args):
+    result = run("latex", ROOT / "examples" / args[0], *args[1:], "--standalone", "-o", tmp_path / "doc.tex")
+    assert result.exit_code == 0, result.output
+    check_log(compile_tex(tmp_path, (tmp_path / "doc.tex").read_text()))
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("name", ["llama3_8b.yaml", "gemma3_27b.yaml"])
+def test_fragment_compiles_when_input(tmp_path, name):
+    result = run("latex", ROOT / "examples" / name, "-o", tmp_path / "fragment.tex")
+    assert result.exit_code == 0, result.output
+    wrapper = "\n".join([r"\documentclass{article}", r"\usepackage{amsmath,booktabs,url}",
+                         r"\begin{document}", r"\input{fragment}", r"\end{document}"])
+    log = compile_tex(tmp_path, wrapper, "paper")
+    assert "Citation" not in log or "undefined" not in log
