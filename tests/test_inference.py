@@ -10,6 +10,7 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
+from cli_helpers import assert_one_error_line
 from mfu_sym.cli import main
 from mfu_sym.errors import UsageError
 from mfu_sym.hardware import load_hardware
@@ -293,10 +294,7 @@ def test_mbu_needs_hardware(example):
 ])
 def test_bad_data_is_one_error_line_exit_1(example, args, field, message):
     result = run("infer", example("llama3_8b.yaml"), "--context", 100, *args)
-    assert result.exit_code == 1, result.output
-    line = result.output.strip()
-    assert len(line.splitlines()) == 1 and line.startswith("Error: ") and f"{field}: " in line
-    assert message in line
+    assert_one_error_line(result, field, message)
 
 
 def test_the_library_refuses_bad_runs(example):

@@ -157,7 +157,8 @@ def test_cli_output_file_and_usage(tmp_path, example):
     result = run("latex", example("llama3_8b.yaml"), "--standalone", "-o", out)
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert text.startswith("%") and r"\documentclass[11pt]{article}" in text and text.rstrip().endswith(r"\end{document}")
+    assert text.startswith("%") and r"\documentclass[11pt]{article}" in text
+    assert text.rstrip().endswith(r"\end{document}")
     assert run("latex", example("llama3_8b.yaml"), "--format", "markdown", "--standalone").exit_code == 2
     assert run("latex", example("llama3_8b.yaml"), "--seq-len", 0).exit_code == 2
     missing = run("latex", tmp_path / "nope.yaml")

@@ -18,18 +18,11 @@ from mfu_sym import mfu
 from mfu_sym.cli import main
 from mfu_sym.errors import HardwareError, UsageError
 from mfu_sym.hardware import load_hardware
+from cli_helpers import run, run_json
 
 REG = load_hardware()
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 def peak(name, dtype="bf16", sparse=False):

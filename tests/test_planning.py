@@ -19,16 +19,9 @@ from mfu_sym import planning
 from mfu_sym.cli import main
 from mfu_sym.errors import FormulaError, UsageError
 from mfu_sym.mfu import choose_peak
+from cli_helpers import run, run_json
 
 
-def run(*args):
-    return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def run_json(*args):
-    result = run(*args, "--format", "json")
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
 
 
 # ------------------------------------------------------------------ exact inputs
