@@ -66,7 +66,7 @@ def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **s
 
 # Each command lives in its own module under commands/; importing it registers it.
 from .commands import (  # noqa: E402,F401
-    analyze, budget, chinchilla, derive, hardware, infer, memory, mfu, presets, reconcile, sweep,
+    analyze, budget, chinchilla, derive, hardware, infer, latex, memory, mfu, plot, presets, reconcile, sweep,
 )
 
 

@@ -8,12 +8,12 @@
 
 Every formula is sympy's own LaTeX of the engine's expression, printed with the symbol
 table's names (`d`, `h_{kv}`, `d_{ff}`, `s`: formulas/symbols.yaml), and cut into lines
-only at its own `+` and `-` signs: removing the line-break markup (BREAK, INNER_BREAK,
-the `\\right.`/`\\left.` pairs and the `aligned` wrapper) gives back exactly
-`sympy.latex(expression, symbol_names=...)`, which the tests check. Each formula cites
-the references of the library formulas (and the mask) it is built from; the
-bibliography holds exactly the keys cited. Only standard packages: amsmath, amssymb,
-booktabs, geometry, url, hyperref (Debian's texlive-latex-base and
+only at its own `+` and `-` signs: removing the line-break markup (`unbreak`: BREAK,
+INNER_BREAK, the `\\right.`/`\\left.{}` pairs, the `aligned` wrapper) gives back exactly
+`sympy.latex(expression, symbol_names=..., **PRINT_SETTINGS)`, which the tests check.
+Each formula cites the references of the library formulas (and the mask) it is built
+from; the bibliography holds exactly the keys cited. Only standard packages: amsmath,
+amssymb, booktabs, geometry, url, hyperref (Debian's texlive-latex-base and
 texlive-latex-recommended).
 """
 
@@ -373,6 +373,9 @@ def document(model, seq_len=None, batch=None, source=None):
          "training FLOPs per token, averaged over the s positions"),
         ("params", r"N", model.params(), "parameters (tied matrices once)"),
     ]
+    if model.active_params() != model.params():
+        totals.append(("active_params", r"N_{\mathrm{active}}", model.active_params(),
+                       "parameters one token touches (top_k of the routed experts)"))
     totals = tuple(Equation(key, lhs, e, expression(model, e), meaning) for key, lhs, e, meaning in totals)
     sources = []
     for name in model.components:
@@ -530,8 +533,8 @@ def _table(spec, header, rows, caption=None, label=None, size=r"\small"):
 def _symbol_rows(doc):
     rows = []
     for info, value in doc.symbols:
-        rows.append([f"${info.latex}$", r"\texttt{%s}" % tex_text(info.name), r"\raggedright " + tex_text(info.description),
-                     number(value) if value is not None else "---"])
+        rows.append([f"${info.latex}$", r"\texttt{%s}" % tex_text(info.name),
+                     r"\raggedright " + tex_text(info.description), number(value) if value is not None else "---"])
     return rows
 
 
@@ -550,7 +553,7 @@ def _value_rows(doc):
     rows = []
     for name, c in flops["components"].items():
         rows.append([tex_text(name), number(c["forward"]), number(c["backward"]), number(c["params"])])
-    rows.append([r"\midrule total", number(flops["forward"]), number(flops["backward"]),
+    rows.append([r"\midrule total", number(flops["forward"]), number(flops["backward"]),  # a rule above
                  number(doc.report["params"]["total"])])
     return rows
 
@@ -560,7 +563,8 @@ def _total_rows(doc):
     return [
         ["per token (average)", number(flops["per_token"]["forward"]), number(flops["per_token"]["training"])],
         ["per sequence", number(flops["per_sequence"]["forward"]), number(flops["per_sequence"]["training"])],
-        [f"per step ({number(run['batch'])} sequence{'s' if run['batch'] != 1 else ''})", number(flops["forward"]), number(flops["training"])],
+        [f"per step ({number(run['batch'])} sequence{'s' if run['batch'] != 1 else ''})",
+         number(flops["forward"]), number(flops["training"])],
     ]
 
 
@@ -576,45 +580,47 @@ def _bibliography(doc):
     return "\n".join(lines)
 
 
+def _math_number(text):
+    return text.replace(",", "{,}")
+
+
+def _blocks(doc, line_width):
+    """The pieces both forms share: two align blocks and the tables."""
+    name, slug = tex_text(doc.model.arch.name), doc.slug
+    s, b = number(doc.run["seq_len"]), number(doc.run["batch"])
+    sources = [[tex_text(component), r"\texttt{%s}" % tex_text(formula),
+                r"\raggedright\cite[%s]{%s}" % (tex_text(citation.where), citation.cite)]
+               for component, formula, citation in doc.sources]
+    return {
+        "components": _align(doc, list(doc.components), line_width, True),
+        "totals": _align(doc, list(doc.totals), line_width, False),
+        "sources": _table(r"l l p{0.36\linewidth}", ["component", "formula", "source"], sources,
+                          f"{name}: the formula library's entries behind each component", f"tab:{slug}:sources"),
+        "symbols": _table(r"l l p{0.5\linewidth} r", ["symbol", "name", "meaning", "value"], _symbol_rows(doc),
+                          f"{name}: symbols and their values ($s$ and $b$: the run)", f"tab:{slug}:symbols"),
+        "conventions": _table(r"l p{0.75\linewidth}", ["switch", "in force"], _convention_rows(doc),
+                              f"{name}: counting conventions", f"tab:{slug}:conventions"),
+        "values": _table("l r r r", ["component", "forward", "backward", "parameters"], _value_rows(doc),
+                         f"{name}: exact FLOPs of one step of {b} $\\times$ {s} tokens, and parameters",
+                         f"tab:{slug}:values"),
+        "totals_values": _table("l r r", ["FLOPs", "forward", "training"], _total_rows(doc),
+                                f"{name}: exact totals at $s = {_math_number(s)}$, $b = {_math_number(b)}$",
+                                f"tab:{slug}:totals"),
+    }
+
+
 def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH):
     """The document as LaTeX: a fragment to \\input (align blocks and tables; needs
     amsmath, booktabs and url), or with `standalone` a complete article."""
-    model, run, conv = doc.model, doc.run, model_conventions(doc)
-    name = tex_text(model.arch.name)
-    s, b = number(run["seq_len"]), number(run["batch"])
-    blocks = {
-        "components": _align(doc, list(doc.components), line_width, True),
-        "totals": _align(doc, list(doc.totals), line_width, False),
-        "sources": _table(
-            r"l l p{0.36\linewidth}", ["component", "formula", "source"],
-            [[tex_text(c), r"\texttt{%s}" % tex_text(f), r"\raggedright\cite[%s]{%s}" % (tex_text(cit.where), cit.cite)]
-             for c, f, cit in doc.sources],
-            caption=f"{name}: the formula library's entries behind each component",
-            label=f"tab:{doc.slug}:sources"),
-        "symbols": _table(
-            r"l l p{0.5\linewidth} r", ["symbol", "name", "meaning", "value"], _symbol_rows(doc),
-            caption=f"{name}: symbols and their values (s and b: the run)",
-            label=f"tab:{doc.slug}:symbols"),
-        "conventions": _table(
-            r"l p{0.75\linewidth}", ["switch", "in force"], _convention_rows(doc),
-            caption=f"{name}: counting conventions", label=f"tab:{doc.slug}:conventions"),
-        "values": _table(
-            "l r r r", ["component", "forward", "backward", "parameters"], _value_rows(doc),
-            caption=f"{name}: exact FLOPs of one step of {b} $\\times$ {s} tokens, and parameters",
-            label=f"tab:{doc.slug}:values"),
-        "totals_values": _table(
-            "l r r", ["FLOPs", "forward", "training"], _total_rows(doc),
-            caption=f"{name}: exact totals at $s = {s.replace(',', '{,}')}$, $b = {b.replace(',', '{,}')}$",
-            label=f"tab:{doc.slug}:totals"),
-    }
-    header = [
-        f"% mfu-sym latex: {model.arch.name}" + (f" ({doc.source})" if doc.source else ""),
-        f"% {conv}",
-        "% Formulas: sympy's LaTeX of the engine's expressions, symbols as in formulas/symbols.yaml.",
-    ]
+    model, slug = doc.model, doc.slug
+    blocks = _blocks(doc, line_width)
+    header = [f"% mfu-sym latex: {model.arch.name}" + (f" ({doc.source})" if doc.source else ""),
+              f"% {model_conventions(doc)}",
+              "% Formulas: sympy's LaTeX of the engine's expressions, symbols as in formulas/symbols.yaml."]
     if not standalone:
-        header.append(f"% Needs {FRAGMENT_NEEDS} (and \\allowdisplaybreaks for very long formulas)" + ("; ends with its own thebibliography" if bibliography
-                                                    else "; cites keys of `mfu-sym latex --format bibtex`"))
+        header.append(f"% Needs {FRAGMENT_NEEDS} (and \\allowdisplaybreaks for very long formulas); "
+                      + ("ends with its own thebibliography" if bibliography
+                         else "cites the keys of `mfu-sym latex --format bibtex`"))
         parts = header + [
             "% ---- forward FLOPs of one sequence, per component", blocks["components"],
             "% ---- totals, collected in s", blocks["totals"],
@@ -622,31 +628,31 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
             "% ---- symbols", blocks["symbols"],
             "% ---- conventions", blocks["conventions"],
             "% ---- values at the run", blocks["values"], blocks["totals_values"],
-        ]
-        if bibliography:
-            parts += ["% ---- bibliography", _bibliography(doc)]
+        ] + (["% ---- bibliography", _bibliography(doc)] if bibliography else [])
         return "\n".join(parts) + "\n"
-    counted = tex_text(doc.conventions["counted"])
-    source = model.arch.source if getattr(model.arch, "source", "") else ""
-    parts = header + [PREAMBLE.rstrip(), r"\title{FLOPs of %s}" % name,
-                      r"\author{mfu-sym}", r"\date{}", r"\begin{document}", r"\maketitle", "",
-                      (r"Sizes: %s. " % tex_text_links(source) if source else "")
-                      + r"FLOPs are %s, under the \texttt{%s} preset (Table~\ref{tab:%s:conventions}). "
-                      % (counted, tex_text(model.conventions.preset), doc.slug)
-                      + r"Each formula is the engine's exact expression; symbols are listed in "
-                      r"Table~\ref{tab:%s:symbols}." % doc.slug, "",
-                      r"\section{Forward FLOPs of one sequence, by component}",
-                      r"The forward FLOPs of one sequence of $s$ tokens, per component, with the sources of the "
-                      r"formulas they are built from (Table~\ref{tab:%s:sources}); the backward pass: %s."
-                      % (doc.slug, tex_text(doc.conventions["backward"])), blocks["components"], "",
-                      r"\section{Totals}",
-                      r"Per sequence and per token, collected in the sequence length $s$; $N$ counts the "
-                      r"parameters.", blocks["totals"], blocks["sources"], "",
-                      r"\section{Symbols and conventions}", blocks["symbols"], blocks["conventions"], "",
-                      r"\section{Values at $s = %s$, $b = %s$}" % (s.replace(",", "{,}"), b.replace(",", "{,}")),
-                      r"Exact integers (per-token figures are averages and may be fractions).",
-                      blocks["values"], blocks["totals_values"], r"\clearpage", "",
-                      _bibliography(doc), r"\end{document}"]
+    source = getattr(model.arch, "source", "") or ""
+    intro = ((r"Sizes: %s. " % tex_text_links(source) if source else "")
+             + r"FLOPs are %s, under the \texttt{%s} preset (Table~\ref{tab:%s:conventions}). "
+             % (tex_text(doc.conventions["counted"]), tex_text(model.conventions.preset), slug)
+             + r"Each formula is the engine's exact expression; Table~\ref{tab:%s:symbols} lists the symbols." % slug)
+    components = (r"The forward FLOPs of one sequence of $s$ tokens, per component, with the sources of the "
+                  r"formulas they are built from (Table~\ref{tab:%s:sources}); the backward pass: %s."
+                  % (slug, tex_text(doc.conventions["backward"])))
+    s, b = _math_number(number(doc.run["seq_len"])), _math_number(number(doc.run["batch"]))
+    parts = header + [
+        PREAMBLE.rstrip(),
+        r"\title{FLOPs of %s}" % tex_text(model.arch.name), r"\author{mfu-sym}", r"\date{}",
+        r"\begin{document}", r"\maketitle", "", intro, "",
+        r"\section{Forward FLOPs of one sequence, by component}", components, blocks["components"], "",
+        r"\section{Totals}",
+        r"Per sequence and per token, collected in the sequence length $s$; $N$ counts the parameters.",
+        blocks["totals"], blocks["sources"], "",
+        r"\section{Symbols and conventions}", blocks["symbols"], blocks["conventions"], "",
+        r"\section{Values at $s = %s$, $b = %s$}" % (s, b),
+        r"Exact integers (per-token figures are averages over the $s$ positions, exact decimals or fractions).",
+        blocks["values"], blocks["totals_values"], r"\clearpage", "",
+        _bibliography(doc), r"\end{document}",
+    ]
     return "\n".join(parts) + "\n"
 
 

@@ -256,8 +256,11 @@ def mfu(model, hardware, path=None, dtype="bf16", gpus=1, seq_len=None, compare=
     ax.set_ylabel("utilization (% of peak FLOP/s)")
     ax.grid(True, alpha=0.3)
     if series.gpus > 1:
-        per_device = ax.secondary_xaxis("top", functions=(lambda v: v / series.gpus, lambda v: v * series.gpus))
-        per_device.set_xlabel(f"per device ({tokens})")
+        # the same throughput per device, in its own unit
+        device_scale, device_unit = _throughput_unit(top / series.gpus)
+        ratio = scale / series.gpus / device_scale
+        per_device = ax.secondary_xaxis("top", functions=(lambda v: v * ratio, lambda v: v / ratio))
+        per_device.set_xlabel(f"per device ({device_unit} tokens/s)".replace("( ", "("))
     ax.legend(loc="upper left", fontsize=9)
     peak = series.peak
     ax.set_title(f"{series.model_name}: MFU against throughput, s = {series.seq_len:,}\n"

@@ -13,7 +13,6 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
-import mfu_sym.commands.latex  # noqa: F401  (registers the command until cli.py imports it)
 from mfu_sym import latex
 from mfu_sym.cli import main
 from mfu_sym.model import collect_in

@@ -9,7 +9,6 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
-import mfu_sym.commands.plot  # noqa: F401  (registers the command until cli.py imports it)
 from mfu_sym import plot
 from mfu_sym.cli import main
 

@@ -11,12 +11,14 @@ from ..cli import build_model, main, model_options
 @click.option("--standalone", is_flag=True, help="a complete article that compiles with pdflatex (LaTeX only)")
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "bibtex"]), default="latex",
               show_default=True, help="LaTeX, Markdown with $...$ math, or BibTeX entries of the keys cited")
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length of the value tables (default: the model file's)")
+@click.option("--seq-len", type=click.IntRange(min=1),
+              help="sequence length of the value tables (default: the model file's)")
 @click.option("--batch", type=click.IntRange(min=1), help="sequences per step of the value tables")
 @click.option("--bibliography/--no-bibliography", default=True, show_default=True,
               help="end a LaTeX fragment with its own thebibliography (off: cite your .bib, see --format bibtex)")
 @click.option("--width", "line_width", type=click.IntRange(min=20), default=None,
-              help="line width for breaking long formulas, in math characters [76: one column, 11pt; about 36 for two columns]")
+              help="width for breaking long formulas, in italic letters of the body font "
+                   "[76: the standalone page, 11pt, 2.5 cm margins]")
 def latex(model_file, output, standalone, fmt, seq_len, batch, bibliography, line_width, **switches):
     """Per-component FLOP formulas of MODEL with their citations, the totals (per token,
     per sequence, collected in s), the symbols, the conventions and exact values, as a
