@@ -2,6 +2,7 @@
 `Error: FILE: FIELD: ...` line, no traceback)."""
 
 import json
+from pathlib import Path
 import re
 
 import pytest
@@ -133,3 +134,12 @@ def test_no_sequence_length_anywhere(tmp_path):
     path.write_text(BASE)
     result = run("derive", path)
     assert result.exit_code == 1 and "no sequence length" in result.output
+
+
+def test_every_command_has_help_and_appears_in_the_readme():
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for name, command in main.commands.items():
+        assert command.help, name
+        assert f"mfu-sym {name}" in readme, name
+        result = CliRunner().invoke(main, [name, "--help"])
+        assert result.exit_code == 0 and "Usage:" in result.output
