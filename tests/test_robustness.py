@@ -40,10 +40,33 @@ COMMANDS = {
 BAD_NUMBERS = ["0", "-1", "abc", "1.5.3", "", "nan"]
 
 
+# The other commands, each with the arguments it needs to run at all.
+RUNNABLE = {
+    "mfu": (["--hardware", "h100", "--gpus", "8", "--tokens-per-sec", "1000"],
+            ["--gpus", "--tokens-per-sec", "--seq-len"]),
+    "infer": (["--context", "4096", "--prompt-len", "512"], ["--context", "--prompt-len", "--batch"]),
+    "memory": (["--seq-len", "2048", "--batch", "1"], ["--seq-len", "--batch", "--tp", "--pp", "--dp"]),
+    "budget": (["--tokens", "1e12"], ["--tokens", "--seq-len"]),
+    "latex": ([], ["--seq-len", "--batch"]),
+}
+
+
 @pytest.mark.parametrize("command, option", [(c, o) for c, opts in COMMANDS.items() for o in opts])
 @pytest.mark.parametrize("value", BAD_NUMBERS)
 def test_bad_numeric_options(command, option, value):
     assert_clean_failure(invoke(command, LLAMA, option, value))
+
+
+@pytest.mark.parametrize("command, option", [(c, o) for c, (_, opts) in RUNNABLE.items() for o in opts])
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+def test_bad_numeric_options_of_the_other_commands(command, option, value):
+    base, _ = RUNNABLE[command]
+    args = list(base)
+    if option in args:  # replace the good value
+        args[args.index(option) + 1] = value
+    else:
+        args += [option, value]
+    assert_clean_failure(invoke(command, LLAMA, *args))
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -149,3 +172,18 @@ def test_sweep_bad_ranges(text):
 def test_sweep_unknown_symbol():
     result = invoke("sweep", LLAMA, "--window", "4:8")
     assert result.exit_code == 0 or result.output.startswith("Error: ")
+
+
+@pytest.mark.parametrize("command, option", [(c, o) for c, (_, opts) in RUNNABLE.items() for o in opts])
+def test_huge_values_of_the_other_commands(command, option):
+    """A huge value either runs (exact arithmetic) or is refused cleanly, in bounded time."""
+    base, _ = RUNNABLE[command]
+    args = list(base)
+    huge = str(10**15)
+    if option in args:
+        args[args.index(option) + 1] = huge
+    else:
+        args += [option, huge]
+    result = invoke(command, LLAMA, *args)
+    if result.exit_code != 0:
+        assert_clean_failure(result)
