@@ -154,6 +154,18 @@ class Model:
             total.append(term.count * cost)
         return sympy.Add(*total)
 
+    def breakdown(self, component=None):
+        """Every term: its formula, component, how many the model has (the count, e.g.
+        n_layers) and the forward FLOPs and parameters of ONE of them (one layer's
+        worth), per sequence. Sum of count x forward = forward()."""
+        rows = []
+        for term in self._select(component):
+            single = Term(term.formula, sympy.Integer(1), term.mask, term.component, term.flops)
+            rows.append({"formula": term.formula.name, "component": term.kind, "count": term.count,
+                         "forward": self._cost(single, "forward"), "backward": self._cost(single, "backward"),
+                         "params": term.formula.params, "mask": term.mask.name if term.mask else None})
+        return rows
+
     def param_counts(self):
         """The contract's parameter figures, symbolic. non_embedding excludes the
         embedding tables and an untied LM head; active is what one token touches."""

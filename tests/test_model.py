@@ -137,3 +137,15 @@ def test_report_is_exact_and_consistent(example):
     assert flops["forward"] == sum(c["forward"] for c in flops["components"].values())
     assert flops["per_token"]["forward"] * 3 * 2048 == flops["forward"]
     assert flops["forward"] == 3 * model.evaluate(model.forward(), seq_len=2048)
+
+
+def test_breakdown_gives_one_layer_of_each_formula(example):
+    model = mfu_sym.load(example("gemma3_1b.yaml"))
+    rows = model.breakdown()
+    assert sympy.expand(sum(r["count"] * r["forward"] for r in rows) - model.forward()) == 0
+    cores = [r for r in rows if r["component"] == "attention_core"]
+    assert sorted(r["mask"] for r in cores) == ["causal", "sliding_window"]
+    q = next(r for r in rows if r["formula"] == "q_proj")
+    # one layer's query projection for one sequence: 2 * s * d * h * d_h
+    assert model.evaluate(q["forward"], seq_len=10) == 2 * 10 * 1152 * 4 * 256
+    assert q["count"] == model.library.symbol("n_layers")
