@@ -1,4 +1,4 @@
-"""Renderers for a Model's report: text, JSON, Markdown and LaTeX."""
+"""Renderers of `derive`'s report: text and JSON (Markdown and LaTeX: latex.py)."""
 
 import json
 
@@ -46,10 +46,6 @@ def short(value):
         if abs(value) >= scale:
             return f"{value / scale:.3f} {unit}"
     return f"{value:g}"
-
-
-def convention_line(conventions):
-    return "; ".join(f"{k}: {v}" for k, v in conventions.items())
 
 
 def convention_lines(conventions):
@@ -134,39 +130,3 @@ def _extras_text(report):
                   f"{grouped(cap['experts_forward_executed'])}",
                   f"  training hardware FLOPs {grouped(cap['training_hardware'])}"]
     return lines
-
-
-def _latex(model, expression):
-    return sympy.latex(expression, symbol_names=model.library.latex_names())
-
-
-def to_markdown(model, report):
-    run, flops, params = report["run"], report["flops"], report["params"]
-    out = [f"## {report['model']}", "",
-           f"Conventions: {convention_line(report['conventions']['explained'])}.", "",
-           "| parameters | count |", "|---|---:|"]
-    out += [f"| {key} | {grouped(params[key])} |" for key in PARAM_KEYS]
-    out += ["", f"FLOPs for one step: batch {run['batch']} x seq_len {run['seq_len']}.", "",
-            "| component | forward per sequence | forward | backward |", "|---|---|---:|---:|"]
-    for name, c in flops["components"].items():
-        out.append(f"| {name} | ${_latex(model, report['formulas'][name])}$ | "
-                   f"{grouped(c['forward'])} | {grouped(c['backward'])} |")
-    out += ["", "| total | forward | training |", "|---|---:|---:|",
-            f"| per token | {grouped(flops['per_token']['forward'])} | {grouped(flops['per_token']['training'])} |",
-            f"| per step | {grouped(flops['forward'])} | {grouped(flops['training'])} |"]
-    return "\n".join(out)
-
-
-def to_latex(model, report):
-    """An `align` fragment: per-component forward FLOPs of one sequence, then the totals."""
-    names = [n for n in report["formulas"] if report["formulas"][n] != 0]
-    rows = [r"F_{\mathrm{%s}} &= %s" % (n.replace("_", r"\_"), _latex(model, report["formulas"][n])) for n in names]
-    rows.append(r"F_{\mathrm{forward}} &= %s" % _latex(model, model.formula()))
-    conv = report["conventions"]
-    return "\n".join([
-        f"% {report['model']}: forward FLOPs of one sequence; preset {conv['preset']}, "
-        f"mask {conv['mask']}, attention kernel {conv['attention_kernel']}",
-        r"\begin{align}",
-        " \\\\\n".join(rows),
-        r"\end{align}",
-    ])

@@ -197,10 +197,6 @@ class Device:
         return round(self.memory.value * _BYTES_PER[self.memory.unit.lower()])
 
     @property
-    def memory_gb(self):
-        return self.memory_bytes / 10**9
-
-    @property
     def bandwidth_bytes_per_s(self):
         return _scaled(self.bandwidth.value, 9)
 

@@ -70,17 +70,17 @@ class _Reader:
                 self.config[key] = self._derive(key, rule)
 
     def _derive(self, key, rule):
-        names = {}
-        for name, value in self.config.items():
-            if isinstance(value, int) and not isinstance(value, bool):
-                names[name] = sympy.Integer(value)
+        import ast
+        for node in ast.walk(ast.parse(rule, mode="eval")):  # the rule is our own data
+            if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS and self.config.get(node.id) is None:
+                raise ConfigError(self.source, node.id, f"missing (no default in the transformers class; "
+                                                        f"{key} is derived from it)")
+        names = {name: sympy.Integer(value) for name, value in self.config.items()
+                 if isinstance(value, int) and not isinstance(value, bool)}
         value = expr.parse(rule, names, source=self.source, field=key)
         if not value.is_Integer:
             raise ConfigError(self.source, key, f"missing, and {rule} is not an integer here")
         return int(value)
-
-    def get(self, key):
-        return self.config.get(key)
 
     def architecture(self, model_type):
         family, config, source = self.family, self.config, self.source

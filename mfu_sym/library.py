@@ -7,7 +7,7 @@ appear only once in the whole library.
 """
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -93,7 +93,6 @@ class Library:
     references: dict
     masks: dict
     formulas: dict
-    files: tuple = field(default=())
 
     def symbol(self, name):
         return self.symbols[name].symbol
@@ -160,7 +159,7 @@ def _load(extra_dirs):
                 other = formulas[formula.name].source
                 raise FormulaError(file, f"formulas[{i}].name", f"duplicate formula {formula.name!r} (also in {other})")
             formulas[formula.name] = formula
-    return Library(symbols, references, masks, formulas, tuple(str(f) for f in files.values()))
+    return Library(symbols, references, masks, formulas)
 
 
 def _entries(file, data, section):

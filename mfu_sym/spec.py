@@ -2,8 +2,8 @@
 Hugging Face `config.json` (see `hf.py`).
 
 The model YAML is flat: every field below, validated on load; an unknown field is an
-error (a typo must never be silently ignored). `describe_fields()` is the format's
-documentation, used by the README and `mfu-sym derive --help`.
+error (a typo must never be silently ignored). The README documents the format; `_DOCS`
+below gives each field's meaning for error messages.
 """
 
 from dataclasses import dataclass, fields, replace
@@ -25,7 +25,8 @@ LAYER_TYPES = ("full_attention", "sliding_attention")
 
 @dataclass(frozen=True)
 class Architecture:
-    """A dense decoder-only transformer. Sizes are positive integers."""
+    """A decoder-only transformer, dense or mixture-of-experts, with standard or latent
+    (MLA) attention. Sizes are positive integers; 0 means "none" for optional parts."""
 
     name: str
     d_model: int
@@ -152,9 +153,6 @@ _OPTIONAL_POSITIVE = ("n_kv_heads", "d_head", "n_positions", "window", "seq_len"
                       "v_head_dim", "n_mtp_layers")
 _BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate")
 
-
-def describe_fields():
-    return dict(_DOCS)
 
 
 def from_mapping(data, source):

@@ -106,12 +106,11 @@ def sweep(model, grid, components=True):
     """Rows of a sweep: `grid` maps symbol names (seq_len, batch, d_model, ...) to lists
     of values; every combination is evaluated. Returns (columns, arrays)."""
     names = list(grid)
-    symbols = []
+    sweepable = _sweepable(model)
     for name in names:
-        if name not in model.library.symbols:
-            raise UsageError(None, name, f"not a symbol of the model (expected one of "
-                                         f"{', '.join(sorted(_sweepable(model)))})")
-        symbols.append(model.library.symbol(name))
+        if name not in sweepable:
+            raise UsageError(None, name, f"not a symbol of this model (expected one of {', '.join(sweepable)})")
+    symbols = [model.library.symbol(name) for name in names]
     total = reduce(lambda a, b: a * b, (len(v) for v in grid.values()), 1)
     if total > 10**7:
         raise UsageError(None, "grid", f"{total:,} points (at most 10,000,000)")
@@ -139,8 +138,8 @@ def sweep(model, grid, components=True):
 
 
 def _sweepable(model):
-    return [name for name, info in model.library.symbols.items()
-            if info.kind == "run" and name != "n_params" or model.library.symbol(name) in model.values]
+    """The run's sizes and the symbols this model's expressions use."""
+    return ["seq_len", "batch"] + [symbol.name for symbol in model.values]
 
 
 def rows(table):

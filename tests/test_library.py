@@ -1,6 +1,5 @@
 """The bundled formula library: it loads, its closed forms are right, its errors are clear."""
 
-import shutil
 
 import pytest
 import sympy

@@ -45,7 +45,7 @@ def test_deepseek_v3_active_parameters_against_readme_weights():
 
 def test_deepseek_v3_by_hand():
     """DeepSeek-V3's config (arXiv:2412.19437 §4.2), counted here term by term."""
-    d, L, h, V = 7168, 61, 128, 129280
+    d, h, V = 7168, 128, 129280
     r_q, r_kv, nope, rope, dv = 1536, 512, 128, 64, 128
     mla = (d * r_q + r_q + r_q * h * (nope + rope) + d * (r_kv + rope) + r_kv
            + r_kv * h * (nope + dv) + h * dv * d)

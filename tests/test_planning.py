@@ -12,11 +12,9 @@ import math
 import pytest
 import sympy
 import yaml
-from click.testing import CliRunner
 
 import mfu_sym
 from mfu_sym import planning
-from mfu_sym.cli import main
 from mfu_sym.errors import FormulaError, UsageError
 from mfu_sym.mfu import choose_peak
 from cli_helpers import run, run_json

@@ -169,9 +169,11 @@ def test_sweep_bad_ranges(text):
     assert_clean_failure(invoke("sweep", LLAMA, "--seq-len", text), codes=(1,))
 
 
-def test_sweep_unknown_symbol():
+def test_sweep_of_a_symbol_the_model_does_not_use():
+    """Llama-3-8B has no sliding window: sweeping `window` would repeat one row."""
     result = invoke("sweep", LLAMA, "--window", "4:8")
-    assert result.exit_code == 0 or result.output.startswith("Error: ")
+    assert_clean_failure(result, codes=(1,))
+    assert "Error: window: not a symbol of this model (expected one of seq_len, batch, d_model" in result.output
 
 
 @pytest.mark.parametrize("command, option", [(c, o) for c, (_, opts) in RUNNABLE.items() for o in opts])
@@ -187,3 +189,34 @@ def test_huge_values_of_the_other_commands(command, option):
     result = invoke(command, LLAMA, *args)
     if result.exit_code != 0:
         assert_clean_failure(result)
+
+
+BASE_YAML = "d_model: 64\nn_layers: 2\nn_heads: 4\nd_ff: 8\nvocab_size: 9\n"
+
+
+@pytest.mark.parametrize("name, content, args, message", [
+    ("dense.yaml", BASE_YAML, ["--capacity-factor", "1.25"], "capacity_factor: the model has no experts"),
+    ("both.yaml", BASE_YAML + "window: 4\nfull_attention_every: 2\nlayer_types: [full_attention, full_attention]\n",
+     [], "give either layer_types or full_attention_every"),
+    ("every.yaml", BASE_YAML + "window: 4\nfull_attention_every: 0\n", [], "full_attention_every: 0 is not positive"),
+    ("null.json", '{"model_type": "llama", "hidden_size": null}', [], "hidden_size: missing (no default"),
+    ("only.json", '{"model_type": "qwen2_moe", "mlp_only_layers": 3}', [], "mlp_only_layers: expected a list"),
+    ("dense_layers.yaml", BASE_YAML + "n_experts: 2\ntop_k: 1\nd_expert: 4\ndense_layers: 1\n", [],
+     "dense_layers: expected a list of layer indices"),
+])
+def test_more_bad_models(tmp_path, name, content, args, message):
+    result = invoke("derive", _file(tmp_path, name, content), "--seq-len", "8", *args)
+    assert_clean_failure(result, codes=(1,))
+    assert message in result.output
+
+
+def test_library_errors_for_api_users(example):
+    import mfu_sym
+    from mfu_sym.errors import UsageError
+    model = mfu_sym.load(LLAMA)
+    with pytest.raises(UsageError, match="expected one of embedding"):
+        model.forward("attention")
+    with pytest.raises(UsageError, match="frobnicate: unknown switch"):
+        mfu_sym.load(LLAMA, frobnicate=True)
+    with pytest.raises(UsageError, match="seq_len: 0 is not a positive integer"):
+        model.report(seq_len=0)

@@ -21,9 +21,11 @@ def derive(model_file, seq_len, batch, capacity_factor, fmt, **switches):
     Example:
         mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --format json
     """
-    from .. import export
+    from .. import export, latex
     model = build_model(model_file, **switches)
+    if fmt in ("markdown", "latex"):  # the same document `mfu-sym latex` writes, as a fragment
+        doc = latex.document(model, seq_len=seq_len, batch=batch, source=model_file)
+        click.echo(latex.to_markdown(doc) if fmt == "markdown" else latex.to_latex(doc))
+        return
     report = model.report(seq_len=seq_len, batch=batch, capacity_factor=capacity_factor)
-    render = {"text": lambda: export.to_text(model, report, model_file), "json": lambda: export.to_json(model, report),
-              "markdown": lambda: export.to_markdown(model, report), "latex": lambda: export.to_latex(model, report)}
-    click.echo(render[fmt]())
+    click.echo(export.to_text(model, report, model_file) if fmt == "text" else export.to_json(model, report))
