@@ -8,6 +8,7 @@ from . import expr
 from .conventions import Conventions, load_presets
 from .errors import FormulaError
 from .model import Model, collect_in
+from .expr import to_sympy
 
 FFN = ("mlp", "router", "experts", "shared_experts")  # what "the MLP" means for crossovers
 
@@ -30,12 +31,12 @@ def counted_params(model):
 def reconcile(base, other, seq_len=None, batch=None):
     """Per-sequence training FLOPs of `base` minus `other`, split by component, each
     simplified symbolically and evaluated at the run's sizes."""
-    run = base.run_values(seq_len, batch)
+    run = base.run_values(seq_len, batch, context_ok=True)
     values = {**base.values, **run}
     b = run[base.batch]
 
     def at(expression):
-        return sympy.sympify(expression).xreplace(values)
+        return to_sympy(expression).xreplace(values)
 
     base_total, other_total = at(b * base.training()), at(b * other.training())
     rows = {}
@@ -113,7 +114,7 @@ def _assumptions(model, assumes):
                 target = expr.parse(str(wanted), names, source="presets.yaml", field=f"assumes.{key}")
             except FormulaError:
                 return False, f"cannot read the assumption {key} = {wanted}"
-            if sympy.sympify(target).xreplace(model.values) != model.values.get(sym(key)):
+            if to_sympy(target).xreplace(model.values) != model.values.get(sym(key)):
                 return False, f"needs {key} = {wanted}"
             substitution[sym(key)] = target
     return True, substitution
@@ -123,7 +124,7 @@ def _assumptions(model, assumes):
 
 def analyze(model, seq_len=None, batch=None, shares_at=()):
     """How training cost moves with sequence length, at the model's sizes."""
-    run = model.run_values(seq_len, batch)
+    run = model.run_values(seq_len, batch, context_ok=True)
     s, values = model.seq_len, model.values
     at_s = {**values, **run}
     training = model.training()
@@ -168,7 +169,7 @@ def _positive_root(expression, s):
         for root in sympy.solve(sympy.Eq(piece, 0), s):
             if not (root.is_real and root > 0):
                 continue
-            holds = lambda c: bool(sympy.sympify(c).subs(s, root))
+            holds = lambda c: bool(to_sympy(c).subs(s, root))
             if holds(condition) and not any(holds(c) for _, c in pieces[:i]):
                 roots.append(root)
     if not roots:

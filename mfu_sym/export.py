@@ -2,14 +2,15 @@
 
 import json
 
-import sympy
+
+from .expr import to_sympy
 
 PARAM_KEYS = ("total", "embedding", "lm_head", "non_embedding", "active")
 
 
 def exact(value):
     """A JSON-safe exact number: int when integral, "p/q" text otherwise."""
-    value = sympy.sympify(value)
+    value = to_sympy(value)
     if value.is_Integer:
         return int(value)
     if value.is_Rational:
@@ -26,7 +27,7 @@ def jsonable(value):
         return [jsonable(v) for v in value]
     if value is None or isinstance(value, (bool, str, float, int)):
         return value
-    value = sympy.sympify(value)
+    value = to_sympy(value)
     if value.is_Number:
         return exact(value)
     return str(value)
@@ -34,7 +35,7 @@ def jsonable(value):
 
 def grouped(value):
     """1234567 -> '1,234,567'; a fraction keeps its exact form."""
-    value = sympy.sympify(value)
+    value = to_sympy(value)
     if value.is_Integer:
         return f"{int(value):,}"
     return f"{exact(value)} (~{float(value):,.1f})"
@@ -60,7 +61,8 @@ def to_json(model, report):
              for key in ("mtp", "capacity") if key in report}
     return json.dumps({
         "model": report["model"],
-        "run": {k: exact(v) for k, v in report["run"].items()},
+        "run": {k: (v if isinstance(v, str) else exact(v)) for k, v in report["run"].items()},
+        "notes": report.get("notes", []),
         "params": {k: exact(report["params"][k]) for k in PARAM_KEYS},
         "flops": {
             "forward": exact(flops["forward"]),

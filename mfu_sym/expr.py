@@ -179,3 +179,20 @@ def _describe(node):
         "ListComp": "a comprehension", "GeneratorExp": "a generator", "Starred": "unpacking",
     }
     return kinds.get(type(node).__name__, type(node).__name__)
+
+
+def to_sympy(value, field="expression"):
+    """A sympy object from what the library passes around: a sympy expression, an int or a
+    Fraction. Never text: `sympy.sympify` would `eval` it (use `parse` for formula text)."""
+    from fractions import Fraction
+    from .errors import UsageError
+
+    if isinstance(value, sympy.Basic):
+        return value
+    if isinstance(value, bool) or value is None:
+        raise UsageError(None, field, f"{value!r} is not a number or a sympy expression")
+    if isinstance(value, int):
+        return sympy.Integer(value)
+    if isinstance(value, Fraction):
+        return sympy.Rational(value.numerator, value.denominator)
+    raise UsageError(None, field, f"expected a sympy expression or an exact number, got {type(value).__name__}")

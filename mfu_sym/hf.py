@@ -1,10 +1,13 @@
-"""Hugging Face `config.json` -> Architecture, as the `transformers` classes read it.
+"""Hugging Face `config.json` -> Architecture, exactly as the `transformers` classes read it.
 
-Plain JSON, no `transformers` import, no remote code. Each family's keys, defaults and
-structure are data (`hf_families.yaml`); this module applies them. A field the engine
-cannot honour is an error naming it, never silently ignored.
+Plain JSON, no `transformers` import, no remote code. Each family's fields, defaults,
+aliases (attribute_map), __post_init__ rules and structure are data (`hf_families.yaml`,
+whose header gives the reading order); this module applies them. A field the engine
+cannot honour is an error naming it, never silently ignored; a key the class does not
+know is reported as a note (transformers stores it, its modeling code never reads it).
 """
 
+import ast
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,18 +18,54 @@ from .errors import ConfigError
 from .files import load_yaml
 
 FAMILIES_FILE = Path(__file__).resolve().parent / "hf_families.yaml"
+_META = ("reasons", "known_extra_keys", "base_ignore")
 # model_types that are not decoder-only text configs, with what to use instead
 REDIRECTS = {
     "gemma3": "is Gemma 3's multimodal config: pass its text_config as a config with model_type gemma3_text",
 }
+_RULES = ("when_null", "absent", "derived")
 
 
 @lru_cache(maxsize=1)
-def families():
+def _table():
     data = load_yaml(FAMILIES_FILE, ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(FAMILIES_FILE, None, "expected a mapping of model_type -> family")
-    return data
+    reasons = data.get("reasons") or {}
+    families = {}
+    for name, family in data.items():
+        if name in _META:
+            continue
+        family = dict(family)
+        family["ignore"] = tuple(_flatten(family.get("ignore") or ()))
+        for key in family["ignore"]:
+            if key not in reasons:
+                raise ConfigError(FAMILIES_FILE, f"{name}.ignore", f"{key!r} has no reason in `reasons`")
+        families[name] = family
+    return families, reasons, frozenset(data.get("known_extra_keys") or ())
+
+
+def families():
+    """model_type -> its family entry (hf_families.yaml)."""
+    return _table()[0]
+
+
+def reasons():
+    """field -> why it changes neither FLOPs nor parameters."""
+    return _table()[1]
+
+
+def _flatten(items):
+    for item in items:
+        if isinstance(item, list):
+            yield from _flatten(item)
+        else:
+            yield item
+
+
+def field_names(family):
+    """Every field of the class the family accounts for: honoured, ignored or refused."""
+    return set(family.get("defaults") or ()) | set(family["ignore"]) | set(family.get("refuse") or ())
 
 
 def from_config(config, source):
@@ -36,72 +75,141 @@ def from_config(config, source):
     model_type = config.get("model_type")
     if model_type is None:
         raise ConfigError(source, "model_type", f"missing (expected one of {', '.join(families())})")
+    if not isinstance(model_type, str):
+        raise ConfigError(source, "model_type", f"expected text such as \"llama\", got a JSON {_json_kind(model_type)}")
     if model_type in REDIRECTS:
         raise ConfigError(source, "model_type", f"{model_type!r} {REDIRECTS[model_type]}")
     family = families().get(model_type)
     if family is None:
         import difflib
-        close = difflib.get_close_matches(str(model_type), list(families()), n=1)
+        close = difflib.get_close_matches(model_type, list(families()), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise ConfigError(source, "model_type",
                           f"unknown model_type {model_type!r} ({hint}supported: {', '.join(families())})")
     return _Reader(config, family, source).architecture(model_type)
 
 
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _json_kind(value):
-    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(value), "null")
+    kinds = {list: "array", dict: "object", str: "string", int: "number", float: "number", bool: "boolean"}
+    return kinds.get(type(value), "null")
 
 
 class _Reader:
-    def __init__(self, config, family, source):
-        self.source, self.family = source, family
-        self.given = config
-        self.config = dict(config)
-        # As the transformers classes do: a default fills an absent key (an explicit null
-        # stays null: Mistral's `sliding_window: null` means no window); a derived value
-        # fills an absent or null key (`head_dim: null` -> hidden_size // heads).
-        for key, value in (family.get("defaults") or {}).items():
-            self.config.setdefault(key, value)
-        for field, key in family["keys"].items():
-            if field != "tied_embeddings" and self.config.get(key) is not None:
-                spec.positive_int(self.config[key], source, key)
-        for key, rule in (family.get("derived") or {}).items():
-            if self.config.get(key) is None:
-                self.config[key] = self._derive(key, rule)
+    """The attributes a transformers config object would hold, and the architecture
+    they describe."""
 
-    def _derive(self, key, rule):
-        import ast
+    def __init__(self, config, family, source):
+        self.source, self.family, self.given = source, family, config
+        aliases = family.get("aliases") or {}
+        canonical = lambda key: aliases.get(key, key)  # noqa: E731
+        # errors name a key as the file wrote it (num_experts, not num_local_experts)
+        self.written = {canonical(key): key for key, value in config.items() if value is not None}
+        self._check_aliases(canonical)
+        fields = field_names(family)
+        attrs = {}
+        # 1. the class's fields: the file's value, or the class default
+        for field, default in (family.get("defaults") or {}).items():
+            attrs[canonical(field)] = config[field] if field in config else default
+        for field in family.get("refuse") or ():
+            if field in config:
+                attrs[canonical(field)] = config[field]
+        self.attrs = attrs
+        # 2. __post_init__: attributes left null
+        for key, rule in (family.get("when_null") or {}).items():
+            if attrs.get(key) is None:
+                attrs[key] = self._evaluate(key, rule)
+        # 3. every other key, set as an attribute (through the attribute_map)
+        for key, value in config.items():
+            if key not in fields:
+                attrs[canonical(key)] = value
+        for key, value in (family.get("kwargs") or {}).items():
+            attrs.setdefault(key, value)
+        for key, rule in (family.get("absent") or {}).items():
+            if key not in attrs:
+                attrs[key] = self._evaluate(key, rule)
+        for key, rule in (family.get("null_means") or {}).items():
+            if attrs.get(key) is None:
+                attrs[key] = self._evaluate(key, rule)
+        for key, rule in (family.get("derived") or {}).items():
+            attrs[key] = self._evaluate(key, rule)
+        self.notes = self._notes(fields, aliases)
+
+    def _check_aliases(self, canonical):
+        """An alias and its attribute given together must agree (transformers keeps the
+        one it sets last: refuse rather than guess). A null beside a value is what
+        `to_dict()` writes for an alias field; transformers then keeps the value."""
+        seen = {}
+        for key, value in self.given.items():
+            attr = canonical(key)
+            if value is None:
+                continue
+            if attr in seen and seen[attr][1] != value:
+                other, first = seen[attr]
+                raise ConfigError(self.source, key, f"{_short(value)}, but {other} (the same attribute, "
+                                                    f"{attr}) is {_short(first)} (expected one value)")
+            seen.setdefault(attr, (key, value))
+
+    def _notes(self, fields, aliases):
+        _, _, known = _table()
+        family = self.family
+        honoured = fields | set(aliases) | set(family.get("kwargs") or ()) | set(family.get("absent") or ())
+        honoured |= set(family["keys"].values()) | set(family.get("computed") or ()) | known
+        unknown = sorted(str(k) for k in self.given if k not in honoured)
+        if not unknown:
+            return ()
+        return (f"{', '.join(unknown[:8])}{' ...' if len(unknown) > 8 else ''}: not a field of transformers' "
+                f"{family['class']}; stored by transformers but not read by its modeling code, so ignored",)
+
+    def _evaluate(self, key, rule):
+        # inputs are sizes; they may be 0 only where the result may be ("none")
+        minimum = 0 if key in (self.family.get("optional") or ()) else 1
         for node in ast.walk(ast.parse(rule, mode="eval")):  # the rule is our own data
-            if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS and self.config.get(node.id) is None:
-                raise ConfigError(self.source, node.id, f"missing (no default in the transformers class; "
-                                                        f"{key} is derived from it)")
-        names = {name: sympy.Integer(value) for name, value in self.config.items()
+            if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS:
+                value = self.attrs.get(node.id)
+                if value is None:
+                    raise ConfigError(self.source, node.id, f"missing (no default in the transformers class; "
+                                                            f"{key} is derived from it)")
+                spec.size(value, self.source, node.id, minimum=minimum)
+        names = {name: sympy.Integer(value) for name, value in self.attrs.items()
                  if isinstance(value, int) and not isinstance(value, bool)}
         value = expr.parse(rule, names, source=self.source, field=key)
         if not value.is_Integer:
-            raise ConfigError(self.source, key, f"missing, and {rule} is not an integer here")
+            raise ConfigError(self.source, key, f"{rule} is not an integer here (a division by zero?)")
         return int(value)
 
+    # ---- the architecture ----------------------------------------------------------
     def architecture(self, model_type):
-        family, config, source = self.family, self.config, self.source
+        family, attrs, source = self.family, self.attrs, self.source
         for key, allowed in (family.get("refuse") or {}).items():
-            if key in self.given and self.given[key] not in allowed:
-                raise ConfigError(source, key, f"{self.given.get(key)!r} is not supported by mfu-sym "
+            if key in attrs and attrs[key] not in allowed:
+                raise ConfigError(source, key, f"{attrs[key]!r} is not supported by mfu-sym "
                                   f"(expected {' or '.join(map(repr, allowed))})")
+        for key, other in (family.get("equal") or {}).items():
+            if attrs.get(key) != attrs.get(other):
+                raise ConfigError(source, key, f"{attrs.get(key)!r}, but {family['class']}'s attention assumes it "
+                                               f"equals {other} ({attrs.get(other)!r})")
         optional = set(family.get("optional") or ())
-        fields = {"name": config.get("_name_or_path") or f"{model_type} ({Path(str(source)).parent.name})",
-                  "source": str(source)}
+        fields = {"name": self._name(model_type), "source": str(source), "notes": self.notes}
         for field, key in family["keys"].items():
-            value = config.get(key)
+            value = attrs.get(key)
             if field == "tied_embeddings":
                 if not isinstance(value, bool):
-                    raise ConfigError(source, key, f"{value!r} is not true or false")
+                    raise ConfigError(source, self._key(key), f"{_short(value)} is not true or false")
                 fields[field] = value
             elif value is None:
                 if key not in optional:
-                    raise ConfigError(source, key, "missing (no default in the transformers class)")
+                    raise ConfigError(source, self._key(key), "missing (no default in the transformers class)")
+            elif key in optional:
+                fields[field] = spec.size(value, source, self._key(key), minimum=0)
+                if fields[field] == 0 and key in (family.get("zero_refused") or {}):
+                    raise ConfigError(source, self._key(key), family["zero_refused"][key])
             else:
-                fields[field] = spec.positive_int(value, source, key)
+                fields[field] = spec.size(value, source, self._key(key))
         fields.update(family.get("architecture") or {})
         fields["attention_bias"] = self._bias(family.get("attention_bias", "none"))
         if "mlp_bias" in family:
@@ -110,14 +218,30 @@ class _Reader:
         if window:
             fields["window"], fields["layer_types"] = window, layer_types
         if "moe" in family:
-            fields["dense_layers"] = self._dense_layers(family["moe"], fields["n_layers"])
-        seq_key = family.get("seq_len")
-        if seq_key and isinstance(config.get(seq_key), int) and config[seq_key] > 0:
-            fields["seq_len"] = config[seq_key]
+            dense = self._dense_layers(family["moe"], fields["n_layers"], fields.get("n_experts", 0))
+            if len(dense) == fields["n_layers"]:  # transformers builds no expert at all
+                for field in ("n_experts", "top_k", "d_expert", "d_shared", "shared_expert_gate"):
+                    fields.pop(field, None)
+            else:
+                fields["dense_layers"] = dense
+        context = family.get("context")
+        if context and attrs.get(context) is not None:
+            fields["context_len"] = spec.size(attrs[context], source, context)
         return spec.validate(spec.Architecture(**fields), source)
 
+    def _key(self, attr):
+        return self.written.get(attr, attr)
+
+    def _name(self, model_type):
+        name = self.given.get("_name_or_path")
+        if name is None or name == "":
+            return f"{model_type} ({Path(str(self.source)).parent.name})"
+        if not isinstance(name, str):
+            raise ConfigError(self.source, "_name_or_path", f"expected text, got a JSON {_json_kind(name)}")
+        return spec.display_name(name)
+
     def _flag(self, key):
-        value = self.config.get(key, False)
+        value = self.attrs.get(key, False)
         if value is None:
             return False
         if not isinstance(value, bool):
@@ -131,50 +255,46 @@ class _Reader:
 
     def _windows(self, rule, n_layers):
         """(window, layer_types) as the family's modeling code decides them."""
-        config, source = self.config, self.source
+        attrs, source = self.attrs, self.source
         if rule == "none" or (rule.get("enabled_by") and not self._flag(rule["enabled_by"])):
             return 0, ()
-        window = config.get("sliding_window")
+        window = attrs.get("sliding_window")
         if window is None:
             return 0, ()
-        window = spec.positive_int(window, source, "sliding_window")
+        window = spec.size(window, source, "sliding_window")
         layers = rule["layers"]
         if layers == "all":
             return window, ("sliding_attention",) * n_layers
-        if config.get("layer_types") is not None:
-            return window, spec.parse_layer_types(config["layer_types"], source)
+        if attrs.get("layer_types") is not None:
+            return window, spec.parse_layer_types(attrs["layer_types"], source)
         if layers == "pattern":
             period = rule["period"]
             if isinstance(period, str):
-                period = spec.positive_int(config.get(period), source, period)
+                period = spec.size(attrs.get(period), source, period)
             sliding = [(i + 1) % period != 0 for i in range(n_layers)]
         else:
-            first = config.get("max_window_layers")
-            first = 0 if first is None else _non_negative(first, source, "max_window_layers")
+            first = attrs.get("max_window_layers")
+            first = 0 if first is None else spec.size(first, source, "max_window_layers", minimum=0)
             if layers == "qwen":
                 sliding = [i >= first for i in range(n_layers)]
             else:  # qwen2_moe
                 sliding = [(i + 1) % 2 != 0 and i < first for i in range(n_layers)]
         return window, tuple("sliding_attention" if s else "full_attention" for s in sliding)
 
-    def _dense_layers(self, rule, n_layers):
+    def _dense_layers(self, rule, n_layers, n_experts):
         """Indices of the layers whose MLP stays dense, as the modeling code decides."""
-        config, source = self.config, self.source
+        attrs, source = self.attrs, self.source
         if rule["layers"] == "all":
             return ()
         if rule["layers"] == "first_dense":
             key = rule["first_dense"]
-            first = _non_negative(config.get(key), source, key)
+            first = spec.size(attrs.get(key), source, key, minimum=0)
             return tuple(range(min(first, n_layers)))
-        step = spec.positive_int(config.get("decoder_sparse_step"), source, "decoder_sparse_step")
-        only = config.get("mlp_only_layers") or []
+        if not n_experts:
+            return tuple(range(n_layers))
+        step = spec.size(attrs.get("decoder_sparse_step"), source, "decoder_sparse_step")
+        only = attrs.get("mlp_only_layers") or []
         if not isinstance(only, list):
             raise ConfigError(source, "mlp_only_layers", "expected a list of layer indices")
-        only = spec.parse_layer_indices(only, source, "mlp_only_layers")
+        only = set(spec.parse_layer_indices(only, source, "mlp_only_layers"))
         return tuple(i for i in range(n_layers) if i in only or (i + 1) % step != 0)
-
-
-def _non_negative(value, source, key):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ConfigError(source, key, f"{value!r} is not a non-negative integer")
-    return value

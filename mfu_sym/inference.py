@@ -40,6 +40,7 @@ import sympy
 from .errors import UsageError
 from .memory import load_data
 from .model import Model
+from .expr import to_sympy
 
 EXPERTS_TOUCHED = ("expected", "all")
 
@@ -234,7 +235,7 @@ class Inference:
         C, P, B = (int(values[s]) for s in (self.context, self.prompt_len, self.batch))
 
         def at(expression):
-            value = sympy.sympify(expression).xreplace(values)
+            value = to_sympy(expression).xreplace(values)
             if not value.is_Rational:
                 raise UsageError(None, "evaluate", f"did not evaluate to a number: {value}")
             return value

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import sympy
 
 from .model import collect_in
+from .expr import to_sympy
 
 # Line-break markup. A row of an `align` continues on the next line at the `=` column,
 # indented, unnumbered (the row's number goes on its last line).
@@ -63,7 +64,7 @@ PRINT_SETTINGS = {"long_frac_ratio": 8}
 def expression(model, expr):
     """sympy's LaTeX of `expr` with the symbol table's names (and PRINT_SETTINGS): the
     reference text that every formula in the documents reproduces."""
-    return sympy.latex(sympy.sympify(expr), symbol_names=model.library.latex_names(), **PRINT_SETTINGS)
+    return sympy.latex(to_sympy(expr), symbol_names=model.library.latex_names(), **PRINT_SETTINGS)
 
 
 class Math:

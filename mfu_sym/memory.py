@@ -26,6 +26,7 @@ import sympy
 from . import expr
 from .errors import FormulaError, UsageError
 from .files import load_yaml
+from .expr import to_sympy
 
 DATA_FILE = Path(__file__).resolve().parent / "memory.yaml"
 PARTS = ("weights", "gradients", "optimizer")
@@ -332,7 +333,7 @@ class TrainingMemory:
                        s["dp"]: sympy.Integer(self.dp),
                        s["weight_bits"]: sympy.Integer(self.weight_dtype.bits),
                        s["grad_bits"]: sympy.Integer(self.grad_dtype.bits),
-                       s["optimizer_bytes"]: sympy.sympify(self.k),
+                       s["optimizer_bytes"]: to_sympy(self.k),
                        s["n_params"]: self.model.params().xreplace(self.model.values)})
         return values
 

@@ -20,7 +20,18 @@ from .errors import UsageError
 from .library import COMPONENTS, load_library
 from .spec import Architecture
 
+from .expr import to_sympy
+
 from .conventions import Conventions  # noqa: F401  (re-exported: model.Conventions)
+
+
+SEQ_LEN_ORIGINS = {"given": "given", "model file": "the model file's seq_len",
+                   "context": "max_position_embeddings: the model's longest context, not a run's length"}
+
+
+def _check_size(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise UsageError(None, name, f"{value!r} is not a positive integer")
 
 
 @dataclass(frozen=True)
@@ -175,20 +186,32 @@ class Model:
                 "non_embedding": total - embedding - lm_head, "active": self.active_params()}
 
     # ---- numbers -------------------------------------------------------------------
-    def run_values(self, seq_len=None, batch=None):
-        seq_len = seq_len if seq_len is not None else (self.arch.seq_len or None)
-        if seq_len is None:
-            raise UsageError(None, "seq_len", "no sequence length: give --seq-len, or seq_len in the model file")
+    def run_length(self, seq_len=None, context_ok=False):
+        """(sequence length, where it came from): the argument; else the model file's
+        `seq_len`; else, only where `context_ok`, the longest context the model supports
+        (a config.json's max_position_embeddings), which is not a run's length and is
+        reported as such. Anything else is an error asking for --seq-len."""
+        if seq_len is not None:
+            return seq_len, "given"
+        if self.arch.seq_len:
+            return self.arch.seq_len, "model file"
+        if context_ok and self.arch.context_len:
+            return self.arch.context_len, "context"
+        hint = (f" (the model's longest context is {self.arch.context_len:,}, not a run length)"
+                if self.arch.context_len else "")
+        raise UsageError(None, "seq_len", "no sequence length: give --seq-len, or seq_len in the model file" + hint)
+
+    def run_values(self, seq_len=None, batch=None, context_ok=False):
+        seq_len, _ = self.run_length(seq_len, context_ok)
         batch = batch if batch is not None else self.arch.batch
         for name, value in (("seq_len", seq_len), ("batch", batch)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise UsageError(None, name, f"{value!r} is not a positive integer")
+            _check_size(value, name)
         return {self.seq_len: sympy.Integer(seq_len), self.batch: sympy.Integer(batch)}
 
     def evaluate(self, expression, seq_len=None, batch=None):
         """`expression` at this model's sizes (and the run's, where it uses them)."""
         run = self.run_values(seq_len, batch) if expression.has(self.seq_len, self.batch) else {}
-        return sympy.sympify(expression).xreplace({**self.values, **run})
+        return to_sympy(expression).xreplace({**self.values, **run})
 
     def capacity(self, capacity_factor, seq_len=None, batch=None):
         """Expert FLOPs that hardware executes when every expert has a fixed number of
@@ -225,16 +248,19 @@ class Model:
         from .sweep import Compiled
         symbols = [self.library.symbol(name) for name in names]
         fixed = {k: v for k, v in self.values.items() if k not in symbols}
-        return Compiled(sympy.sympify(expression).xreplace(fixed), symbols)
+        return Compiled(to_sympy(expression).xreplace(fixed), symbols)
 
-    def report(self, seq_len=None, batch=None, capacity_factor=None):
-        """Everything `mfu-sym derive --format json` prints, as exact sympy numbers."""
-        run = self.run_values(seq_len, batch)
+    def report(self, seq_len=None, batch=None, capacity_factor=None, context_ok=True):
+        """Everything `mfu-sym derive --format json` prints, as exact sympy numbers.
+        Without `seq_len` (and without one in the model file) the run is the model's
+        longest context, and `run.seq_len_from` says so (unless not `context_ok`)."""
+        run = self.run_values(seq_len, batch, context_ok)
+        origin = self.run_length(seq_len, context_ok)[1]
         values = {**self.values, **run}
         tokens = run[self.seq_len] * run[self.batch]
 
         def at(expression):
-            return sympy.sympify(expression).xreplace(values)
+            return to_sympy(expression).xreplace(values)
 
         components = {}
         for name in self.components:
@@ -247,7 +273,9 @@ class Model:
         backward = sum((c["backward"] for c in components.values()), sympy.Integer(0))
         report = {
             "model": self.arch.name,
-            "run": {"seq_len": run[self.seq_len], "batch": run[self.batch], "tokens": tokens},
+            "run": {"seq_len": run[self.seq_len], "batch": run[self.batch], "tokens": tokens,
+                    "seq_len_from": SEQ_LEN_ORIGINS[origin]},
+            "notes": list(self.notes(origin)),
             "params": {k: at(v) for k, v in self.param_counts().items()},
             "flops": {
                 "forward": forward, "backward": backward, "training": forward + backward,
@@ -279,6 +307,14 @@ class Model:
             report["capacity"] = {**cap, "training_hardware": hardware}
         return report
 
+    def notes(self, origin="given"):
+        """What the reader should know about these numbers beyond the conventions."""
+        notes = list(self.arch.notes)
+        if origin == "context":
+            notes.insert(0, f"seq_len {self.arch.context_len:,} is the model's longest context "
+                            "(max_position_embeddings), not the length of a training run: give --seq-len")
+        return notes
+
     def formula(self, component=None):
         """Per-sequence forward FLOPs, collected in seq_len: the form the CLI prints."""
         return collect_in(self.forward(component), self.seq_len)
@@ -293,7 +329,7 @@ class Model:
 def collect_in(expression, symbol):
     """A canonical, readable form: expanded, collected in `symbol`, each coefficient
     factored; applied piece by piece to a Piecewise."""
-    expression = sympy.piecewise_fold(sympy.sympify(expression))
+    expression = sympy.piecewise_fold(to_sympy(expression))
     if isinstance(expression, sympy.Piecewise):
         return sympy.Piecewise(*[(collect_in(e, symbol), c) for e, c in expression.args])
     return sympy.collect(sympy.expand(expression), symbol, func=sympy.factor)

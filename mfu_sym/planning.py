@@ -24,6 +24,7 @@ from pathlib import Path
 import sympy
 
 from .errors import FormulaError, UsageError
+from .expr import to_sympy
 
 SECONDS_PER_HOUR = 3600
 SECONDS_PER_DAY = 86400
@@ -200,7 +201,7 @@ FLOPS_PER_PARAM_TOKEN = 6  # C = 6ND: 2 forward + 4 backward per parameter per t
 
 def display(expression):
     """An expression in the paper's letters (text only; never parsed back)."""
-    return str(sympy.sympify(expression).xreplace(DISPLAY))
+    return str(to_sympy(expression).xreplace(DISPLAY))
 
 
 def latex(expression):

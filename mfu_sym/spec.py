@@ -11,6 +11,11 @@ from pathlib import Path
 
 from .errors import ConfigError
 
+# Bounds checked before anything is built: a per-layer list is allocated for n_layers,
+# and no transformer has sizes near these.
+MAX_LAYERS = 100_000
+MAX_SIZE = 2**53
+
 CHOICES = {
     "mlp": ("gated", "plain"),
     "attention_bias": ("none", "qkv", "all"),
@@ -64,7 +69,9 @@ class Architecture:
     n_mtp_layers: int = 0  # multi-token-prediction modules
     seq_len: int = 0  # default sequence length for a run (0: none given)
     batch: int = 1
+    context_len: int = 0  # the longest context the model supports (reported; never a run's length)
     source: str = ""  # where the figures come from
+    notes: tuple = ()  # what reading the file noticed (keys transformers would not read)
 
     @property
     def n_window_layers(self):
@@ -147,12 +154,12 @@ _DOCS = {
     "batch": "default sequences per step",
 }
 _REQUIRED = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size")
-_POSITIVE = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size", "batch")
-_OPTIONAL_POSITIVE = ("n_kv_heads", "d_head", "n_positions", "window", "seq_len", "n_experts", "top_k", "d_expert",
-                      "d_shared", "q_lora_rank", "kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim",
-                      "v_head_dim", "n_mtp_layers")
+_POSITIVE = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size", "batch", "n_kv_heads", "d_head", "n_positions",
+             "seq_len", "top_k", "d_expert", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
+# optional parts, where 0 means "none" (as transformers reads num_nextn_predict_layers: 0)
+_NONE_IF_ZERO = ("window", "n_experts", "d_shared", "q_lora_rank", "kv_lora_rank", "n_mtp_layers")
 _BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate")
-
+_TEXT = ("name", "source")
 
 
 def from_mapping(data, source):
@@ -170,9 +177,9 @@ def from_mapping(data, source):
         if data.get(key) is None:
             raise ConfigError(source, key, f"missing ({_DOCS[key]})")
     values = {}
-    for key in _POSITIVE + _OPTIONAL_POSITIVE:
+    for key in _POSITIVE + _NONE_IF_ZERO:
         if data.get(key) is not None:
-            values[key] = positive_int(data[key], source, key)
+            values[key] = size(data[key], source, key, minimum=0 if key in _NONE_IF_ZERO else 1)
     for key in _BOOLS:
         if key in data:
             if not isinstance(data[key], bool):
@@ -183,10 +190,12 @@ def from_mapping(data, source):
             if data[key] not in choices:
                 raise ConfigError(source, key, f"{data[key]!r} (expected one of {', '.join(choices)})")
             values[key] = data[key]
-    for key in ("name", "source"):
-        if key in data:
-            values[key] = str(data[key])
-    values.setdefault("name", Path(str(source)).stem)
+    for key in _TEXT:
+        if data.get(key) is not None:
+            if not isinstance(data[key], str):
+                raise ConfigError(source, key, f"{data[key]!r} is not text (expected a string)")
+            values[key] = display_name(data[key])
+    values.setdefault("name", display_name(Path(str(source)).stem))
     if "layer_types" in data:
         values["layer_types"] = parse_layer_types(data["layer_types"], source)
     if "dense_layers" in data:
@@ -194,20 +203,45 @@ def from_mapping(data, source):
     if data.get("full_attention_every") is not None:
         if "layer_types" in data:
             raise ConfigError(source, "full_attention_every", "give either layer_types or full_attention_every, not both")
-        every = positive_int(data["full_attention_every"], source, "full_attention_every")
+        every = size(data["full_attention_every"], source, "full_attention_every")
         values["layer_types"] = tuple("sliding_attention" if (i + 1) % every else "full_attention"
                                       for i in range(values["n_layers"]))
     return validate(Architecture(**values), source)
 
 
-def positive_int(value, source, field):
+def size(value, source, field, minimum=1):
+    """A size read from a file: an integer >= minimum (1, or 0 where 0 means "none"),
+    bounded (MAX_LAYERS for layer counts, MAX_SIZE otherwise) so that nothing built from
+    it can run without bound."""
+    kind = "a positive integer" if minimum else "a non-negative integer"
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer() and value > 0:
-            raise ConfigError(source, field, f"{value!r} is a float (expected a positive integer such as {int(value)})")
-        raise ConfigError(source, field, f"{value!r} is not a positive integer")
-    if value <= 0:
-        raise ConfigError(source, field, f"{value} is not positive (expected a positive integer)")
+        if isinstance(value, float) and value.is_integer() and value >= minimum and abs(value) < 1e16:
+            raise ConfigError(source, field, f"{value!r} is a float (expected {kind} such as {int(value)})")
+        raise ConfigError(source, field, f"{_short(value)} is not {kind}")
+    if value < minimum:
+        raise ConfigError(source, field, f"{value} is not positive (expected {kind})" if minimum
+                          else f"{value} is negative (expected {kind})")
+    bound = MAX_LAYERS if "layer" in field else MAX_SIZE
+    if value > bound:
+        raise ConfigError(source, field, f"{value} is too large (at most {bound:,})")
     return value
+
+
+def positive_int(value, source, field):
+    return size(value, source, field)
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def display_name(text):
+    """A name from a file, safe to print: control and bidirectional-override characters
+    become visible escapes (\\n, \\x1b, \\u202e), nothing else changes. LaTeX, Markdown
+    and HTML escape their own specials on top of this."""
+    from .render import printable
+    return printable(text)
 
 
 def parse_layer_types(value, source):

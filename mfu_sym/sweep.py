@@ -16,6 +16,7 @@ import numpy as np
 import sympy
 
 from .errors import UsageError
+from .expr import to_sympy
 
 INT64_SAFE = 2.0**62  # headroom under 2**63 for the float64 bound's rounding
 
@@ -25,7 +26,7 @@ class Compiled:
 
     def __init__(self, expression, variables):
         self.variables = tuple(variables)
-        expression = sympy.piecewise_fold(sympy.sympify(expression))
+        expression = sympy.piecewise_fold(to_sympy(expression))
         if isinstance(expression, sympy.Piecewise):
             self.pieces = [(_Polynomial(value, self.variables), _condition(cond, self.variables))
                            for value, cond in expression.args]
@@ -118,11 +119,11 @@ def sweep(model, grid, components=True):
     columns = {name: m.ravel() for name, m in zip(names, mesh)}
     fixed = {k: v for k, v in model.values.items() if k not in symbols}
     batch = model.batch
-    run = {model.seq_len: model.run_values()[model.seq_len]} if model.seq_len not in symbols else {}
+    run = {model.seq_len: model.run_values(context_ok=True)[model.seq_len]} if model.seq_len not in symbols else {}
     run.update({batch: sympy.Integer(model.arch.batch)} if batch not in symbols else {})
 
     def evaluate(expression):
-        expression = sympy.sympify(expression).xreplace({**fixed, **run})
+        expression = to_sympy(expression).xreplace({**fixed, **run})
         return Compiled(expression, symbols)(*[columns[n] for n in names])
 
     tokens_expr = model.seq_len * batch

@@ -81,7 +81,7 @@ BASE = "d_model: 64\nn_layers: 2\nn_heads: 8\nd_ff: 128\nvocab_size: 100\n"
     (BASE + "layer_types: [full_attention]\n", "layer_types", "one per layer"),
     (BASE + "layer_types: [full_attention, sliding_attention]\n", "window", "missing"),
     (BASE + "layer_types: [full_attention, local]\n", "layer_types[1]", "expected full_attention"),
-    (BASE + "window: -4\n", "window", "not positive"),
+    (BASE + "window: -4\n", "window", "-4 is negative"),
     ("- 1\n- 2\n", None, "expected a mapping"),
     ("d_model: [\n", None, "invalid YAML"),
     ("!!python/object/apply:os.system ['echo pwned']\n", None, "invalid YAML"),

@@ -100,7 +100,7 @@ def test_biases_per_family(tmp_path):
     ({"model_type": "llama", "tie_word_embeddings": "yes"}, "tie_word_embeddings", "not true or false"),
     ({"model_type": "llama", "attention_bias": 1}, "attention_bias", "not true or false"),
     ({"model_type": "qwen2", "use_sliding_window": True, "max_window_layers": -1}, "max_window_layers",
-     "not a non-negative integer"),
+     "-1 is negative"),
 ])
 def test_bad_configs(tmp_path, config, field, message):
     path = tmp_path / "config.json"
@@ -127,3 +127,120 @@ def test_an_odd_file_name_is_still_a_config(tmp_path):
     assert mfu_sym.load_architecture(path).n_layers == 1
     with pytest.raises(ConfigError):
         mfu_sym.load_architecture(tmp_path / "missing.json")
+
+
+# ---- configs as transformers 5 writes them (attribute_map aliases), and its defaults
+
+HF_DIR = EXAMPLES / "hf"
+
+
+def _load_config(tmp_path, config, name="config.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(config))
+    return mfu_sym.load(path)
+
+
+def _params(model):
+    return model.evaluate(model.params())
+
+
+@pytest.mark.parametrize("example, renames, total", [
+    # Mixtral-8x7B: model card 46.7B; the exact count is transformers' (tests/crosscheck)
+    ("mixtral_8x7b", {"num_local_experts": "num_experts"}, 46_702_792_704),
+    # Qwen3-30B-A3B as save_pretrained writes it: num_local_experts, not num_experts
+    ("qwen3_30b_a3b", {"num_experts": "num_local_experts"}, 30_532_122_624),
+    ("deepseek_v3", {"n_routed_experts": "num_local_experts", "num_nextn_predict_layers": "num_mtp_layers"},
+     671_026_404_352),
+    ("olmoe_1b_7b", {"num_experts": "num_local_experts"}, 6_919_161_856),
+    ("gpt2", {"n_embd": "hidden_size", "n_layer": "num_hidden_layers", "n_head": "num_attention_heads",
+              "n_positions": "max_position_embeddings"}, 124_439_808),
+])
+def test_attribute_map_aliases_are_read(tmp_path, example, renames, total):
+    config = json.loads((HF_DIR / example / "config.json").read_text())
+    assert _params(_load_config(tmp_path, config, "as_published.json")) == total
+    for attribute, alias in renames.items():
+        config[alias] = config.pop(attribute)
+    assert _params(_load_config(tmp_path, config, "aliased.json")) == total
+
+
+def test_an_alias_and_its_attribute_must_agree(tmp_path):
+    config = json.loads((HF_DIR / "qwen3_30b_a3b" / "config.json").read_text())
+    config["num_local_experts"] = 64
+    with pytest.raises(ConfigError, match="num_local_experts: 64, but num_experts .* is 128"):
+        _load_config(tmp_path, config)
+    config["num_local_experts"] = 128  # the same value twice is fine
+    assert _params(_load_config(tmp_path, config)) == 30_532_122_624
+
+
+def test_a_null_alias_beside_its_value_is_what_to_dict_writes(tmp_path):
+    config = json.loads((HF_DIR / "qwen3_30b_a3b" / "config.json").read_text())
+    config["num_local_experts"] = config["num_experts"]
+    config["num_experts"] = None
+    assert _params(_load_config(tmp_path, config)) == 30_532_122_624
+
+
+def test_class_defaults_that_are_not_derived(tmp_path):
+    # Qwen2Config / Qwen3Config default num_key_value_heads to 32, not to num_attention_heads
+    for model_type in ("qwen2", "qwen3"):
+        arch = _load_config(tmp_path, {"model_type": model_type, "num_attention_heads": 64,
+                                       "hidden_size": 4096}).arch
+        assert arch.n_kv_heads == 32
+    # an explicit null is derived by __post_init__
+    assert _load_config(tmp_path, {"model_type": "qwen2", "num_attention_heads": 64,
+                                   "num_key_value_heads": None}).arch.n_kv_heads == 64
+    # Qwen3-MoE: use_sliding_window without a width takes the class default, 4096, on every layer
+    arch = _load_config(tmp_path, {"model_type": "qwen3_moe", "num_hidden_layers": 3,
+                                   "use_sliding_window": True}).arch
+    assert (arch.window, arch.layer_types) == (4096, ("sliding_attention",) * 3)
+
+
+def test_zero_means_none_where_transformers_reads_it_so(tmp_path):
+    config = json.loads((HF_DIR / "deepseek_v3" / "config.json").read_text())
+    config["num_nextn_predict_layers"] = 0  # Kimi-K2, Moonlight
+    model = _load_config(tmp_path, config)
+    assert model.arch.n_mtp_layers == 0 and not model.mtp_terms
+    dense = _load_config(tmp_path, {"model_type": "qwen2_moe", "num_experts": 0, "num_hidden_layers": 4})
+    assert dense.arch.n_experts == 0 and "experts" not in dense.components and "mlp" in dense.components
+    all_dense = _load_config(tmp_path, {"model_type": "deepseek_v3", "num_hidden_layers": 2,
+                                        "first_k_dense_replace": 3})
+    assert all_dense.arch.n_experts == 0 and "experts" not in all_dense.components
+
+
+def test_keys_transformers_does_not_read_are_noted_not_guessed(tmp_path):
+    model = _load_config(tmp_path, {"model_type": "llama", "num_experts": 8, "num_hidden_layers": 2})
+    assert model.arch.n_experts == 0  # LlamaForCausalLM is dense whatever the file says
+    assert any("num_experts: not a field of transformers' LlamaConfig" in note for note in model.arch.notes)
+
+
+def test_config_json_gives_no_run_length(tmp_path):
+    model = mfu_sym.load(HF_DIR / "llama3_8b" / "config.json")
+    with pytest.raises(mfu_sym.UsageError, match="no sequence length: give --seq-len.*longest context is 8,192"):
+        model.evaluate(model.training())
+    report = model.report()
+    assert report["run"]["seq_len"] == 8192 and report["run"]["seq_len_from"].startswith("max_position_embeddings")
+    assert "not the length of a training run" in report["notes"][0]
+
+
+@pytest.mark.parametrize("config, field, message", [
+    ({"model_type": ["llama"]}, "model_type", "expected text"),
+    ({"model_type": 7}, "model_type", "expected text"),
+    ({"model_type": "llama", "_name_or_path": ["x"]}, "_name_or_path", "expected text"),
+    ({"model_type": "llama", "num_hidden_layers": 2**63}, "num_hidden_layers", "too large"),
+    ({"model_type": "mistral", "num_hidden_layers": 10**9}, "num_hidden_layers", "too large"),
+    ({"model_type": "gemma3_text", "num_hidden_layers": 10**9}, "num_hidden_layers", "too large"),
+    ({"model_type": "llama", "hidden_size": 10**30}, "hidden_size", "too large"),
+    ({"model_type": "llama", "num_attention_heads": 0}, "num_attention_heads", "not positive"),
+    ({"model_type": "mistral", "sliding_window": 0}, "sliding_window", "not positive"),
+])
+def test_more_bad_configs(tmp_path, config, field, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match=message) as info:
+        mfu_sym.load_architecture(path)
+    assert info.value.field == field
+
+
+def test_names_from_files_cannot_carry_control_characters(tmp_path):
+    arch = _load_config(tmp_path, {"model_type": "llama", "num_hidden_layers": 2,
+                                   "_name_or_path": "evil\n\\input{/etc/passwd}\x1b[31m"}).arch
+    assert arch.name == "evil\\n\\input{/etc/passwd}\\x1b[31m"

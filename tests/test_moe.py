@@ -155,14 +155,15 @@ BASE = "d_model: 64\nn_layers: 2\nn_heads: 4\nd_ff: 96\nvocab_size: 100\n"
 
 @pytest.mark.parametrize("text, field, message", [
     (BASE + "n_experts: 4\ntop_k: 5\nd_expert: 8\n", "top_k", "larger than n_experts (4)"),
-    (BASE + "n_experts: 0\ntop_k: 1\nd_expert: 8\n", "n_experts", "not positive"),
+    (BASE + "n_experts: 0\ntop_k: 1\nd_expert: 8\n", "top_k", "given, but n_experts is not"),  # 0: none
+    (BASE + "n_experts: -2\ntop_k: 1\nd_expert: 8\n", "n_experts", "-2 is negative"),
     (BASE + "n_experts: 4\nd_expert: 8\n", "top_k", "missing"),
     (BASE + "top_k: 2\n", "top_k", "n_experts is not"),
     (BASE + "n_experts: 4\ntop_k: 1\nd_expert: 8\ndense_layers: [0, 1]\n", "dense_layers", "every layer is dense"),
     (BASE + "n_experts: 4\ntop_k: 1\nd_expert: 8\ndense_layers: [5]\n", "dense_layers", "does not exist"),
     (BASE + "n_experts: 4\ntop_k: 1\nd_expert: 8\nshared_expert_gate: true\n", "shared_expert_gate", "no shared"),
-    (BASE + "kv_lora_rank: 0\n", "kv_lora_rank", "not positive"),
-    (BASE + "kv_lora_rank: -16\n", "kv_lora_rank", "not positive"),
+    (BASE + "kv_lora_rank: 0\nv_head_dim: 8\n", "v_head_dim", "given, but kv_lora_rank is not"),  # 0: no MLA
+    (BASE + "kv_lora_rank: -16\n", "kv_lora_rank", "-16 is negative"),
     (BASE + "kv_lora_rank: 16\nqk_nope_head_dim: 8\nqk_rope_head_dim: 4\n", "v_head_dim", "missing"),
     (BASE + "q_lora_rank: 8\n", "q_lora_rank", "kv_lora_rank is not"),
 ])
@@ -177,9 +178,11 @@ def test_bad_moe_and_mla_model_files(tmp_path, text, field, message):
 @pytest.mark.parametrize("config, field, message", [
     ({"model_type": "mixtral", "num_local_experts": 2, "num_experts_per_tok": 3}, "top_k", "larger than n_experts"),
     ({"model_type": "mixtral", "num_local_experts": 0}, "num_local_experts", "not positive"),
-    ({"model_type": "qwen3_moe", "num_experts": 0}, "num_experts", "not positive"),
+    ({"model_type": "qwen3_moe", "num_experts": -1}, "num_experts", "-1 is negative"),  # 0: dense MLPs
     ({"model_type": "deepseek_v3", "kv_lora_rank": 0}, "kv_lora_rank", "not positive"),
-    ({"model_type": "deepseek_v3", "q_lora_rank": -1}, "q_lora_rank", "not positive"),
+    ({"model_type": "deepseek_v3", "q_lora_rank": -1}, "q_lora_rank", "-1 is negative"),
+    ({"model_type": "deepseek_v3", "q_lora_rank": 0}, "q_lora_rank", "zero-width query projections"),
+    ({"model_type": "deepseek_v3", "num_key_value_heads": 1}, "num_key_value_heads", "equals num_attention_heads"),
     ({"model_type": "deepseek_v3", "attention_bias": True}, "attention_bias", "not supported"),
     ({"model_type": "qwen2_moe", "decoder_sparse_step": 0}, "decoder_sparse_step", "not positive"),
     ({"model_type": "qwen2_moe", "mlp_only_layers": [-1]}, "mlp_only_layers[0]", "not a layer index"),

@@ -44,7 +44,7 @@ def sweep(model_file, seq_len, batch, components, fmt, output, **options):
         if text is not None:
             grid[name] = sweeping.parse_values(text, name)
     if not grid:
-        grid["seq_len"] = [int(model.run_values()[model.seq_len])]
+        grid["seq_len"] = [int(model.run_values(context_ok=True)[model.seq_len])]
     table = sweeping.sweep(model, grid, components=components)
     rows = list(sweeping.rows(table))
     if fmt == "json":
