@@ -61,7 +61,23 @@ def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **s
     from .loader import load
     if nonmatmul is not None:
         switches["nonmatmul"] = ("all",) if nonmatmul else ()
-    return load(model_file, preset=preset, formulas=formula_dirs, **switches)
+    model = load(model_file, preset=preset, formulas=formula_dirs, **switches)
+    echo_notes(model.arch.notes)
+    return model
+
+
+def echo_notes(notes):
+    """What the reader should know beyond the numbers, on standard error (so JSON on
+    standard output stays clean)."""
+    from .render import printable
+    for note in notes:
+        click.echo(f"note: {printable(note)}", err=True)
+
+
+def context_note(model, seq_len):
+    """Say so when the run length falls back to the model's longest context."""
+    if model.run_length(seq_len, context_ok=True)[1] == "context":
+        echo_notes(model.notes("context")[:1])
 
 
 # Each command lives in its own module under commands/; importing it registers it.

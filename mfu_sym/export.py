@@ -79,8 +79,13 @@ def to_json(model, report):
 
 
 def to_text(model, report, source=None):
+    from .render import printable
     run, flops, params = report["run"], report["flops"], report["params"]
-    lines = [f"{report['model']}" + (f"  ({source})" if source else ""), "", "Conventions"]
+    lines = [f"{report['model']}" + (f"  ({printable(source)})" if source else ""),
+             f"Run: batch {int(run['batch']):,} x seq_len {int(run['seq_len']):,}"
+             + ("" if run["seq_len_from"] == "given" else f" (seq_len: {run['seq_len_from']})")]
+    lines += [f"NOTE: {note}" for note in report.get("notes", ())]
+    lines += ["", "Conventions"]
     lines += convention_lines(report["conventions"]["explained"])
     lines += ["",
              "Parameters (exact)"]

@@ -349,7 +349,7 @@ def component_citations(model, component, preset_citation=None):
 
 def document(model, seq_len=None, batch=None, source=None):
     """Everything the LaTeX and Markdown documents show, computed once."""
-    report = model.report(seq_len=seq_len, batch=batch)
+    report = model.report(seq_len=seq_len, batch=batch, context_ok=True)
     s = model.seq_len
     preset_citation = _preset_citation(model)
     components = []

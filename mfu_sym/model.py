@@ -250,10 +250,11 @@ class Model:
         fixed = {k: v for k, v in self.values.items() if k not in symbols}
         return Compiled(to_sympy(expression).xreplace(fixed), symbols)
 
-    def report(self, seq_len=None, batch=None, capacity_factor=None, context_ok=True):
+    def report(self, seq_len=None, batch=None, capacity_factor=None, context_ok=False):
         """Everything `mfu-sym derive --format json` prints, as exact sympy numbers.
-        Without `seq_len` (and without one in the model file) the run is the model's
-        longest context, and `run.seq_len_from` says so (unless not `context_ok`)."""
+        Without `seq_len` (and without one in the model file) it is an error, unless
+        `context_ok`: then the run is the model's longest context, and `run.seq_len_from`
+        and the notes say so."""
         run = self.run_values(seq_len, batch, context_ok)
         origin = self.run_length(seq_len, context_ok)[1]
         values = {**self.values, **run}

@@ -6,7 +6,7 @@ error (a typo must never be silently ignored). The README documents the format; 
 below gives each field's meaning for error messages.
 """
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from .errors import ConfigError
@@ -72,6 +72,7 @@ class Architecture:
     context_len: int = 0  # the longest context the model supports (reported; never a run's length)
     source: str = ""  # where the figures come from
     notes: tuple = ()  # what reading the file noticed (keys transformers would not read)
+    origin: object = field(default=None, compare=False, repr=False)  # loader.ModelSource, when read from a file
 
     @property
     def n_window_layers(self):
@@ -144,6 +145,7 @@ _DOCS = {
     "d_shared": "total inner width of the shared experts (0: none)",
     "shared_expert_gate": "a d_model -> 1 sigmoid gate on the shared expert (Qwen2-MoE)",
     "dense_layers": "indices of layers whose MLP stays dense (DeepSeek: the first 3)",
+    "first_dense_layers": "shorthand for dense_layers: the first k layers stay dense (DeepSeek-V3: 3)",
     "q_lora_rank": "MLA query compression rank (0: a plain query projection)",
     "kv_lora_rank": "MLA key/value compression rank (0: no MLA)",
     "qk_nope_head_dim": "MLA per-head key width without rotary embedding",
@@ -159,6 +161,7 @@ _POSITIVE = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size", "batch", "n
 # optional parts, where 0 means "none" (as transformers reads num_nextn_predict_layers: 0)
 _NONE_IF_ZERO = ("window", "n_experts", "d_shared", "q_lora_rank", "kv_lora_rank", "n_mtp_layers")
 _BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate")
+SIZE_FIELDS = tuple(k for k in _POSITIVE + _NONE_IF_ZERO if k not in ("seq_len", "batch"))
 _TEXT = ("name", "source")
 
 
@@ -166,7 +169,8 @@ def from_mapping(data, source):
     """Validate a plain mapping (already parsed) into an Architecture."""
     if not isinstance(data, dict):
         raise ConfigError(source, None, f"expected a mapping of fields, got {type(data).__name__}")
-    known = {f.name for f in fields(Architecture)} | {"full_attention_every"}
+    known = ({f.name for f in fields(Architecture)} - {"notes", "origin", "context_len"}
+             | {"full_attention_every", "first_dense_layers"})
     for key in data:
         if key not in known:
             import difflib
@@ -206,6 +210,11 @@ def from_mapping(data, source):
         every = size(data["full_attention_every"], source, "full_attention_every")
         values["layer_types"] = tuple("sliding_attention" if (i + 1) % every else "full_attention"
                                       for i in range(values["n_layers"]))
+    if data.get("first_dense_layers") is not None:
+        if "dense_layers" in data:
+            raise ConfigError(source, "first_dense_layers", "give either dense_layers or first_dense_layers, not both")
+        first = size(data["first_dense_layers"], source, "first_dense_layers", minimum=0)
+        values["dense_layers"] = tuple(range(min(first, values["n_layers"])))
     return validate(Architecture(**values), source)
 
 

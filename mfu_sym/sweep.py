@@ -1,6 +1,13 @@
 """Fast sweeps: a model's expressions compiled once to numpy, evaluated over many
 configurations at once, exactly.
 
+The run's sizes (seq_len, batch) are plain variables of the closed forms. An
+architecture size is not: changing n_layers changes how many layers slide or route, and
+changing d_model changes a default head width. So each distinct architecture of the
+grid is read again from the model file with that size (loader.ModelSource.rebuild),
+validated as loading would, and the points are grouped by the terms their model has;
+each group is compiled once and evaluated over all its points.
+
 Counts are integers, but the closed forms have rational coefficients (s(s+1)/2). Each
 expression is multiplied by the least common denominator of its coefficients, evaluated
 in int64 and divided back exactly. Where the result could overflow int64 (checked with a
@@ -10,15 +17,20 @@ combined with np.where, so no float default ever enters.
 """
 
 from functools import reduce
-from math import lcm
+from math import lcm, prod
 
 import numpy as np
 import sympy
 
-from .errors import UsageError
+from .errors import MfuSymError, UsageError
 from .expr import to_sympy
 
 INT64_SAFE = 2.0**62  # headroom under 2**63 for the float64 bound's rounding
+MAX_POINTS = 10**7
+MAX_ARCHITECTURES = 100_000  # distinct architectures a sweep re-reads (each is validated)
+RUN = ("seq_len", "batch")
+# symbols that are counted from the layer pattern, not set in a file
+DERIVED = {"n_window_layers": "the number of sliding-window layers", "n_moe_layers": "the number of MoE layers"}
 
 
 class Compiled:
@@ -34,7 +46,10 @@ class Compiled:
             self.pieces = [(_Polynomial(expression, self.variables), None)]
 
     def __call__(self, *arrays):
-        arrays = [np.asarray(a) for a in arrays]
+        if len(arrays) != len(self.variables):
+            raise UsageError(None, "arguments", f"expected {len(self.variables)} arrays "
+                                                f"({', '.join(map(str, self.variables))}), got {len(arrays)}")
+        arrays = [_positive_integers(a, str(v)) for a, v in zip(arrays, self.variables)]
         shape = np.broadcast(*arrays).shape if arrays else ()
         result = None
         for value, condition in reversed(self.pieces):
@@ -49,6 +64,20 @@ class Compiled:
         return result
 
 
+def _positive_integers(values, name):
+    """An integer array of positive values (a count's inputs are sizes): no floats, NaN,
+    booleans or non-positive numbers."""
+    array = np.asarray(values)
+    if array.dtype == object:
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in array.flat):
+            raise UsageError(None, name, "expected integers")
+    elif not np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
+        raise UsageError(None, name, f"expected integers, got {array.dtype} values")
+    if array.size and (array <= 0).any():
+        raise UsageError(None, name, "every value must be a positive integer")
+    return array
+
+
 class _Polynomial:
     def __init__(self, expression, variables):
         rationals = [r for r in expression.atoms(sympy.Rational) if not r.is_Integer]
@@ -57,7 +86,9 @@ class _Polynomial:
         self.function = sympy.lambdify(variables, numerator, modules="numpy")
 
     def __call__(self, *arrays):
-        ints = [np.asarray(a, dtype=np.int64) for a in arrays]
+        if any(a.dtype == object for a in arrays):
+            return np.asarray(self.function(*[a.astype(object) for a in arrays]), dtype=object) // self.denominator
+        ints = [a.astype(np.int64) for a in arrays]
         with np.errstate(over="ignore", invalid="ignore"):
             bound = np.max(np.abs(np.asarray(self.function(*[a.astype(np.float64) for a in ints]),
                                              dtype=np.float64)), initial=0.0)
@@ -70,12 +101,13 @@ class _Polynomial:
 
 def _condition(condition, variables):
     function = sympy.lambdify(variables, condition, modules="numpy")
-    return lambda *arrays: function(*[np.asarray(a, dtype=np.int64) for a in arrays])
+    return lambda *arrays: function(*[np.asarray(a, dtype=object if a.dtype == object else np.int64)
+                                      for a in arrays])
 
 
 def parse_values(text, name):
     """'1024', '512,1024,2048' or 'START:STOP[:STEP]' (STOP included, as users expect of a
-    sweep) into a list of positive integers."""
+    sweep) into a list of positive integers. The count is checked before anything is built."""
     text = str(text).strip()
     try:
         if ":" in text:
@@ -88,6 +120,9 @@ def parse_values(text, name):
                 raise UsageError(None, name, f"{text!r}: the step must be positive")
             if stop < start:
                 raise UsageError(None, name, f"{text!r}: STOP is below START")
+            count = (stop - start) // step + 1
+            if count > MAX_POINTS:
+                raise UsageError(None, name, f"{count:,} values (at most {MAX_POINTS:,})")
             values = list(range(start, stop + 1, step))
         else:
             values = [int(v) for v in text.split(",") if v.strip()]
@@ -98,62 +133,147 @@ def parse_values(text, name):
         raise UsageError(None, name, "no values")
     if any(v <= 0 for v in values):
         raise UsageError(None, name, f"{text!r}: every value must be a positive integer")
-    if len(values) > 10**7:
-        raise UsageError(None, name, f"{len(values)} values (at most 10,000,000)")
+    if len(values) > MAX_POINTS:
+        raise UsageError(None, name, f"{len(values):,} values (at most {MAX_POINTS:,})")
+    if max(values) >= 2**62:
+        raise UsageError(None, name, f"{max(values)} is too large (at most {2**62 - 1:,})")
     return values
 
 
+def sweepable(model):
+    """The names a sweep of `model` may vary: the run's sizes, and every architecture
+    size its expressions use that its model file sets."""
+    used = (model.params() + model.training()).free_symbols
+    names = [s.name for s in sorted(used, key=lambda s: s.name) if s.name not in RUN]
+    origin = model.arch.origin
+    return list(RUN) + [n for n in names if n not in DERIVED and origin is not None and origin.key_of(n)]
+
+
 def sweep(model, grid, components=True):
-    """Rows of a sweep: `grid` maps symbol names (seq_len, batch, d_model, ...) to lists
-    of values; every combination is evaluated. Returns (columns, arrays)."""
+    """Rows of a sweep: `grid` maps names (seq_len, batch, d_model, n_layers, ...) to
+    lists of values; every combination is evaluated, in the order of `grid` (the last
+    name varies fastest). Returns {column: array}."""
     names = list(grid)
-    sweepable = _sweepable(model)
+    allowed = sweepable(model)
     for name in names:
-        if name not in sweepable:
-            raise UsageError(None, name, f"not a symbol of this model (expected one of {', '.join(sweepable)})")
-    symbols = [model.library.symbol(name) for name in names]
-    total = reduce(lambda a, b: a * b, (len(v) for v in grid.values()), 1)
-    if total > 10**7:
-        raise UsageError(None, "grid", f"{total:,} points (at most 10,000,000)")
-    mesh = np.meshgrid(*[np.asarray(grid[n], dtype=np.int64) for n in names], indexing="ij")
-    columns = {name: m.ravel() for name, m in zip(names, mesh)}
-    fixed = {k: v for k, v in model.values.items() if k not in symbols}
-    batch = model.batch
-    run = {model.seq_len: model.run_values(context_ok=True)[model.seq_len]} if model.seq_len not in symbols else {}
-    run.update({batch: sympy.Integer(model.arch.batch)} if batch not in symbols else {})
+        if name not in allowed:
+            if name in DERIVED:
+                raise UsageError(None, name, f"is {DERIVED[name]}, derived from n_layers and the layer pattern "
+                                             "(sweep n_layers)")
+            raise UsageError(None, name, f"not a size of this model that a sweep can change (expected one of "
+                                         f"{', '.join(allowed)})")
+    total = prod(len(v) for v in grid.values())
+    if total > MAX_POINTS:
+        raise UsageError(None, "grid", f"{total:,} points (at most {MAX_POINTS:,})")
+    arch_names = [n for n in names if n not in RUN]
+    run_names = [n for n in names if n in RUN]
+    arch_shape = [len(grid[n]) for n in arch_names]
+    if prod(arch_shape) > MAX_ARCHITECTURES:
+        raise UsageError(None, "grid", f"{prod(arch_shape):,} architectures (at most {MAX_ARCHITECTURES:,}; "
+                                       "seq_len and batch may take millions of values)")
+    run_index = _index([len(grid[n]) for n in run_names])
+    run = {n: np.asarray(grid[n], dtype=np.int64)[run_index[i]] for i, n in enumerate(run_names)}
+    width = run_index.shape[1]
+    if "seq_len" not in run:
+        run["seq_len"] = np.full(width, model.run_length(None, context_ok=True)[0], dtype=np.int64)
+    if "batch" not in run:
+        run["batch"] = np.full(width, model.arch.batch, dtype=np.int64)
+    arch_index = _index(arch_shape)
+
+    columns = {n: np.empty(total, dtype=np.int64) for n in names}
+    outputs = {}
+    for group, points in _groups(model, grid, arch_names, arch_index):
+        rows = np.array([p for p, _ in points], dtype=np.int64)
+        flat = _flat_index(names, arch_names, run_names, grid, arch_index[:, rows], run_index)
+        for name in names:
+            if name in arch_names:
+                values = arch_index[arch_names.index(name), rows]
+                columns[name][flat] = np.asarray(grid[name], dtype=np.int64)[values][:, None]
+            else:
+                columns[name][flat] = run[name][None, :]
+        for key, value in _evaluate(group, [v for _, v in points], run, components).items():
+            if key not in outputs:
+                outputs[key] = np.zeros(total, dtype=np.int64)
+            if value.dtype == object and outputs[key].dtype != object:
+                outputs[key] = outputs[key].astype(object)
+            outputs[key][flat] = value
+    seq_len = columns["seq_len"] if "seq_len" in columns else np.full(total, run["seq_len"][0])
+    batch = columns["batch"] if "batch" in columns else np.full(total, run["batch"][0])
+    training = outputs.pop("training_per_step")
+    ordered = {"params": outputs.pop("params"), "training_per_step": training,
+               "forward_per_step": outputs.pop("forward_per_step"),
+               # a ratio, the one float column (exact counts are in the other columns)
+               "training_per_token": np.asarray([float(t / (s * b)) for t, s, b in
+                                                 zip(training.tolist(), seq_len.tolist(), batch.tolist())])
+               if training.dtype == object else training / (seq_len * batch)}
+    if components:
+        from .library import COMPONENTS
+        for name in COMPONENTS:
+            if f"training_per_step.{name}" in outputs:
+                ordered[f"training_per_step.{name}"] = outputs[f"training_per_step.{name}"]
+    return {**columns, **ordered}
+
+
+def _index(shape):
+    """Every multi-index of `shape`, as an array (dimensions, points), last fastest."""
+    if not shape:
+        return np.zeros((0, 1), dtype=np.int64)
+    return np.indices(shape).reshape(len(shape), -1)
+
+
+def _groups(model, grid, arch_names, arch_index):
+    """[(Model, [(point, {symbol name: value}), ...]), ...]: the grid's architectures, each
+    read again from its file, grouped by the terms their models have."""
+    from .model import Model, _compose
+    if not arch_names:
+        return [(model, [(0, model.arch.values())])]
+    origin = model.arch.origin
+    groups = {}
+    for point in range(arch_index.shape[1]):
+        sizes = {n: grid[n][arch_index[i, point]] for i, n in enumerate(arch_names)}
+        try:
+            arch = origin.rebuild(sizes)
+        except MfuSymError as exc:
+            where = ", ".join(f"{k} {v}" for k, v in sizes.items())
+            raise UsageError(exc.source, exc.field, f"{exc.message} (at {where})") from None
+        terms = tuple((t.formula.name, t.count, t.mask.name if t.mask else None, t.kind, t.flops)
+                      for t in _compose(arch, model.library, model.conventions))
+        values = arch.values()
+        key = (terms, tuple(sorted(values)))
+        if key not in groups:
+            groups[key] = (Model(arch, model.conventions, model.library), [])
+        groups[key][1].append((point, values))
+    return list(groups.values())
+
+
+def _flat_index(names, arch_names, run_names, grid, arch_index, run_index):
+    """Positions in the grid (in `names` order) of every (architecture, run point) pair:
+    an array of shape (architectures, run points)."""
+    shape = (arch_index.shape[1], run_index.shape[1])
+    parts = [np.broadcast_to(arch_index[arch_names.index(n)][:, None] if n in arch_names
+                             else run_index[run_names.index(n)][None, :], shape) for n in names]
+    if not names:
+        return np.zeros(shape, dtype=np.int64)
+    return np.ravel_multi_index(parts, [len(grid[n]) for n in names])
+
+
+def _evaluate(model, values, run, components):
+    """One group's outputs: arrays of shape (architectures, run points)."""
+    symbols = sorted({s for s in (model.params() + model.training()).free_symbols if s.name not in RUN},
+                     key=lambda s: s.name)
+    variables = [model.seq_len, model.batch] + symbols
+    arrays = [run["seq_len"][None, :], run["batch"][None, :]]
+    arrays += [np.asarray([v[s.name] for v in values], dtype=np.int64)[:, None] for s in symbols]
+    shape = (len(values), run["seq_len"].shape[0])
 
     def evaluate(expression):
-        expression = to_sympy(expression).xreplace({**fixed, **run})
-        return Compiled(expression, symbols)(*[columns[n] for n in names])
+        return np.broadcast_to(Compiled(expression, variables)(*arrays), shape)
 
-    tokens_expr = model.seq_len * batch
-    outputs = {"params": evaluate(model.params()),
-               "training_per_step": evaluate(batch * model.training()),
-               "forward_per_step": evaluate(batch * model.forward())}
-    tokens = evaluate(tokens_expr)
-    outputs["training_per_token"] = outputs["training_per_step"] / tokens  # a ratio: float
+    batch = model.batch
+    table = {"params": evaluate(model.params()),
+             "training_per_step": evaluate(batch * model.training()),
+             "forward_per_step": evaluate(batch * model.forward())}
     if components:
         for name in model.components:
-            outputs[f"training_per_step.{name}"] = evaluate(batch * model.training(name))
-    return {**columns, **outputs}
-
-
-def _sweepable(model):
-    """The run's sizes and the symbols this model's expressions use."""
-    return ["seq_len", "batch"] + [symbol.name for symbol in model.values]
-
-
-def rows(table):
-    """Row dicts from a sweep's column table."""
-    keys = list(table)
-    for i in range(len(table[keys[0]])):
-        yield {k: _plain(table[k][i]) for k in keys}
-
-
-def _plain(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    return value
-
+            table[f"training_per_step.{name}"] = evaluate(batch * model.training(name))
+    return table

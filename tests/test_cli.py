@@ -16,7 +16,7 @@ run = lambda *args: CliRunner().invoke(main, [str(a) for a in args])
 def test_derive_json_contract(example):
     result = run("derive", example("llama3_8b.yaml"), "--seq-len", 8192, "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert set(data["params"]) >= {"total", "embedding", "lm_head", "non_embedding", "active"}
     assert data["params"]["total"] == 8_030_261_248
     flops = data["flops"]

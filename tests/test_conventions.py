@@ -209,7 +209,7 @@ def test_reconcile_and_analyze_for_every_kind_of_model(example, name):
             result = CliRunner().invoke(main, [command[0], example(f"{name}.yaml"), *command[1:], "--format", fmt])
             assert result.exit_code == 0, result.output
             if fmt == "json":
-                json.loads(result.output)
+                json.loads(result.stdout)
 
 
 def test_reconcile_proves_the_megatron_identities_on_gpt3(example):

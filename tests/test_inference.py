@@ -68,7 +68,7 @@ def test_json_contract(example):
     result = run("infer", example("llama3_8b.yaml"), "--context", 4096, "--prompt-len", 1000, "--batch", 4,
                  "--hardware", "h100", "--decode-tokens-per-sec", 600, "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     for key in ("weights_bytes", "kv_cache_bytes", "kv_cache_bytes_per_token"):
         assert isinstance(data[key], int)
     assert data["kv_cache_bytes"] == 4 * 4096 * 131_072

@@ -160,12 +160,12 @@ def test_cli_text_and_json(example):
     assert "korthikanti2022" in result.output and "rajbhandari2020" in result.output
     result = run("memory", example("llama3_8b.yaml"), "--seq-len", 1024, "--zero", 3, "--dp", 8,
                  "--recompute", "full", "--hardware", "h100", "--format", "json")
-    device = json.loads(result.output)["device"]
+    device = json.loads(result.stdout)["device"]
     assert device["fits"] is True and device["memory_bytes"] == 80 * 10**9
     result = run("memory", example("llama3_70b.yaml"), "--seq-len", 8192, "--tp", 8, "--pp", 4, "--dp", 16,
                  "--zero", 1, "--sequence-parallel", "--recompute", "selective", "--format", "json")
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert "device" not in data
     assert data["bytes"]["total"] == sum(data["bytes"][k] for k in ("weights", "gradients", "optimizer",
                                                                      "activations"))

@@ -471,5 +471,5 @@ def test_palm_540b_app_b_mfu_from_a_config():
                                        "--gpus", "6144", "--tokens-per-sec", "238300", "--seq-len", "2048",
                                        "--format", "json"])
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert round(100 * float(data["mfu"]), 1) == 46.2

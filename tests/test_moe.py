@@ -142,7 +142,7 @@ def test_derive_text_shows_total_active_and_each_moe_component():
 def test_derive_json_capacity_and_mtp():
     result = CliRunner().invoke(main, ["derive", str(EXAMPLES / "mixtral_8x7b.yaml"), "--seq-len", "64",
                                        "--capacity-factor", "1.25", "--format", "json"])
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data["capacity"]["slots_per_expert"] == 20  # ceil(1.25 * 64 * 2 / 8)
     assert data["capacity"]["experts_forward_executed"] * 4 == data["capacity"]["experts_forward_model"] * 5
     data = json.loads(CliRunner().invoke(main, ["derive", str(EXAMPLES / "deepseek_v3.yaml"), "--mtp",

@@ -173,7 +173,7 @@ def test_sweep_of_a_symbol_the_model_does_not_use():
     """Llama-3-8B has no sliding window: sweeping `window` would repeat one row."""
     result = invoke("sweep", LLAMA, "--window", "4:8")
     assert_clean_failure(result, codes=(1,))
-    assert "Error: window: not a symbol of this model (expected one of seq_len, batch, d_model" in result.output
+    assert "Error: window: not a size of this model that a sweep can change (expected one of seq_len, batch, d_ff" in result.output
 
 
 @pytest.mark.parametrize("command, option", [(c, o) for c, (_, opts) in RUNNABLE.items() for o in opts])

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from ..cli import build_model, main, model_options
+from ..cli import build_model, context_note, main, model_options
 
 
 @main.command()
@@ -26,6 +26,7 @@ def analyze(model_file, seq_len, batch, shares_at, fmt, **switches):
     from .. import analysis, export
     model = build_model(model_file, **switches)
     lengths = shares_at or (1024, 4096, 8192, 32768, 131072)
+    context_note(model, seq_len)
     result = analysis.analyze(model, seq_len, batch, lengths)
     if fmt == "json":
         click.echo(json.dumps(export.jsonable(result), indent=2))

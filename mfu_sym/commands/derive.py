@@ -2,7 +2,7 @@
 
 import click
 
-from ..cli import FORMATS, build_model, main, model_options
+from ..cli import FORMATS, build_model, context_note, main, model_options
 
 
 @main.command()
@@ -24,8 +24,10 @@ def derive(model_file, seq_len, batch, capacity_factor, fmt, **switches):
     from .. import export, latex
     model = build_model(model_file, **switches)
     if fmt in ("markdown", "latex"):  # the same document `mfu-sym latex` writes, as a fragment
+        context_note(model, seq_len)
         doc = latex.document(model, seq_len=seq_len, batch=batch, source=model_file)
         click.echo(latex.to_markdown(doc) if fmt == "markdown" else latex.to_latex(doc))
         return
-    report = model.report(seq_len=seq_len, batch=batch, capacity_factor=capacity_factor)
+    report = model.report(seq_len=seq_len, batch=batch, capacity_factor=capacity_factor, context_ok=True)
+    context_note(model, seq_len)
     click.echo(export.to_text(model, report, model_file) if fmt == "text" else export.to_json(model, report))

@@ -2,7 +2,7 @@
 
 import click
 
-from ..cli import build_model, main, model_options
+from ..cli import build_model, context_note, main, model_options
 
 
 @main.command()
@@ -34,6 +34,7 @@ def latex(model_file, output, standalone, fmt, seq_len, batch, bibliography, lin
     if standalone and fmt != "latex":
         raise click.UsageError("--standalone applies to --format latex only")
     model = build_model(model_file, **switches)
+    context_note(model, seq_len)
     doc = publish.document(model, seq_len=seq_len, batch=batch, source=model_file)
     if fmt == "markdown":
         text = publish.to_markdown(doc)

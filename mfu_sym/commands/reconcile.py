@@ -4,7 +4,7 @@ import json
 
 import click
 
-from ..cli import build_model, main, model_options
+from ..cli import build_model, context_note, main, model_options
 
 
 @main.command()
@@ -24,6 +24,7 @@ def reconcile(model_file, against, seq_len, batch, fmt, **switches):
     """
     from .. import analysis, export
     base = build_model(model_file, **switches)
+    context_note(base, seq_len)
     results = [analysis.reconcile(base, analysis.with_preset(base, name), seq_len, batch)
                for name in (against or ("6n", "palm"))]
     if fmt == "json":

@@ -1,12 +1,10 @@
 """`mfu-sym sweep`: FLOPs and parameters over a grid of configurations, compiled once."""
 
-import csv
-import io
 import json
 
 import click
 
-from ..cli import build_model, main, model_options
+from ..cli import build_model, context_note, main, model_options
 
 # Architecture sizes a sweep may vary, as --d-model style options.
 SIZES = ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size", "window",
@@ -43,21 +41,46 @@ def sweep(model_file, seq_len, batch, components, fmt, output, **options):
     for name, text in [("seq_len", seq_len), ("batch", batch)] + list(sizes.items()):
         if text is not None:
             grid[name] = sweeping.parse_values(text, name)
+    if "seq_len" not in grid:
+        context_note(model, None)
     if not grid:
-        grid["seq_len"] = [int(model.run_values(context_ok=True)[model.seq_len])]
+        grid["seq_len"] = [model.run_length(None, context_ok=True)[0]]
     table = sweeping.sweep(model, grid, components=components)
-    rows = list(sweeping.rows(table))
     if fmt == "json":
-        text = json.dumps({"model": model.arch.name, "conventions": model.conventions.describe(),
-                           "rows": rows}, indent=1)
+        chunks = _json_chunks(model, table)
     else:
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=list(table))
-        writer.writeheader()
-        writer.writerows(rows)
-        text = buffer.getvalue().rstrip("\n")
+        chunks = _csv_chunks(table)
     if output:
-        with open(output, "w") as handle:
-            handle.write(text + "\n")
+        from ..output import write_text
+        write_text(output, chunks)
     else:
-        click.echo(text)
+        for chunk in chunks:
+            click.echo(chunk, nl=False)
+
+
+CHUNK = 65536  # rows converted to text at a time
+
+
+def _rows(table):
+    keys = list(table)
+    count = len(table[keys[0]])
+    for start in range(0, count, CHUNK):
+        yield zip(*[table[k][start:start + CHUNK].tolist() for k in keys])
+
+
+def _csv_chunks(table):
+    yield ",".join(table) + "\n"
+    for rows in _rows(table):
+        yield "".join(",".join(map(str, row)) + "\n" for row in rows)
+
+
+def _json_chunks(model, table):
+    keys = list(table)
+    head = json.dumps({"model": model.arch.name, "conventions": model.conventions.describe()}, indent=1)
+    yield head[:-2] + ',\n "rows": [\n'
+    first = True
+    for rows in _rows(table):
+        text = ",\n".join("  " + json.dumps(dict(zip(keys, row))) for row in rows)
+        yield ("" if first else ",\n") + text
+        first = False
+    yield "\n ]\n}\n"
