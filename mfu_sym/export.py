@@ -68,6 +68,8 @@ def to_json(model, report):
             "forward": exact(flops["forward"]),
             "backward": exact(flops["backward"]),
             "training": exact(flops["training"]),
+            "recompute": exact(flops["recompute"]),
+            "hardware_training": exact(flops["hardware_training"]),
             "per_token": {k: exact(v) for k, v in flops["per_token"].items()},
             "per_sequence": {k: exact(v) for k, v in flops["per_sequence"].items()},
             "components": {name: {k: exact(v) for k, v in c.items()} for name, c in flops["components"].items()},
@@ -113,6 +115,10 @@ def to_text(model, report, source=None):
     lines.append(f"  {'':<22}{'forward':>28}{'training (fwd+bwd)':>30}")
     for label, fwd, train in rows:
         lines.append(f"  {label:<22}{grouped(fwd):>28}{grouped(train):>30}   ({short(train)}FLOP)")
+    if model.conventions.recompute != "none":
+        lines.append(f"  {'hardware, per step':<22}{'':>28}{grouped(flops['hardware_training']):>30}   "
+                     f"({short(flops['hardware_training'])}FLOP, with {model.conventions.recompute} "
+                     f"recomputation: {grouped(flops['recompute'])} more)")
     conv = report["conventions"]
     lines.append(f"  counted under: preset {conv['preset']}, mask {conv['mask']}, "
                  f"attention kernel {conv['attention_kernel']}")

@@ -202,6 +202,8 @@ def sweep(model, grid, components=True):
     training = outputs.pop("training_per_step")
     ordered = {"params": outputs.pop("params"), "training_per_step": training,
                "forward_per_step": outputs.pop("forward_per_step"),
+               **({"hardware_training_per_step": outputs.pop("hardware_training_per_step")}
+                  if "hardware_training_per_step" in outputs else {}),
                # a ratio, the one float column (exact counts are in the other columns)
                "training_per_token": np.asarray([float(t / (s * b)) for t, s, b in
                                                  zip(training.tolist(), seq_len.tolist(), batch.tolist())])
@@ -273,6 +275,8 @@ def _evaluate(model, values, run, components):
     table = {"params": evaluate(model.params()),
              "training_per_step": evaluate(batch * model.training()),
              "forward_per_step": evaluate(batch * model.forward())}
+    if model.conventions.recompute != "none":  # hardware FLOPs (HFU): with recomputation
+        table["hardware_training_per_step"] = evaluate(batch * model.hardware_training())
     if components:
         for name in model.components:
             table[f"training_per_step.{name}"] = evaluate(batch * model.training(name))

@@ -7,7 +7,7 @@ from .mfu import POSITIVE
 
 
 @main.command()
-@model_options
+@model_options(command="infer")
 @click.option("--context", type=click.IntRange(min=1), required=True,
               help="keys a decode step attends to, the new token included (min(C, W) on window layers)")
 @click.option("--prompt-len", type=click.IntRange(min=1),

@@ -7,7 +7,7 @@ from ..cli import build_model, main, model_options
 
 
 @main.command("memory")
-@model_options
+@model_options(command="memory")
 @click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
 @click.option("--batch", type=click.IntRange(min=1),
               help="micro-batch: sequences one device runs per forward/backward (default: the model file's, or 1)")
