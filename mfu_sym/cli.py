@@ -116,7 +116,7 @@ def _refuse_idle_switches(model, command, given):
         for name in ("mask", "attention_kernel"):
             if name in given and not conv.attention_core:
                 refuse(name, f"the {conv.preset} preset has no attention term")
-    if "recompute" in given and command in MODEL_FLOPS_ONLY and not conv.count_recompute:
+    if "recompute" in conv.overridden and command in MODEL_FLOPS_ONLY and not conv.count_recompute:
         refuse("recompute", f"recomputation adds hardware FLOPs, which {command} does not report (the "
                             f"{conv.preset} preset leaves them out of model FLOPs); `derive` and `mfu` (HFU) "
                             "report them")
