@@ -19,9 +19,16 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except MfuSymError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(_one_line(str(exc))) from None
         except RecursionError:
             raise click.ClickException("input nested too deeply") from None
+
+
+def _one_line(message, limit=2000):
+    """An error message as one printable line (file contents can carry control characters)."""
+    from .render import printable
+    message = printable(message)
+    return message if len(message) <= limit else message[:limit - 3] + "..."
 
 
 @click.group(cls=_Group)

@@ -20,6 +20,7 @@ MAX_LENGTH = 2000  # characters of formula text
 MAX_DEPTH = 40  # nesting of the syntax tree
 MAX_EXPONENT = 4  # |n| in x**n: enough for S**2 and d**3, too small for a bomb
 MAX_INTEGER_DIGITS = 30
+MAX_DEGREE = 16  # total degree of a power: seq_len**2 * d**3 is 5; a tower of powers is refused
 
 ARITY = {"floor": 1, "ceiling": 1}  # Min and Max take one or more
 FUNCTIONS = {
@@ -132,7 +133,10 @@ class _Builder:
         if literal.value > MAX_EXPONENT:
             self.fail(f"exponent {literal.value} is too large (at most {MAX_EXPONENT})")
         value = -literal.value if negative else literal.value
-        return self.build(node.left, depth) ** value
+        result = self.build(node.left, depth) ** value
+        if degree(result) > MAX_DEGREE:
+            self.fail(f"a power of degree {degree(result)} (at most {MAX_DEGREE}): nested powers multiply")
+        return result
 
     def _Call(self, node, depth):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
@@ -168,6 +172,21 @@ class _Builder:
             right = self.build(node.comparators[0], depth)
             return _COMPARE[type(node.ops[0])](left, right)
         self.fail("a Piecewise condition must be one comparison (<, <=, >, >=) or True")
+
+
+def degree(expression):
+    """An upper bound of the total degree of `expression` in its symbols, read from its
+    structure (Min, Max, Piecewise and the rounding functions take their arguments' most)."""
+    if expression.is_Symbol:
+        return 1
+    if expression.is_Number or not expression.args:
+        return 0
+    if expression.is_Pow:
+        exponent = expression.exp
+        return degree(expression.base) * (abs(int(exponent)) if exponent.is_Integer else MAX_DEGREE + 1)
+    if expression.is_Mul:
+        return sum(degree(a) for a in expression.args)
+    return max(degree(a) for a in expression.args)
 
 
 def _describe(node):

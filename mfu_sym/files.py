@@ -95,10 +95,16 @@ def load_json(path, error):
     return parse_json(read_text(path, error), path, error)
 
 
+def decode_json(text):
+    """JSON as plain data: duplicate keys, NaN/Infinity, out-of-range floats and numbers
+    too long to read raise DataError (malformed text: json.JSONDecodeError)."""
+    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant,
+                      parse_int=_json_int, parse_float=_json_float)
+
+
 def parse_json(text, source, error):
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant,
-                          parse_int=_json_int, parse_float=_json_float)
+        return decode_json(text)
     except DataError as exc:
         raise error(source, None, f"invalid JSON: {exc}") from None
     except json.JSONDecodeError as exc:

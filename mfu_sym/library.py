@@ -87,6 +87,19 @@ class Formula:
     source: str
 
 
+class Entries(dict):
+    """A section of the library: a missing entry is a FormulaError naming it, not a KeyError
+    (a file given with --formulas can replace the bundled file that defines it)."""
+
+    def __init__(self, kind, entries):
+        super().__init__(entries)
+        self.kind = kind
+
+    def __missing__(self, name):
+        raise FormulaError(None, f"{self.kind} {name!r}", "missing from the formula library, and this model "
+                           "needs it (a file given with --formulas may have replaced the one that defines it)")
+
+
 @dataclass(frozen=True)
 class Library:
     symbols: dict
@@ -159,7 +172,8 @@ def _load(extra_dirs):
                 other = formulas[formula.name].source
                 raise FormulaError(file, f"formulas[{i}].name", f"duplicate formula {formula.name!r} (also in {other})")
             formulas[formula.name] = formula
-    return Library(symbols, references, masks, formulas)
+    return Library(Entries("symbol", symbols), Entries("reference", references), Entries("mask", masks),
+                   Entries("formula", formulas))
 
 
 def _entries(file, data, section):

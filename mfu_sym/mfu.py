@@ -29,6 +29,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import LogError, UsageError
+from .files import DataError, decode_json
 
 # Dtypes whose peak is not the denominator of published MFU (PaLM, Llama 3 and
 # torchtitan all divide by the BF16 dense peak; torchtitan refuses an FP8 MFU).
@@ -101,16 +102,27 @@ def choose_peak(hardware, dtype="bf16", sparse=False, registry=None):
 
 # ------------------------------------------------------------------ arithmetic
 
-def _positive(value, name, integer=False):
-    """A finite number > 0 (an int > 0 when `integer`), else UsageError."""
+# Measured inputs beyond these are units mistakes, and would overflow a float ratio.
+MAX_MEASURE = 1e18   # tokens/s, tokens, seconds, devices
+MIN_SECONDS = 1e-12
+
+
+def _positive(value, name, integer=False, maximum=MAX_MEASURE):
+    """A finite number > 0 (an int > 0 when `integer`) and at most `maximum`, else UsageError."""
     kind = "a positive integer" if integer else "a positive number"
     numeric = isinstance(value, (int, float, Fraction)) or _is_rational(value)
     if isinstance(value, bool) or not numeric:
         raise UsageError(None, name, f"{value!r} is not {kind}")
-    if integer and not float(value).is_integer():
+    try:
+        number = float(value)
+    except OverflowError:
+        raise UsageError(None, name, f"{value!r} is out of range (at most {maximum:g})") from None
+    if integer and not number.is_integer():
         raise UsageError(None, name, f"{value!r} is not {kind}")
-    if not math.isfinite(float(value)) or value <= 0:
+    if not math.isfinite(number) or value <= 0:
         raise UsageError(None, name, f"{value!r} is not {kind}")
+    if maximum is not None and number > maximum:
+        raise UsageError(None, name, f"{value!r} is out of range (at most {maximum:g})")
     return value
 
 
@@ -128,9 +140,9 @@ def _fraction(value):
 def utilization(tokens_per_sec, flops_per_token, devices, peak_flops):
     """tokens/s x FLOPs per token / (devices x peak), computed exactly and rounded once."""
     _positive(tokens_per_sec, "tokens_per_sec")
-    _positive(flops_per_token, "flops_per_token")
+    _positive(flops_per_token, "flops_per_token", maximum=None)
     _positive(devices, "devices", integer=True)
-    _positive(peak_flops, "peak_flops")
+    _positive(peak_flops, "peak_flops", maximum=None)
     return float(_fraction(tokens_per_sec) * _fraction(flops_per_token)
                  / (int(devices) * _fraction(peak_flops)))
 
@@ -140,7 +152,9 @@ def tokens_per_second(batch, seq_len, step_time):
     _positive(batch, "batch", integer=True)
     _positive(seq_len, "seq_len", integer=True)
     _positive(step_time, "step_time")
-    return int(batch) * int(seq_len) / float(step_time)
+    if step_time < MIN_SECONDS:
+        raise UsageError(None, "step_time", f"{step_time!r} s is out of range (at least {MIN_SECONDS:g} s)")
+    return _positive(int(batch) * int(seq_len) / float(step_time), "tokens_per_sec (batch x seq_len / step time)")
 
 
 def per_token(model, seq_len=None):
@@ -356,9 +370,15 @@ def _json_rows(handle, path, _delimiter):
         first = handle.read(1)
     if first == "[":  # one JSON array of objects
         try:
-            data = json.loads(first + handle.read())
+            data = decode_json(first + handle.read())
         except json.JSONDecodeError as exc:
             raise LogError(path, None, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except DataError as exc:
+            raise LogError(path, None, f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise LogError(path, None, "invalid JSON: nested too deeply") from None
+        if not isinstance(data, list):
+            raise LogError(path, None, "expected a JSON array of objects, or one JSON object per line")
         for i, row in enumerate(data, 1):
             if not isinstance(row, dict):
                 raise LogError(path, f"record {i}", "expected a JSON object per step")
@@ -369,9 +389,11 @@ def _json_rows(handle, path, _delimiter):
         if not text.strip():
             continue
         try:
-            row = json.loads(text)
+            row = decode_json(text)
         except json.JSONDecodeError as exc:
             raise LogError(path, f"line {number}", f"invalid JSON: {exc.msg}") from None
+        except DataError as exc:
+            raise LogError(path, f"line {number}", f"invalid JSON: {exc}") from None
         except RecursionError:
             raise LogError(path, f"line {number}", "invalid JSON: nested too deeply") from None
         if not isinstance(row, dict):
@@ -399,14 +421,17 @@ def _csv_rows(handle, path, delimiter):
 
 def _log_value(raw, path, line, column):
     where = f"line {line}"
+    shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
-        raise LogError(path, where, f"{column} is {raw!r}, not a number")
+        raise LogError(path, where, f"{column} is {shown}, not a number")
     try:
         value = float(raw)
     except (ValueError, OverflowError):
-        raise LogError(path, where, f"{column} is {raw!r}, not a number") from None
+        raise LogError(path, where, f"{column} is {shown}, not a number") from None
     if not math.isfinite(value) or value <= 0:
-        raise LogError(path, where, f"{column} is {raw!r} (expected a positive finite number)")
+        raise LogError(path, where, f"{column} is {shown} (expected a positive finite number)")
+    if value > MAX_MEASURE:
+        raise LogError(path, where, f"{column} is {shown} (expected at most {MAX_MEASURE:g})")
     return value
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from .errors import UsageError
+from .errors import FormulaError, UsageError
 from .library import COMPONENTS, load_library
 from .spec import Architecture
 
@@ -27,6 +27,33 @@ from .conventions import Conventions  # noqa: F401  (re-exported: model.Conventi
 
 SEQ_LEN_ORIGINS = {"given": "given", "model file": "the model file's seq_len",
                    "context": "max_position_embeddings: the model's longest context, not a run's length"}
+
+
+def _exact_positive(value, name):
+    """A positive exact number from an int, Fraction, sympy Rational or decimal text
+    ("1.25"; a float is read through its shortest decimal form)."""
+    from decimal import Decimal, InvalidOperation
+    from fractions import Fraction
+    if isinstance(value, bool):
+        raise UsageError(None, name, f"{value!r} is not a number")
+    if isinstance(value, (int, Fraction)) or getattr(value, "is_Rational", False):
+        number = sympy.Rational(value)
+    else:
+        try:
+            decimal = Decimal(str(value).strip())
+        except (InvalidOperation, ValueError):
+            raise UsageError(None, name, f"{value!r} is not a number") from None
+        if not decimal.is_finite() or abs(decimal.adjusted()) > 100:
+            raise UsageError(None, name, f"{value!r} is not a finite number between 1e-100 and 1e100")
+        number = sympy.Rational(*decimal.as_integer_ratio())
+    if number <= 0:
+        raise UsageError(None, name, f"{value} is not positive")
+    return number
+
+
+def _shown(value):
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_size(value, name):
@@ -62,6 +89,36 @@ class Model:
         # MTP modules are always composed (their size is reported), counted only on request
         self.mtp_terms = tuple(t for t in terms if t.kind == "mtp")
         self.terms = terms if self.conventions.mtp else tuple(t for t in terms if t.kind != "mtp")
+        self._check_terms()
+
+    def _check_terms(self):
+        """Every formula the model uses, at its sizes: parameters a non-negative integer,
+        FLOPs finite. A formula (a custom one, say) that breaks this is named."""
+        for term in self.mtp_terms + tuple(t for t in self.terms if t.kind != "mtp"):
+            formula = term.formula
+            for what, expression in (("params", formula.params), ("active_params", formula.active_params)):
+                value = (term.count * expression).xreplace(self.values)
+                if not (value.is_Integer and value >= 0):
+                    raise FormulaError(formula.source, f"formula {formula.name}.{what}",
+                                       f"evaluates to {_shown(value)} at this model's sizes "
+                                       "(expected a non-negative integer: a count)")
+            for what, expression in [("forward", formula.forward)] + [
+                    (f"backward.{k}", v) for k, v in formula.backward.items()]:
+                value = (term.count * expression).xreplace(self.values)
+                if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+                    raise FormulaError(formula.source, f"formula {formula.name}.{what}",
+                                       "is not finite at this model's sizes (a division by zero?)")
+
+    def _check_run(self, values):
+        """Every term's FLOPs for one step of the run: non-negative integers."""
+        for term in self.terms:
+            for phase in ("forward", "backward"):
+                value = (self.batch * self._cost(term, phase)).xreplace(values)
+                if not (value.is_Integer and value >= 0):
+                    run = f"seq_len {values[self.seq_len]}, batch {values[self.batch]}"
+                    raise FormulaError(term.formula.source, f"formula {term.formula.name}.{phase}",
+                                       f"gives {_shown(value)} FLOPs for one step ({run}) (expected a "
+                                       "non-negative integer: a count)")
 
     # ---- symbolic building blocks -------------------------------------------------
     @property
@@ -209,9 +266,14 @@ class Model:
         return {self.seq_len: sympy.Integer(seq_len), self.batch: sympy.Integer(batch)}
 
     def evaluate(self, expression, seq_len=None, batch=None):
-        """`expression` at this model's sizes (and the run's, where it uses them)."""
+        """`expression` at this model's sizes (and the run's, where it uses them): an exact
+        number. Not finite (a division by zero) is an error."""
+        expression = to_sympy(expression)
         run = self.run_values(seq_len, batch) if expression.has(self.seq_len, self.batch) else {}
-        return to_sympy(expression).xreplace({**self.values, **run})
+        value = expression.xreplace({**self.values, **run})
+        if value.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+            raise UsageError(None, "expression", f"{_shown(expression)} is not finite at this model's sizes")
+        return value
 
     def capacity(self, capacity_factor, seq_len=None, batch=None):
         """Expert FLOPs that hardware executes when every expert has a fixed number of
@@ -220,9 +282,7 @@ class Model:
         one step; `capacity_factor` is exact (give a Rational or decimal text)."""
         if not self.arch.n_experts:
             raise UsageError(None, "capacity_factor", "the model has no experts")
-        factor = sympy.Rational(str(capacity_factor))
-        if factor <= 0:
-            raise UsageError(None, "capacity_factor", f"{capacity_factor} is not positive")
+        factor = _exact_positive(capacity_factor, "capacity_factor")
         run = self.run_values(seq_len, batch)
         values = {**self.values, **run}
         tokens = run[self.seq_len] * run[self.batch]
@@ -263,6 +323,7 @@ class Model:
         def at(expression):
             return to_sympy(expression).xreplace(values)
 
+        self._check_run(values)
         components = {}
         for name in self.components:
             components[name] = {

@@ -109,35 +109,39 @@ def parse_values(text, name):
     """'1024', '512,1024,2048' or 'START:STOP[:STEP]' (STOP included, as users expect of a
     sweep) into a list of positive integers. The count is checked before anything is built."""
     text = str(text).strip()
+    usage = (f"{text!r} is not a list (1,2,4) or a range (START:STOP[:STEP]) of integers"
+             if len(text) < 80 else "not a list (1,2,4) or a range (START:STOP[:STEP]) of integers")
+    parts = text.split(":") if ":" in text else text.split(",")
+    if len(text) > 100_000 or any(len(p.strip()) > 20 for p in parts):
+        raise UsageError(None, name, usage + " (numbers of at most 20 digits)")
     try:
-        if ":" in text:
-            parts = [int(p) for p in text.split(":")]
-            if len(parts) not in (2, 3):
-                raise ValueError
-            start, stop = parts[0], parts[1]
-            step = parts[2] if len(parts) == 3 else 1
-            if step <= 0:
-                raise UsageError(None, name, f"{text!r}: the step must be positive")
-            if stop < start:
-                raise UsageError(None, name, f"{text!r}: STOP is below START")
-            count = (stop - start) // step + 1
-            if count > MAX_POINTS:
-                raise UsageError(None, name, f"{count:,} values (at most {MAX_POINTS:,})")
-            values = list(range(start, stop + 1, step))
-        else:
-            values = [int(v) for v in text.split(",") if v.strip()]
+        numbers = [int(p) for p in parts if p.strip() or ":" in text]
     except ValueError:
-        raise UsageError(None, name, f"{text!r} is not a list (1,2,4) or a range (START:STOP[:STEP]) "
-                                     "of integers") from None
+        raise UsageError(None, name, usage) from None
+    if ":" in text:
+        if len(numbers) not in (2, 3):
+            raise UsageError(None, name, usage)
+        start, stop = numbers[0], numbers[1]
+        step = numbers[2] if len(numbers) == 3 else 1
+        if step <= 0:
+            raise UsageError(None, name, f"{text!r}: the step must be positive")
+        if stop < start:
+            raise UsageError(None, name, f"{text!r}: STOP is below START")
+        count = (stop - start) // step + 1
+        if count > MAX_POINTS:
+            raise UsageError(None, name, f"{text!r} has {count:,} values (at most {MAX_POINTS:,})")
+        values = range(start, stop + 1, step)
+    else:
+        values = numbers
     if not values:
         raise UsageError(None, name, "no values")
-    if any(v <= 0 for v in values):
+    if min(values) <= 0:
         raise UsageError(None, name, f"{text!r}: every value must be a positive integer")
     if len(values) > MAX_POINTS:
         raise UsageError(None, name, f"{len(values):,} values (at most {MAX_POINTS:,})")
     if max(values) >= 2**62:
         raise UsageError(None, name, f"{max(values)} is too large (at most {2**62 - 1:,})")
-    return values
+    return list(values)
 
 
 def sweepable(model):

@@ -5,13 +5,14 @@ import json
 import click
 
 from ..cli import build_model, context_note, main, model_options
+from .types import SIZE
 
 
 @main.command()
 @model_options
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1), help="sequences per step")
-@click.option("--shares-at", multiple=True, type=click.IntRange(min=1),
+@click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
+@click.option("--batch", type=SIZE, help="sequences per step")
+@click.option("--shares-at", multiple=True, type=SIZE,
               help="sequence lengths for the component shares (repeatable) [1k ... 128k]")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def analyze(model_file, seq_len, batch, shares_at, fmt, **switches):

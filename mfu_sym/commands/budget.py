@@ -1,46 +1,25 @@
 """`mfu-sym budget`: training FLOPs of a token budget, or the steps a FLOP budget buys,
 and the time and device-hours at an assumed MFU."""
 
-from decimal import Decimal, InvalidOperation
-
 import click
 
 from ..cli import build_model, main, model_options
+from .types import EXACT, FRACTION, SIZE
 
 
-class ExactNumber(click.ParamType):
-    """A positive decimal such as 15.6e12, kept as text so the library reads it exactly
-    (Decimal, never a binary float): 15.6e12 tokens is the integer 15,600,000,000,000."""
-
-    name = "number"
-
-    def convert(self, value, param, ctx):
-        text = str(value).strip().replace("_", "")
-        try:
-            number = Decimal(text)
-        except (InvalidOperation, ValueError):
-            self.fail(f"{value!r} is not a number (expected e.g. 15.6e12)", param, ctx)
-        if not number.is_finite() or number <= 0:
-            self.fail(f"{value!r} is not a positive finite number", param, ctx)
-        if abs(number.adjusted()) > 100:   # mirrors planning.MAX_EXPONENT (kept out of start-up)
-            self.fail(f"{value!r} is out of range (expected 1e-100 to 1e100)", param, ctx)
-        return text
-
-
-EXACT = ExactNumber()
 
 
 @main.command()
 @model_options
 @click.option("--tokens", type=EXACT, help="token budget, e.g. 15.6e12 (read exactly)")
 @click.option("--flops", "target_flops", type=EXACT, help="FLOP budget, e.g. 3.8e25: how many whole steps it buys")
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1), help="global sequences per step (needed with --flops)")
+@click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
+@click.option("--batch", type=SIZE, help="global sequences per step (needed with --flops)")
 @click.option("--hardware", metavar="NAME", help="accelerator for a time estimate (with --gpus and --mfu)")
 @click.option("--dtype", default="bf16", show_default=True, help="dtype of the peak")
 @click.option("--sparse", is_flag=True, help="use the 2:4-sparse peak (default: dense)")
-@click.option("--gpus", type=click.IntRange(min=1), help="devices for the time estimate")
-@click.option("--mfu", "assumed_mfu", type=click.FloatRange(0, 1, min_open=True),
+@click.option("--gpus", type=SIZE, help="devices for the time estimate")
+@click.option("--mfu", "assumed_mfu", type=FRACTION,
               help="assumed MFU for the time estimate, a fraction (0.4 = 40%)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sparse, gpus, assumed_mfu, fmt,

@@ -4,7 +4,7 @@ symbolically from the Chinchilla loss, with the published fits."""
 import click
 
 from ..cli import main
-from .budget import EXACT
+from .types import EXACT
 
 
 @main.command()

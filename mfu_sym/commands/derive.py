@@ -3,13 +3,14 @@
 import click
 
 from ..cli import FORMATS, build_model, context_note, main, model_options
+from .types import EXACT, SIZE
 
 
 @main.command()
 @model_options
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1), help="sequences per step (default: the model file's, or 1)")
-@click.option("--capacity-factor", type=click.FloatRange(min=0, min_open=True),
+@click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
+@click.option("--batch", type=SIZE, help="sequences per step (default: the model file's, or 1)")
+@click.option("--capacity-factor", type=EXACT,
               help="MoE: expert FLOPs executed with C * tokens * top_k / n_experts slots per expert")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 def derive(model_file, seq_len, batch, capacity_factor, fmt, **switches):

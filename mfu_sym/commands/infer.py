@@ -3,23 +3,23 @@
 import click
 
 from ..cli import build_model, main, model_options
-from .mfu import POSITIVE
+from .types import POSITIVE, SIZE
 
 
 @main.command()
 @model_options(command="infer")
-@click.option("--context", type=click.IntRange(min=1), required=True,
+@click.option("--context", type=SIZE, required=True,
               help="keys a decode step attends to, the new token included (min(C, W) on window layers)")
-@click.option("--prompt-len", type=click.IntRange(min=1),
+@click.option("--prompt-len", type=SIZE,
               help="prompt tokens of the prefill (default: the context); the generation decodes P+1 .. C")
-@click.option("--batch", type=click.IntRange(min=1),
+@click.option("--batch", type=SIZE,
               help="sequences decoded together (default: the model file's, or 1)")
 @click.option("--dtype", default="bf16", show_default=True,
               help="dtype the weights are stored in (bf16, fp8, int4, ...)")
 @click.option("--kv-dtype", help="dtype of the KV cache (default: --dtype)")
 @click.option("--hardware", metavar="NAME",
               help="accelerator for the roofline (h100, b200, ...; `mfu-sym hardware list`)")
-@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--gpus", type=SIZE, default=1, show_default=True,
               help="devices serving the model together (peak and bandwidth add up)")
 @click.option("--peak-dtype", help="dtype of the compute peak (default: --dtype)")
 @click.option("--experts-touched", type=click.Choice(["expected", "all"]), default="expected", show_default=True,

@@ -3,6 +3,7 @@
 import click
 
 from ..cli import build_model, context_note, main, model_options
+from .types import SIZE
 
 
 @main.command()
@@ -11,12 +12,12 @@ from ..cli import build_model, context_note, main, model_options
 @click.option("--standalone", is_flag=True, help="a complete article that compiles with pdflatex (LaTeX only)")
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "bibtex"]), default="latex",
               show_default=True, help="LaTeX, Markdown with $...$ math, or BibTeX entries of the keys cited")
-@click.option("--seq-len", type=click.IntRange(min=1),
+@click.option("--seq-len", type=SIZE,
               help="sequence length of the value tables (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1), help="sequences per step of the value tables")
+@click.option("--batch", type=SIZE, help="sequences per step of the value tables")
 @click.option("--bibliography/--no-bibliography", default=True, show_default=True,
               help="end a LaTeX fragment with its own thebibliography (off: cite your .bib, see --format bibtex)")
-@click.option("--width", "line_width", type=click.IntRange(min=20), default=None,
+@click.option("--width", "line_width", type=click.IntRange(20, 100_000), default=None,
               help="width for breaking long formulas, in italic letters of the body font "
                    "[76: the standalone page, 11pt, 2.5 cm margins]")
 def latex(model_file, output, standalone, fmt, seq_len, batch, bibliography, line_width, **switches):

@@ -4,21 +4,22 @@ activations)."""
 import click
 
 from ..cli import build_model, main, model_options
+from .types import SIZE
 
 
 @main.command("memory")
 @model_options(command="memory")
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1),
+@click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
+@click.option("--batch", type=SIZE,
               help="micro-batch: sequences one device runs per forward/backward (default: the model file's, or 1)")
 @click.option("--optimizer", default="adam", show_default=True,
               help="adam, adamw, adam-8bit, sgd-momentum, sgd or lion")
 @click.option("--dtype", default="bf16", show_default=True,
               help="dtype of the weights (an fp32 master copy is kept below 32 bits)")
 @click.option("--grad-dtype", help="dtype of the gradients (default: --dtype)")
-@click.option("--dp", type=click.IntRange(min=1), default=1, show_default=True, help="data-parallel degree")
-@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="tensor-parallel degree")
-@click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True, help="pipeline-parallel degree")
+@click.option("--dp", type=SIZE, default=1, show_default=True, help="data-parallel degree")
+@click.option("--tp", type=SIZE, default=1, show_default=True, help="tensor-parallel degree")
+@click.option("--pp", type=SIZE, default=1, show_default=True, help="pipeline-parallel degree")
 @click.option("--zero", type=click.IntRange(0, 3), default=0, show_default=True,
               help="ZeRO stage: 1 partitions optimizer states, 2 also gradients, 3 also weights, across --dp")
 @click.option("--sequence-parallel", is_flag=True, help="Megatron sequence parallelism (with --tp)")

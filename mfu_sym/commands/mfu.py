@@ -1,31 +1,13 @@
 """`mfu-sym mfu`: MFU and HFU of a measured throughput, a step time, or a training log."""
 
-import math
-
 import click
 
 from ..cli import build_model, main, model_options
+from .types import COUNT, POSITIVE, SIZE
 
 LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.mfu.LOG_KINDS (kept out of start-up)
 
 
-class PositiveNumber(click.ParamType):
-    """A finite number > 0: `--tokens-per-sec nan` or `inf` is bad usage (exit 2), which
-    click's FloatRange lets through."""
-
-    name = "number"
-
-    def convert(self, value, param, ctx):
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            self.fail(f"{value!r} is not a number", param, ctx)
-        if not math.isfinite(number) or number <= 0:
-            self.fail(f"{value!r} is not a positive finite number", param, ctx)
-        return number
-
-
-POSITIVE = PositiveNumber()
 
 
 def hardware_options(function):
@@ -37,7 +19,7 @@ def hardware_options(function):
                      help="dtype of the peak (bf16, fp16, tf32, fp8, ...)"),
         click.option("--sparse", is_flag=True,
                      help="divide by the 2:4-sparse peak (default: the dense peak, the MFU denominator)"),
-        click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True,
+        click.option("--gpus", type=SIZE, default=1, show_default=True,
                      help="devices in the run (GPUs, TPU chips)"),
     ]
     for option in reversed(options):
@@ -50,14 +32,14 @@ def hardware_options(function):
 @hardware_options
 @click.option("--tokens-per-sec", type=POSITIVE, help="measured global throughput (all devices), tokens/s")
 @click.option("--step-time", type=POSITIVE, help="measured seconds per step (needs --batch)")
-@click.option("--batch", type=click.IntRange(min=1), help="global batch: sequences per step, all devices")
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
+@click.option("--batch", type=SIZE, help="global batch: sequences per step, all devices")
+@click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               help="training log: JSON lines (.jsonl, .json) or CSV (.csv, .tsv)")
 @click.option("--log-column", metavar="NAME", help="the log's column (or JSON key) holding the measurement")
 @click.option("--log-kind", type=click.Choice(LOG_KINDS), default="tokens-per-sec", show_default=True,
               help="what the column holds: global tokens/s, or seconds per step (needs --batch)")
-@click.option("--warmup", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--warmup", type=COUNT, default=0, show_default=True,
               help="log steps to exclude at the start")
 @click.option("--per-step", is_flag=True, help="text output: list every step of the log")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)

@@ -3,6 +3,7 @@
 import click
 
 from ..cli import build_model, main, model_options
+from .types import POSITIVE, SIZE
 
 
 @main.command()
@@ -11,15 +12,15 @@ from ..cli import build_model, main, model_options
               help="breakdown: training FLOPs per token by component against s; mfu: MFU against tokens/s")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="image file: .png, .svg or .pdf")
-@click.option("--seq-range", nargs=2, type=click.IntRange(min=1), metavar="MIN MAX",
+@click.option("--seq-range", nargs=2, type=SIZE, metavar="MIN MAX",
               help="breakdown: sequence lengths to plot [128 to max(131072, the model's)]")
 @click.option("--hardware", help="mfu: accelerator (see `mfu-sym hardware`), e.g. h100")
 @click.option("--dtype", default="bf16", show_default=True, help="mfu: dtype of the dense peak")
-@click.option("--gpus", type=click.IntRange(min=1), default=1, show_default=True, help="mfu: devices")
-@click.option("--seq-len", type=click.IntRange(min=1), help="mfu: sequence length (default: the model file's)")
+@click.option("--gpus", type=SIZE, default=1, show_default=True, help="mfu: devices")
+@click.option("--seq-len", type=SIZE, help="mfu: sequence length (default: the model file's)")
 @click.option("--compare", multiple=True, metavar="PRESET",
               help="mfu: also draw the MFU another preset would report (repeatable)")
-@click.option("--tokens-per-sec", "marks", multiple=True, type=click.FloatRange(min=0, min_open=True),
+@click.option("--tokens-per-sec", "marks", multiple=True, type=POSITIVE,
               help="mfu: mark a measured global throughput (repeatable)")
 def plot(model_file, kind, output, seq_range, hardware, dtype, gpus, seq_len, compare, marks, **switches):
     """Draw MODEL's training FLOPs per token by component against sequence length

@@ -5,13 +5,14 @@ import json
 import click
 
 from ..cli import build_model, context_note, main, model_options
+from .types import SIZE
 
 
 @main.command()
 @model_options
 @click.option("--against", "against", multiple=True, help="preset to compare with (repeatable) [6n and palm]")
-@click.option("--seq-len", type=click.IntRange(min=1), help="sequence length (default: the model file's)")
-@click.option("--batch", type=click.IntRange(min=1), help="sequences per step")
+@click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
+@click.option("--batch", type=SIZE, help="sequences per step")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def reconcile(model_file, against, seq_len, batch, fmt, **switches):
     """Training FLOPs under --preset (default exact) minus another convention, split by
