@@ -419,6 +419,8 @@ def tex_text(text):
     for ch in str(text):
         if ch in _SPECIAL:
             out.append(_SPECIAL[ch])
+        elif ord(ch) < 32 or ord(ch) == 127:  # control characters: shown, never typeset as such
+            out.append(r"\textit{[U+%04X]}" % ord(ch))
         elif ord(ch) < 128:
             out.append(ch)
         elif ch in _UNICODE:
@@ -615,7 +617,7 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
     amsmath, booktabs and url), or with `standalone` a complete article."""
     model, slug = doc.model, doc.slug
     blocks = _blocks(doc, line_width)
-    header = [f"% mfu-sym latex: {model.arch.name}" + (f" ({doc.source})" if doc.source else ""),
+    header = [_comment(f"mfu-sym latex: {model.arch.name}" + (f" ({doc.source})" if doc.source else "")),
               f"% {model_conventions(doc)}",
               "% Formulas: sympy's LaTeX of the engine's expressions, symbols as in formulas/symbols.yaml."]
     if not standalone:
@@ -657,6 +659,13 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
     return "\n".join(parts) + "\n"
 
 
+def _comment(text):
+    """A LaTeX comment line: one line, whatever the text holds (a newline would end the
+    comment and let the rest be typeset or executed)."""
+    from .render import printable
+    return "% " + printable(text).replace("\n", " ")
+
+
 def model_conventions(doc):
     c = doc.model.conventions
     return f"preset {c.preset}, mask {c.mask}, attention kernel {c.attention_kernel}, recompute {c.recompute}"
@@ -665,7 +674,10 @@ def model_conventions(doc):
 # ------------------------------------------------------------------ Markdown and BibTeX
 
 def _md_text(text):
-    return re.sub(r"([|*_`\\<>\[\]])", r"\\\1", str(text))
+    """Text safe in Markdown: no control characters (a newline would end a table row),
+    and the characters that make links, HTML, emphasis, tables or math escaped."""
+    from .render import printable
+    return re.sub(r"([|*_`\\<>\[\]$#!~])", r"\\\1", printable(text))
 
 
 def _md_cite(doc, citation):

@@ -235,6 +235,12 @@ def _reference(file, where, entry):
         raise FormulaError(file, f"{where}.year", "expected a year such as 2022")
     if not entry.get("arxiv") and not entry.get("url"):
         raise FormulaError(file, f"{where}.arxiv", "missing (a reference needs an arxiv id or a url)")
+    url = entry.get("url")
+    if url and not (isinstance(url, str) and re.match(r"^https?://[^\s<>\"'`]+$", url)):
+        raise FormulaError(file, f"{where}.url", f"{str(url)[:60]!r} is not a web address (expected https://...)")
+    arxiv = entry.get("arxiv")
+    if arxiv and not re.match(r"^[0-9]{4}\.[0-9]{4,5}(v[0-9]+)?$", str(arxiv)):
+        raise FormulaError(file, f"{where}.arxiv", f"{str(arxiv)[:60]!r} is not an arXiv id (expected e.g. 2204.02311)")
     return Reference(key=key, authors=_require(file, where, entry, "authors"),
                      title=_require(file, where, entry, "title"), year=year,
                      arxiv=str(entry.get("arxiv") or ""), url=str(entry.get("url") or ""))
@@ -272,6 +278,7 @@ def _formula(file, where, entry, names, references):
     _check_keys(file, where, entry, ("name", "component", "forward", "backward", "params", "active_params",
                                      "description", "omits", "reference"))
     name = _name(file, where, entry)
+    where = f"formula {name}"  # errors name the formula, as the checks at a model's sizes do
     component = _require(file, where, entry, "component")
     if component not in COMPONENTS:
         raise FormulaError(file, f"{where}.component", f"{component!r} (expected one of {', '.join(COMPONENTS)})")

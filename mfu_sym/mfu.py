@@ -23,7 +23,7 @@ appear only where a measured rate or time enters. Three ways in:
 import csv
 import json
 import math
-import statistics
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -183,17 +183,22 @@ def hfu_note(model, model_flops, hardware_flops):
 
 def warnings_for(peak, mfu=None, hfu=None):
     """Plain-language warnings about a result and the peak it divides by."""
+    return [text for _, text in result_warnings(mfu, hfu)] + peak_warnings(peak)
+
+
+def result_warnings(mfu=None, hfu=None):
+    """(kind, text) of each warning about an MFU / HFU value: "mfu-high", "hfu-high",
+    "mfu-low"."""
     out = []
     if mfu is not None and mfu > 1:
-        out.append(f"MFU {mfu:.1%} exceeds 100%: the FLOPs are likely double-counted (e.g. a "
-                   f"per-device token rate multiplied by all devices, or --gpus too small) or "
-                   f"the peak is wrong")
+        out.append(("mfu-high", f"MFU {mfu:.1%} exceeds 100%: the FLOPs are likely double-counted (e.g. a "
+                                f"per-device token rate multiplied by all devices, or --gpus too small) or "
+                                f"the peak is wrong"))
     if hfu is not None and hfu > 1 and (mfu is None or hfu != mfu):
-        out.append(f"HFU {hfu:.1%} exceeds 100%: check the recompute setting and the peak")
+        out.append(("hfu-high", f"HFU {hfu:.1%} exceeds 100%: check the recompute setting and the peak"))
     if mfu is not None and 0 < mfu < IMPLAUSIBLY_LOW:
-        out.append(f"MFU {mfu:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check that the throughput is "
-                   f"global (all devices) and counts tokens, not sequences")
-    out.extend(peak_warnings(peak))
+        out.append(("mfu-low", f"MFU {mfu:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check that the throughput is "
+                               f"global (all devices) and counts tokens, not sequences"))
     return out
 
 
@@ -316,10 +321,19 @@ class LogRecord:
 
 @dataclass(frozen=True)
 class Log:
+    """The values of one column of a training log, as arrays (a million steps cost
+    memory for two arrays, not a million objects)."""
+
     path: str
     column: str
-    records: tuple      # of LogRecord
+    lines: object       # numpy int64: line of each value in the file
+    values: object      # numpy float64: the positive values
     skipped: int        # records without the column (or with an empty value)
+
+    @property
+    def records(self):
+        return tuple(LogRecord(i + 1, int(line), float(value))
+                     for i, (line, value) in enumerate(zip(self.lines, self.values)))
 
 
 def read_log(path, column):
@@ -328,6 +342,7 @@ def read_log(path, column):
     lack the column, or leave it empty or null, are skipped and counted (evaluation lines
     in a mixed log); a value that is not a positive finite number is an error naming its
     line. The file is streamed, so a long log costs memory only for its values."""
+    import numpy as np
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in _JSON_SUFFIXES and suffix not in _CSV_SUFFIXES:
@@ -337,34 +352,46 @@ def read_log(path, column):
         raise LogError(path, None, "no such file")
     if not path.is_file():
         raise LogError(path, None, "not a regular file")
-    reader = _csv_rows if suffix in _CSV_SUFFIXES else _json_rows
-    records, skipped, seen, rows = [], 0, {}, 0
+    reader = _csv_values if suffix in _CSV_SUFFIXES else _json_values
+    lines, values, seen = [], [], {}
+    skipped = rows = 0
     try:
         with open(path, encoding="utf-8", newline="") as handle:
-            for line, row in reader(handle, path, _CSV_SUFFIXES.get(suffix)):
+            for line, raw in reader(handle, path, column, _CSV_SUFFIXES.get(suffix), seen):
                 rows += 1
-                for key in row:
-                    seen.setdefault(key, None)
-                raw = row.get(column)
                 if raw is None or (isinstance(raw, str) and not raw.strip()):
                     skipped += 1
                     continue
-                records.append(LogRecord(len(records) + 1, line, _log_value(raw, path, line, column)))
+                lines.append(line)
+                values.append(_log_value(raw, path, line, column))
     except UnicodeDecodeError:
         raise LogError(path, None, "not UTF-8 text") from None
     except OSError as exc:
         raise LogError(path, None, f"cannot read: {exc.strerror or exc}") from None
     if not rows:
         raise LogError(path, None, "empty log (expected one record per training step)")
-    if not records:
+    if not values:
         if column not in seen:
-            columns = ", ".join(map(str, seen)) or "(none)"
+            from .render import printable
+            names = [printable(str(k))[:40] for k in list(seen)[:20]]
+            columns = ", ".join(names) + (" ..." if len(seen) > 20 else "") if names else "(none)"
             raise LogError(path, column, f"no such column (the log has: {columns})")
         raise LogError(path, column, f"every record leaves {column!r} empty")
-    return Log(str(path), column, tuple(records), skipped)
+    return Log(str(path), column, np.asarray(lines, dtype=np.int64), np.asarray(values, dtype=np.float64), skipped)
 
 
-def _json_rows(handle, path, _delimiter):
+_SEEN_KEYS = 100  # keys remembered for the "no such column" message
+
+
+def _json_values(handle, path, column, _delimiter, seen):
+    for line, row in _json_rows(handle, path):
+        if len(seen) < _SEEN_KEYS:
+            for key in row:
+                seen.setdefault(key, None)
+        yield line, row.get(column)
+
+
+def _json_rows(handle, path):
     first = handle.read(1)
     while first and first.isspace():
         first = handle.read(1)
@@ -401,25 +428,30 @@ def _json_rows(handle, path, _delimiter):
         yield number, row
 
 
-def _csv_rows(handle, path, delimiter):
+def _csv_values(handle, path, column, delimiter, seen):
     reader = csv.reader(handle, delimiter=delimiter)
     try:
         header = next(reader, None)
         if header is None:
             return
         header = [h.strip() for h in header]
+        for key in header[:_SEEN_KEYS]:
+            seen.setdefault(key, None)
+        index = header.index(column) if column in header else None
+        width = len(header)
         for row in reader:
+            if len(row) > width:
+                raise LogError(path, f"line {reader.line_num}", f"{len(row)} fields but the header names {width}")
             if not any(cell.strip() for cell in row):
                 continue
-            if len(row) > len(header):
-                raise LogError(path, f"line {reader.line_num}",
-                               f"{len(row)} fields but the header names {len(header)}")
-            yield reader.line_num, dict(zip(header, row))
+            yield reader.line_num, (row[index] if index is not None and index < len(row) else None)
     except csv.Error as exc:
         raise LogError(path, f"line {reader.line_num}", f"invalid CSV: {exc}") from None
 
 
 def _log_value(raw, path, line, column):
+    if type(raw) is float and 0 < raw <= MAX_MEASURE:  # the common case, at once
+        return raw
     where = f"line {line}"
     shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
     if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
@@ -436,20 +468,19 @@ def _log_value(raw, path, line, column):
 
 
 def summarize(values):
-    """median, p10, p90 (linear interpolation, as numpy's default), mean, min, max."""
-    values = list(values)
-    if len(values) == 1:
-        p10 = p90 = values[0]
-    else:
-        deciles = statistics.quantiles(values, n=10, method="inclusive")
-        p10, p90 = deciles[0], deciles[8]
-    return {"median": statistics.median(values), "p10": p10, "p90": p90,
-            "mean": statistics.fmean(values), "min": min(values), "max": max(values), "steps": len(values)}
+    """median, p10, p90 (linear interpolation, numpy's default), mean, min, max."""
+    import numpy as np
+    values = np.asarray(list(values) if not hasattr(values, "__len__") else values, dtype=np.float64)
+    p10, median, p90 = np.percentile(values, [10, 50, 90])
+    return {"median": float(median), "p10": float(p10), "p90": float(p90),
+            "mean": math.fsum(values.tolist()) / len(values), "min": float(values.min()),
+            "max": float(values.max()), "steps": int(len(values))}
 
 
 @dataclass(frozen=True)
 class LogSeries:
-    """MFU per step of a training log, warm-up excluded, and its summary."""
+    """MFU per step of a training log, warm-up excluded, and its summary. Per-step
+    figures are arrays (`columns`); `steps` gives them as one dict per step."""
 
     model_name: str
     peak: PeakChoice
@@ -462,21 +493,26 @@ class LogSeries:
     flops_per_token: object
     hardware_flops_per_token: object
     conventions: dict
-    steps: tuple        # of dicts: index, line, value, tokens_per_sec, mfu, hfu
+    columns: dict       # index, line, value, tokens_per_sec, mfu, hfu -> numpy arrays
     summary: dict       # mfu, hfu, tokens_per_sec -> summarize()
     hfu_note: str | None = None
     warnings: tuple = field(default=())
 
-    def to_dict(self):
+    @property
+    def steps(self):
+        keys = ("index", "line", "value", "tokens_per_sec", "mfu", "hfu")
+        return tuple(dict(zip(keys, row)) for row in zip(*[self.columns[k].tolist() for k in keys]))
+
+    def to_dict(self, per_step=True):
         from .export import exact
-        return {
+        out = {
             "model": self.model_name,
             "hardware": self.peak.to_dict(),
             "devices": self.devices,
             "run": {"seq_len": self.seq_len, "batch": self.batch},
             "log": {"path": self.log.path, "column": self.log.column, "kind": self.kind,
-                    "records": len(self.log.records), "skipped_without_value": self.log.skipped,
-                    "warmup_excluded": self.warmup, "steps_used": len(self.steps)},
+                    "records": len(self.log.values), "skipped_without_value": self.log.skipped,
+                    "warmup_excluded": self.warmup, "steps_used": len(self.columns["mfu"])},
             "flops_per_token": {"model": exact(self.flops_per_token),
                                 "hardware": exact(self.hardware_flops_per_token)},
             "peak_flops_per_sec": {"total": self.peak.flops * self.devices, "per_device": self.peak.flops},
@@ -484,14 +520,19 @@ class LogSeries:
             "hfu_note": self.hfu_note,
             "conventions": self.conventions,
             "warnings": list(self.warnings),
-            "steps": list(self.steps),
         }
+        if per_step:
+            out["steps"] = list(self.steps)
+        return out
 
 
 def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None):
     """MFU per step of the log at `path`: `column` holds global tokens/s (kind
     "tokens-per-sec") or seconds per step (kind "step-time", which needs `batch`). The
-    first `warmup` records with a value are excluded from the per-step list and summary."""
+    first `warmup` records with a value are excluded from the per-step list and summary.
+    Each step's MFU is its throughput times one exact constant (FLOPs per token / (devices
+    x peak)), rounded to a float once."""
+    import numpy as np
     if kind not in LOG_KINDS:
         raise UsageError(None, "log_kind", f"{kind!r} (expected one of {', '.join(LOG_KINDS)})")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
@@ -504,37 +545,50 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
     model_flops, hardware_flops, report = per_token(model, seq_len)
     length = int(report["run"]["seq_len"])
     log = read_log(path, column)
-    if warmup >= len(log.records):
-        raise LogError(path, column, f"all {len(log.records)} steps are in the warm-up "
+    if warmup >= len(log.values):
+        raise LogError(path, column, f"all {len(log.values)} steps are in the warm-up "
                                      f"(--warmup {warmup}); expected fewer warm-up steps than steps")
-    steps = []
-    for record in log.records[warmup:]:
-        tps = record.value if kind == "tokens-per-sec" else int(batch) * length / record.value
-        steps.append({"index": record.index, "line": record.line, "value": record.value, "tokens_per_sec": tps,
-                      "mfu": utilization(tps, model_flops, devices, peak.flops),
-                      "hfu": utilization(tps, hardware_flops, devices, peak.flops)})
-    summary = {key: summarize(s[key] for s in steps) for key in ("mfu", "hfu", "tokens_per_sec")}
-    warnings = []
-    over = [s for s in steps if s["mfu"] > 1]
-    if over:
-        warnings.append(f"{len(over)} of {len(steps)} steps have MFU above 100% (first: line {over[0]['line']}, "
-                        f"{over[0]['mfu']:.1%}): the FLOPs are likely double-counted or the peak is wrong")
-    over = [s for s in steps if s["hfu"] > 1 and s["hfu"] != s["mfu"]]
-    if over:
-        warnings.append(f"{len(over)} of {len(steps)} steps have HFU above 100% (first: line {over[0]['line']}, "
-                        f"{over[0]['hfu']:.1%}): check the recompute setting and the peak")
+    values = log.values[warmup:]
+    if kind == "tokens-per-sec":
+        tps = values
+    else:
+        if values.min() < MIN_SECONDS:
+            line = int(log.lines[warmup:][values.argmin()])
+            raise LogError(path, f"line {line}", f"{column} is {values.min()!r} s (expected at least {MIN_SECONDS:g})")
+        tps = (int(batch) * length) / values
+    denominator = int(devices) * _fraction(peak.flops)
+    model_scale = float(_fraction(model_flops) / denominator)
+    hardware_scale = float(_fraction(hardware_flops) / denominator)
+    columns = {"index": np.arange(warmup + 1, len(log.values) + 1), "line": log.lines[warmup:],
+               "value": values, "tokens_per_sec": tps, "mfu": tps * model_scale, "hfu": tps * hardware_scale}
+    summary = {key: summarize(columns[key]) for key in ("mfu", "hfu", "tokens_per_sec")}
+    found = []
+    for key, label, note in (("mfu", "MFU", "the FLOPs are likely double-counted or the peak is wrong"),
+                             ("hfu", "HFU", "check the recompute setting and the peak")):
+        over = columns[key] > 1
+        if key == "hfu":
+            over &= columns["hfu"] != columns["mfu"]
+        if over.any():
+            first = int(np.argmax(over))
+            found.append(f"{int(over.sum())} of {len(values)} steps have {label} above 100% (first: line "
+                            f"{int(columns['line'][first])}, {columns[key][first]:.1%}): {note}")
     if summary["mfu"]["median"] < IMPLAUSIBLY_LOW:
-        warnings.append(f"median MFU {summary['mfu']['median']:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check "
+        found.append(f"median MFU {summary['mfu']['median']:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check "
                         f"that the column is global tokens/s (or seconds per step) and --gpus")
     if log.skipped:
-        warnings.append(f"records without a {column!r} value were skipped: {log.skipped}")
-    warnings.extend(peak_warnings(peak))
+        found.append(f"records without a {column!r} value were skipped: {log.skipped}")
+    found.extend(peak_warnings(peak))
     return LogSeries(report["model"], peak, int(devices), length, batch, log, kind, warmup,
-                     model_flops, hardware_flops, report["conventions"], tuple(steps), summary,
-                     hfu_note(model, model_flops, hardware_flops), tuple(warnings))
+                     model_flops, hardware_flops, report["conventions"], columns, summary,
+                     hfu_note(model, model_flops, hardware_flops), tuple(found))
 
 
 # ------------------------------------------------------------------ the meter
+
+class MFUWarning(UserWarning):
+    """An MFU that is likely wrong (above 100%, implausibly low) or a peak that is not
+    the usual denominator (sparse, FP8, integer, vector rates)."""
+
 
 class MFUMeter:
     """MFU of each training step, cheap enough to call every step.
@@ -583,11 +637,28 @@ class MFUMeter:
         self._compiled = sympy.lambdify(length, (model_expr, hardware_expr), modules="math")
         self._cache = {self.seq_len: (float(self.flops_per_token), float(self.hardware_flops_per_token))}
         self._per_token, self._hardware_per_token = self._cache[self.seq_len]
-        self.warnings = tuple(peak_warnings(self.peak))
+        self.warnings = []  # every warning given, in order (each is also a MFUWarning)
+        for text in peak_warnings(self.peak):
+            self._warn(text)
         self.reset()
 
+    def _warn(self, text, stacklevel=3):
+        self.warnings.append(text)
+        warnings.warn(text, MFUWarning, stacklevel=stacklevel)  # points at the caller's line
+
+    def _check(self, mfu, hfu):
+        """The CLI's warnings about a result, each kind given once (at the first step
+        that shows it)."""
+        if IMPLAUSIBLY_LOW <= mfu <= 1 and hfu <= 1:  # the usual case costs two comparisons
+            return
+        for kind, text in result_warnings(mfu, hfu):
+            if kind not in self._given:
+                self._given.add(kind)
+                self._warn(f"step {self.steps + 1}: {text}", stacklevel=5)
+
     def reset(self):
-        """Forget the history (e.g. after warm-up)."""
+        """Forget the history (e.g. after warm-up); warnings already given stay given."""
+        self._given = getattr(self, "_given", set())
         self.last = None
         self.last_hfu = None
         self.smoothed = None
@@ -604,7 +675,9 @@ class MFUMeter:
 
     def update(self, tokens, seconds, seq_len=None):
         """Record one step of `tokens` (global) in `seconds`; returns its MFU as a float."""
-        if not (tokens > 0 and seconds > 0 and math.isfinite(seconds) and math.isfinite(tokens)):
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (tokens, seconds))
+        if not (numbers and 0 < tokens <= MAX_MEASURE and MIN_SECONDS <= seconds <= MAX_MEASURE
+                and math.isfinite(seconds) and math.isfinite(tokens)):
             raise UsageError(None, "update", f"tokens={tokens!r}, seconds={seconds!r} "
                                              f"(expected positive finite numbers)")
         if seq_len is None:
@@ -615,6 +688,7 @@ class MFUMeter:
         value = rate * per_token
         self.last = value
         self.last_hfu = rate * hardware_per_token
+        self._check(value, self.last_hfu)
         self.smoothed = value if self.smoothed is None else (
             self.smoothing * self.smoothed + (1.0 - self.smoothing) * value)
         self.steps += 1

@@ -52,10 +52,12 @@ def save(fig, path):
     if suffix not in FORMATS:
         raise UsageError(path, "output", f"unknown image format {suffix or '(no extension)'!r} "
                                          f"(expected {', '.join(FORMATS)})")
-    try:
-        fig.savefig(path, dpi=150, bbox_inches="tight")
-    except OSError as exc:
-        raise UsageError(path, "output", exc.strerror or str(exc)) from None
+    from .output import target
+    with target(path) as temporary:
+        try:
+            fig.savefig(str(temporary), dpi=150, bbox_inches="tight", format=suffix[1:])
+        except OSError as exc:
+            raise UsageError(path, None, f"cannot write: {exc.strerror or exc}") from None
     return path
 
 

@@ -362,7 +362,7 @@ def test_jsonl_log_per_step_and_summary(example, tmp_path):
     lines.insert(7, "")                            # blank lines are ignored
     path = write(tmp_path, "train.jsonl", "\n".join(lines) + "\n")
     data = run_json("mfu", example("llama3_8b.yaml"), "--hardware", "h100", "--gpus", 8, "--seq-len", 8192,
-                    "--log", path, "--log-column", "tokens_per_sec", "--warmup", 2)
+                    "--log", path, "--log-column", "tokens_per_sec", "--warmup", 2, "--per-step")
     c = _c(8192)
     assert [s["value"] for s in data["steps"]] == [10_000 * i for i in range(1, 12)]
     assert all(s["mfu"] == pytest.approx(s["value"] * c, rel=1e-14) for s in data["steps"])
@@ -382,7 +382,7 @@ def test_csv_step_time_log(example, tmp_path):
     path = write(tmp_path, "train.csv", "step,step_time,loss\n1,10.0,3.1\n2,2.0,3.0\n3,4.0,2.9\n\n4,,2.8\n")
     data = run_json("mfu", example("llama3_8b.yaml"), "--hardware", "h100", "--gpus", 8, "--seq-len", 8192,
                     "--log", path, "--log-column", "step_time", "--log-kind", "step-time", "--batch", 16,
-                    "--warmup", 1)
+                    "--warmup", 1, "--per-step")
     c = _c(8192)
     assert [s["tokens_per_sec"] for s in data["steps"]] == [16 * 8192 / 2.0, 16 * 8192 / 4.0]
     assert [s["line"] for s in data["steps"]] == [3, 4]
@@ -398,8 +398,11 @@ def test_csv_step_time_log(example, tmp_path):
 ])
 def test_log_formats(example, tmp_path, name, text):
     path = write(tmp_path, name, text)
-    data = run_json("mfu", example("gpt2_124m.yaml"), "--hardware", "a100", "--log", path, "--log-column", "tps")
+    data = run_json("mfu", example("gpt2_124m.yaml"), "--hardware", "a100", "--log", path, "--log-column", "tps",
+                    "--per-step")
     assert [s["value"] for s in data["steps"]] == [100, 200]
+    summary = run_json("mfu", example("gpt2_124m.yaml"), "--hardware", "a100", "--log", path, "--log-column", "tps")
+    assert "steps" not in summary and summary["summary"]["tokens_per_sec"]["mean"] == 150
 
 
 def test_log_text_output(example, tmp_path):
@@ -473,3 +476,21 @@ def test_palm_540b_app_b_mfu_from_a_config():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert round(100 * float(data["mfu"]), 1) == 46.2
+
+
+def test_meter_warns_as_the_cli_does(example):
+    from mfu_sym.mfu import MFUWarning
+    with pytest.warns(MFUWarning, match="2:4-SPARSE"):
+        sparse = mfu_sym.MFUMeter(example("llama3_8b.yaml"), hardware="h100", gpus=8, seq_len=8192, sparse=True)
+    assert len(sparse.warnings) == 1
+    meter = mfu_sym.MFUMeter(example("llama3_8b.yaml"), hardware="h100", gpus=8, seq_len=8192)
+    with pytest.warns(MFUWarning, match="step 1: MFU .* exceeds 100%"):
+        meter.update(tokens=8192 * 1000, seconds=1.0)  # 8.2M tokens/s on 8 H100s: impossible
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        meter.update(tokens=8192 * 1000, seconds=1.0)  # the same kind is given once
+        meter.update(tokens=60_000, seconds=1.0)       # a plausible step: silent
+    with pytest.warns(MFUWarning, match="step 4: MFU .* is below 1%"):
+        meter.update(tokens=100, seconds=1.0)
+    assert len(meter.warnings) == 2

@@ -220,3 +220,148 @@ def test_library_errors_for_api_users(example):
         mfu_sym.load(LLAMA, frobnicate=True)
     with pytest.raises(UsageError, match="seq_len: 0 is not a positive integer"):
         model.report(seq_len=0)
+
+
+# ---- the classes of bad input found by trying mfu-sym as new users do (issue 12)
+
+def _log(tmp_path, name, lines):
+    path = tmp_path / name
+    path.write_text("".join(lines))
+    return path
+
+
+@pytest.mark.parametrize("args, code, message", [
+    (["derive", "MIXTRAL", "--capacity-factor", "nan"], 2, "not a positive finite number"),
+    (["derive", "MIXTRAL", "--capacity-factor", "inf"], 2, "not a positive finite number"),
+    (["mfu", LLAMA, "--hardware", "h100", "--tokens-per-sec", "1e308"], 2, "out of range"),
+    (["mfu", LLAMA, "--hardware", "h100", "--step-time", "1e-300", "--batch", "8"], 2, "out of range"),
+    (["mfu", LLAMA, "--hardware", "h100", "--tokens-per-sec", "1e3", "--gpus", str(10**400)], 2, "Invalid value"),
+    (["budget", LLAMA, "--tokens", "1e12", "--hardware", "h100", "--gpus", "8", "--mfu", "nan"], 2,
+     "not a fraction"),
+    (["derive", LLAMA, "--seq-len", str(2**63)], 2, "Invalid value"),
+    (["sweep", LLAMA, "--seq-len", "1:200000000"], 1, "has 200,000,000 values (at most 10,000,000)"),
+    (["sweep", LLAMA, "--seq-len", "1" * 5000], 1, "numbers of at most 20 digits"),
+    (["infer", "MIXTRAL", "--context", "4096", "--batch", "10000000"], 0, "experts read"),
+    (["mfu", "HF_LLAMA", "--hardware", "h100", "--tokens-per-sec", "1000"], 1,
+     "seq_len: no sequence length: give --seq-len"),
+    (["budget", "HF_LLAMA", "--tokens", "1e12"], 1, "seq_len: no sequence length: give --seq-len"),
+    (["memory", "HF_LLAMA"], 1, "seq_len: no sequence length: give --seq-len"),
+])
+def test_bad_values_end_cleanly(args, code, message):
+    paths = {"MIXTRAL": str(EXAMPLES / "mixtral_8x7b.yaml"), "HF_LLAMA": str(EXAMPLES / "hf" / "llama3_8b" / "config.json")}
+    result = invoke(*[paths.get(a, a) for a in args])
+    if code == 0:
+        assert result.exit_code == 0, result.output
+    else:
+        assert_clean_failure(result, codes=(code,))
+    assert message in result.output
+
+
+@pytest.mark.parametrize("lines, message", [
+    (['{"tps": %s}\n' % ("9" * 5000)], "an integer with 5000 digits"),
+    (['{"tps": NaN}\n'], "NaN is not a JSON number"),
+    (['{"tps": 1e400}\n'], "out of range"),
+    (['{"tps": "%s"}\n' % ("9" * 5000)], "expected a positive finite number"),
+    (['{"tps": 1e300}\n'], "expected at most"),
+    (['{"tps": 1000, "tps": 2000}\n'], "given twice"),
+])
+def test_bad_log_values(tmp_path, lines, message):
+    path = _log(tmp_path, "train.jsonl", ['{"tps": 1000}\n'] + lines)
+    result = invoke("mfu", LLAMA, "--hardware", "h100", "--log", path, "--log-column", "tps")
+    assert_clean_failure(result, codes=(1,))
+    assert message in result.output
+
+
+def test_a_long_log_is_read_in_bounded_time(tmp_path):
+    path = _log(tmp_path, "train.csv", ["step,tps\n"] + [f"{i},{50000 + i % 1000}\n" for i in range(10**6)])
+    start = time.monotonic()
+    result = invoke("mfu", LLAMA, "--hardware", "h100", "--gpus", "8", "--log", path, "--log-column", "tps",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("command, extra", [
+    ("sweep", ["--seq-len", "8,16"]), ("latex", []), ("latex", ["--standalone"]),
+])
+@pytest.mark.parametrize("target", ["missing", "full", "directory"])
+def test_output_targets_that_cannot_be_written(tmp_path, command, extra, target):
+    path = {"missing": tmp_path / "no" / "such" / "out.txt", "full": Path("/dev/full"), "directory": tmp_path}[target]
+    if target == "full" and not path.exists():
+        pytest.skip("no /dev/full here")
+    before = sorted(os.listdir(tmp_path))
+    result = invoke(command, LLAMA, *extra, "-o", path)
+    assert_clean_failure(result, codes=(1, 2))
+    assert "cannot write" in result.output or "directory" in result.output
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_a_formula_library_missing_an_entry(tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "formulas" / "moe.yaml").read_text()
+    start, end = text.index("  - name: router"), text.index("  - name: experts_gated")
+    _file(tmp_path, "moe.yaml", text[:start] + text[end:])
+    result = invoke("derive", EXAMPLES / "mixtral_8x7b.yaml", "--formulas", tmp_path)
+    assert_clean_failure(result, codes=(1,))
+    assert "formula 'router': missing from the formula library" in result.output
+
+
+@pytest.mark.parametrize("forward, params, message", [
+    ("3 * 2 * d_model * d_ff / (n_heads - 32)", "3 * d_model * d_ff", "not finite at this model's sizes"),
+    ("3 * 2 * d_model * d_ff - 10 * d_model * d_ff", "3 * d_model * d_ff", "(expected a non-negative integer"),
+    ("3 * 2 * d_model * d_ff", "3 * d_model * d_ff / 11", "evaluates to"),
+    ("3 * 2 * d_model * d_ff", "-3 * d_model * d_ff", "evaluates to"),
+    ("d_model * d_ff / 3", "3 * d_model * d_ff", "(expected a non-negative integer"),
+    ("(((d_model**4)**4)**4)", "3 * d_model * d_ff", "a power of degree 64"),
+])
+def test_formulas_that_do_not_count(tmp_path, forward, params, message):
+    text = (Path(__file__).resolve().parent.parent / "formulas" / "mlp.yaml").read_text()
+    text = text.replace("forward: 3 * 2 * d_model * d_ff", f"forward: {forward}", 1)
+    text = text.replace("params: 3 * d_model * d_ff\n", f"params: {params}\n", 1)
+    _file(tmp_path, "mlp.yaml", text)
+    result = invoke("derive", LLAMA, "--formulas", tmp_path)
+    assert_clean_failure(result, codes=(1,))
+    assert message in result.output and "mlp_gated" in result.output
+
+
+def test_names_from_files_are_escaped_for_every_output(tmp_path):
+    path = _file(tmp_path, "evil.yaml", 'name: "evil\\n\\\\input{/etc/passwd}\\e[31m $x$ | [l](javascript:x)"\n'
+                 + BASE_YAML + "seq_len: 8\n")
+    text = invoke("derive", path).stdout
+    assert "\x1b" not in text and "evil\\n\\input{/etc/passwd}\\x1b[31m" in text.splitlines()[0]
+    for fmt in ("latex", "markdown"):
+        out = invoke("latex", path, "--format", fmt).stdout
+        assert "\x1b" not in out
+        for line in out.splitlines():
+            # the command appears only inside a comment; elsewhere it is escaped
+            assert line.startswith("%") or "\\input{" not in line.replace("\\\\input", ""), line
+    bad = invoke("derive", _file(tmp_path, "key.yaml", BASE_YAML + '"x\\e[2J": 1\n'))
+    assert_clean_failure(bad, codes=(1,))
+    assert "\x1b" not in bad.output and "x\\x1b[2J: unknown field" in bad.output
+
+
+@pytest.mark.parametrize("value, message", [
+    (None, "expected the path of a model file"),
+    ({"model_type": "llama"}, "expected the path of a model file"),
+    (42, "expected the path of a model file"),
+])
+def test_the_python_api_refuses_what_it_cannot_read(value, message):
+    import mfu_sym
+    with pytest.raises(mfu_sym.MfuSymError, match=message):
+        mfu_sym.load(value)
+
+
+def test_the_python_api_refuses_text_and_bad_inputs():
+    import numpy as np
+    import mfu_sym
+    model = mfu_sym.load(LLAMA)
+    for bad in ("__import__('os')", None, {"a": 1}, 1.5):
+        with pytest.raises(mfu_sym.UsageError):
+            model.evaluate(bad)
+    for seq_len in (0, -1, 1.5, True, float("nan")):
+        with pytest.raises(mfu_sym.UsageError):
+            model.evaluate(model.training(), seq_len=seq_len)
+    f = model.compile(model.training(), "seq_len")
+    for bad in (np.array([1.5]), np.array([np.nan]), np.array([0]), np.array([-4]), np.array([True])):
+        with pytest.raises(mfu_sym.UsageError):
+            f(bad)
+    assert f(np.array([8192]))[0] == model.evaluate(model.training(), seq_len=8192)

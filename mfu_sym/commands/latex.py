@@ -47,8 +47,5 @@ def latex(model_file, output, standalone, fmt, seq_len, batch, bibliography, lin
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
-    except OSError as exc:
-        raise click.ClickException(f"{output}: {exc.strerror or exc}") from None
+    from ..output import write_text
+    write_text(output, text)

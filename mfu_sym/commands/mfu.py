@@ -41,7 +41,7 @@ def hardware_options(function):
               help="what the column holds: global tokens/s, or seconds per step (needs --batch)")
 @click.option("--warmup", type=COUNT, default=0, show_default=True,
               help="log steps to exclude at the start")
-@click.option("--per-step", is_flag=True, help="text output: list every step of the log")
+@click.option("--per-step", is_flag=True, help="list every step of the log (text and JSON; default: the summary)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, batch, seq_len,
         log_file, log_column, log_kind, warmup, per_step, fmt, **switches):
@@ -67,8 +67,8 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
                                + (f" (got {', '.join(given)})" if given else ""))
     if step_time is not None and batch is None:
         raise click.UsageError("--step-time needs --batch (global sequences per step)")
-    if log_file is None and (log_column is not None or warmup):
-        raise click.UsageError("--log-column and --warmup apply only with --log")
+    if log_file is None and (log_column is not None or warmup or per_step or log_kind != "tokens-per-sec"):
+        raise click.UsageError("--log-column, --log-kind, --warmup and --per-step apply only with --log")
     if log_file is not None:
         if log_column is None:
             raise click.UsageError("--log needs --log-column (the column or key to read)")
@@ -88,7 +88,7 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
         text = lambda: _text(result, model_file)
     if fmt == "json":
         import json
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_dict(**({"per_step": per_step} if log_file else {})), indent=2))
         return
     click.echo(text())
     for warning in result.warnings:
@@ -156,8 +156,8 @@ def _log_text(s, source, per_step):
     run = f"seq_len {s.seq_len:,}" + (f", batch {s.batch:,}" if s.batch is not None else "")
     what = "global tokens/s" if s.kind == "tokens-per-sec" else "seconds per step"
     lines += [f"  {'run':<17}{run}",
-              f"  {'log':<17}column {log.column!r} ({what}): {len(log.records):,} steps, "
-              f"{s.warmup:,} warm-up excluded, {len(s.steps):,} used"
+              f"  {'log':<17}column {log.column!r} ({what}): {len(log.values):,} steps, "
+              f"{s.warmup:,} warm-up excluded, {len(s.columns['mfu']):,} used"
               + (f"; skipped (no value): {log.skipped:,}" if log.skipped else "")]
     lines += _flops_lines(s, s.conventions)
     lines += ["", f"  {'':<16}{'median':>10}{'p10':>10}{'p90':>10}{'mean':>10}{'min':>10}{'max':>10}"]

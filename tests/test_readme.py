@@ -1,0 +1,53 @@
+"""Every `mfu-sym` command the README shows runs as shown, and none prints an MFU the
+tool itself would warn about."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import run
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def _code_lines():
+    fenced = False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif fenced:
+            yield line
+
+
+def _commands():
+    for line in _code_lines():
+        line = line.strip().removeprefix("$ ")
+        if line.startswith("mfu-sym "):
+            line = re.split(r"\s+#\s", line)[0]          # a trailing comment
+            line = re.split(r"\s*(?:&&|>|\|)\s*", line)[0]  # the mfu-sym part of a shell line
+            yield line
+
+
+COMMANDS = sorted(set(_commands()))
+
+
+def test_the_readme_shows_commands():
+    assert len(COMMANDS) > 20
+
+
+@pytest.mark.parametrize("line", COMMANDS)
+def test_readme_command_runs(tmp_path, monkeypatch, line):
+    args = shlex.split(line)[1:]
+    args = [str(ROOT / a) if a.startswith("examples/") else a for a in args]
+    missing = [a for a in args if a.endswith((".jsonl", ".csv")) and not Path(a).exists()]
+    if missing:
+        pytest.skip(f"needs the user's own {missing[0]}")
+    if args[0] == "plot":
+        pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "exceeds 100%" not in result.output and "Traceback" not in result.output
