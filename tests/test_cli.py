@@ -110,7 +110,7 @@ def test_bad_formula_directory_is_an_error(example, tmp_path):
                                        " description: d, reference: {cite: kaplan2020, where: x}}\n")
     result = run("derive", example("llama3_8b.yaml"), "--formulas", tmp_path)
     assert result.exit_code == 1
-    assert re.match(r"Error: .*mlp\.yaml: formulas\[0\]\.forward: attribute access is not allowed", result.output)
+    assert re.match(r"Error: .*mlp\.yaml: formula mlp_gated\.forward: attribute access is not allowed", result.output)
 
 
 def test_unknown_name_in_a_formula_file(example, tmp_path):
