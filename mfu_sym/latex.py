@@ -741,7 +741,8 @@ def to_bibtex(doc):
     """BibTeX entries for the keys the documents cite (authors are already BibTeX names)."""
     entries = []
     for ref in doc.references:
-        fields = [f"  author = {{{ref.authors}}}", f"  title = {{{{{ref.title}}}}}", f"  year = {{{ref.year}}}"]
+        fields = [f"  author = {{{tex_text(ref.authors)}}}", f"  title = {{{{{tex_text(ref.title)}}}}}",
+                  f"  year = {{{ref.year}}}"]
         if ref.arxiv:
             fields += [f"  eprint = {{{ref.arxiv}}}", "  archivePrefix = {arXiv}"]
         fields.append(f"  url = {{{ref.link}}}")

@@ -210,9 +210,21 @@ def _name(file, where, entry):
     return name
 
 
+_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
+# A symbol's LaTeX goes into math mode as it is: letters, digits, sub/superscripts, braces
+# and a few commands; nothing that reads files or defines macros.
+_LATEX = re.compile(r"^(?:[A-Za-z0-9_^{}' ,.]|\\(?:mathrm|mathit|mathbf|text|operatorname|alpha|beta|gamma|"
+                    r"delta|epsilon|eta|theta|kappa|lambda|mu|nu|pi|rho|sigma|tau|phi|chi|psi|omega|ell|Delta|"
+                    r"Sigma)(?![A-Za-z]))+$")
+
+
 def _symbol(file, where, entry):
     _check_keys(file, where, entry, ("name", "latex", "kind", "description"))
     name = _name(file, where, entry)
+    latex = _require(file, where, entry, "latex")
+    if not _LATEX.match(latex):
+        raise FormulaError(file, f"{where}.latex", f"{latex[:60]!r} is not allowed (expected letters, digits, "
+                           r"_ ^ { }, and commands such as \mathrm or \kappa)")
     if name in _RESERVED:
         raise FormulaError(file, f"{where}.name", f"{name!r} collides with a name sympy gives meaning to")
     kind = _require(file, where, entry, "kind")
@@ -220,7 +232,7 @@ def _symbol(file, where, entry):
         raise FormulaError(file, f"{where}.kind", f"{kind!r} (expected architecture, run or position)")
     return SymbolInfo(
         name=name,
-        latex=_require(file, where, entry, "latex"),
+        latex=latex,
         kind=kind,
         description=_require(file, where, entry, "description"),
         symbol=sympy.Symbol(name, positive=True, integer=True),
@@ -230,6 +242,8 @@ def _symbol(file, where, entry):
 def _reference(file, where, entry):
     _check_keys(file, where, entry, ("key", "authors", "title", "year", "arxiv", "url"))
     key = _require(file, where, entry, "key")
+    if not _KEY.match(key):
+        raise FormulaError(file, f"{where}.key", f"{key[:60]!r} is not a citation key (expected letters, digits, _ : -)")
     year = entry.get("year")
     if isinstance(year, bool) or not isinstance(year, int):
         raise FormulaError(file, f"{where}.year", "expected a year such as 2022")

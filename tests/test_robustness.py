@@ -365,3 +365,20 @@ def test_the_python_api_refuses_text_and_bad_inputs():
         with pytest.raises(mfu_sym.UsageError):
             f(bad)
     assert f(np.array([8192]))[0] == model.evaluate(model.training(), seq_len=8192)
+
+
+@pytest.mark.parametrize("section, message", [
+    ("symbols:\n  - {name: evil, latex: '\\\\input{/etc/passwd}', kind: architecture, description: d}\n",
+     "is not allowed (expected letters"),
+    ("symbols:\n  - {name: evil, latex: 'x\\\\def\\\\y{1}', kind: architecture, description: d}\n", "is not allowed"),
+    ("references:\n  - {key: 'a}\\\\input{b', authors: A, title: T, year: 2020, arxiv: '2001.00001'}\n",
+     "is not a citation key"),
+    ("references:\n  - {key: ok, authors: A, title: T, year: 2020, url: 'javascript:alert(1)'}\n",
+     "is not a web address"),
+    ("references:\n  - {key: ok, authors: A, title: T, year: 2020, arxiv: '../../x'}\n", "is not an arXiv id"),
+])
+def test_formula_files_cannot_inject_into_documents(tmp_path, section, message):
+    _file(tmp_path, "extra.yaml", section)
+    result = invoke("latex", LLAMA, "--formulas", tmp_path)
+    assert_clean_failure(result, codes=(1,))
+    assert message in result.output
