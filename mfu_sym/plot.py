@@ -45,6 +45,12 @@ def _figure(**kwargs):
     return fig
 
 
+def _plain(text):
+    """Text from a file, drawn as it is: matplotlib would read `$...$` as math (and fail
+    on a malformed formula)."""
+    return str(text).replace("$", r"\$")
+
+
 def save(fig, path):
     """Write `fig` to `path` (.png, .svg or .pdf, chosen by the suffix)."""
     path = str(path)
@@ -167,7 +173,7 @@ def breakdown(model, path=None, seq_range=None, series=None):
         where = "never" if cross is None else f"at s = {cross['approx']:,.0f}, outside the range"
         top.text(0.01, 0.97, f"attention core = MLP: {where}", transform=top.transAxes, va="top", fontsize=9)
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9, title="component")
-    top.set_title(f"{series.model_name}: training FLOPs per token by component\n{series.conventions}")
+    top.set_title(f"{_plain(series.model_name)}: training FLOPs per token by component\n{series.conventions}")
     if path is not None:
         save(fig, path)
     return fig
@@ -265,7 +271,7 @@ def mfu(model, hardware, path=None, dtype="bf16", gpus=1, seq_len=None, compare=
         per_device.set_xlabel(f"per device ({device_unit} tokens/s)".replace("( ", "("))
     ax.legend(loc="upper left", fontsize=9)
     peak = series.peak
-    ax.set_title(f"{series.model_name}: MFU against throughput, s = {series.seq_len:,}\n"
+    ax.set_title(f"{_plain(series.model_name)}: MFU against throughput, s = {series.seq_len:,}\n"
                  f"{series.gpus} x {peak.device.name}, {peak.dtype} {peak.kind} peak "
                  f"{peak.tflops:,g} {peak.unit} per device")
     if path is not None:

@@ -144,3 +144,14 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
     assert "matplotlib is not installed" in result.output and "pip install 'mfu-sym[plot]'" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_name_with_dollar_signs_is_drawn_as_text(tmp_path):
+    """matplotlib reads $...$ as math: a model name from a file must not be parsed."""
+    path = tmp_path / "m.yaml"
+    path.write_text('name: "$\\\\frac{x$ $\\\\undefinedcmd$"\nd_model: 64\nn_layers: 2\nn_heads: 4\nd_ff: 128\n'
+                    "vocab_size: 100\nseq_len: 8\n")
+    for args in (["--kind", "breakdown"], ["--kind", "mfu", "--hardware", "h100"]):
+        result = CliRunner().invoke(main, ["plot", str(path), *args, "-o", str(tmp_path / "p.png")])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / "p.png").stat().st_size > 1000

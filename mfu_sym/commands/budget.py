@@ -4,6 +4,7 @@ and the time and device-hours at an assumed MFU."""
 import click
 
 from ..cli import build_model, main, model_options
+from ..render import printable
 from .types import EXACT, FRACTION, SIZE
 
 
@@ -72,7 +73,7 @@ def _big(value):
 
 def _text(p, source):
     from ..export import grouped
-    lines = [f"Training budget of {p.model_name}  ({source})",
+    lines = [f"Training budget of {p.model_name}  ({printable(source)})",
              f"  {'run':<17}seq_len {p.seq_len:,}" + (f", batch {p.batch:,} sequences per step" if p.batch else ""),
              f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
              f"(model FLOPs: training, as the convention counts it)"]

@@ -3,6 +3,7 @@
 import click
 
 from ..cli import build_model, main, model_options
+from ..render import printable
 from .types import POSITIVE, SIZE
 
 
@@ -111,7 +112,7 @@ def to_text(r, inference, source=None):
     model = inference.model
     arch = model.arch
     b, C, P = run["batch"], run["context"], run["prompt_len"]
-    lines = [f"Inference: {r['model']}" + (f"  ({source})" if source else ""),
+    lines = [f"Inference: {r['model']}" + (f"  ({printable(source)})" if source else ""),
              f"  context {C:,}, prompt {P:,}, batch {b:,}; weights {run['dtype']} "
              f"({inference.weight_dtype.bits} bits an element), KV cache {run['kv_dtype']} "
              f"({inference.kv_dtype.bits} bits an element)", ""]

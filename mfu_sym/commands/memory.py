@@ -4,6 +4,7 @@ activations)."""
 import click
 
 from ..cli import build_model, main, model_options
+from ..render import printable
 from .types import SIZE
 
 
@@ -61,7 +62,7 @@ def memory_command(model_file, seq_len, batch, optimizer, dtype, grad_dtype, dp,
 def to_text(r, source=None):
     from ..export import grouped
     run, par, prec = r["run"], r["parallelism"], r["precision"]
-    lines = [f"Training memory per device: {r['model']}" + (f"  ({source})" if source else ""),
+    lines = [f"Training memory per device: {r['model']}" + (f"  ({printable(source)})" if source else ""),
              f"  micro-batch {run['micro_batch']:,} x seq_len {run['seq_len']:,}; tp {par['tp']}, pp {par['pp']}, "
              f"dp {par['dp']} ({par['devices']:,} device{'s' if par['devices'] > 1 else ''}), "
              f"ZeRO stage {par['zero']}, sequence parallel {'on' if par['sequence_parallel'] else 'off'}; "

@@ -3,6 +3,7 @@
 import click
 
 from ..cli import build_model, main, model_options
+from ..render import printable
 from .types import COUNT, POSITIVE, SIZE
 
 LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.mfu.LOG_KINDS (kept out of start-up)
@@ -128,7 +129,7 @@ def _flops_lines(result, conventions):
 
 def _text(m, source):
     total, each = m.achieved_flops
-    lines = [f"MFU of {m.model_name}  ({source})"]
+    lines = [f"MFU of {m.model_name}  ({printable(source)})"]
     lines += _peak_lines(m.peak, m.devices)
     run = f"seq_len {m.seq_len:,}"
     if m.step_time is not None:
@@ -151,7 +152,7 @@ def _text(m, source):
 
 def _log_text(s, source, per_step):
     log = s.log
-    lines = [f"MFU of {s.model_name}  ({source}), per step of {log.path}"]
+    lines = [f"MFU of {s.model_name}  ({printable(source)}), per step of {printable(log.path)}"]
     lines += _peak_lines(s.peak, s.devices)
     run = f"seq_len {s.seq_len:,}" + (f", batch {s.batch:,}" if s.batch is not None else "")
     what = "global tokens/s" if s.kind == "tokens-per-sec" else "seconds per step"
