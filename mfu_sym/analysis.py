@@ -161,7 +161,8 @@ def _positive_root(expression, s):
     """The smallest positive root in s of a (piecewise) polynomial, exact, or None. A
     Piecewise piece holds where its condition does and no earlier one does."""
     real = sympy.Symbol("s_real", positive=True)  # seq_len is an integer symbol: solve over the reals
-    expression = sympy.piecewise_fold(expression).xreplace({s: real})
+    # Min/Max (MaxText's min(s, W) window term) become Piecewise, which solve can split
+    expression = sympy.piecewise_fold(expression.rewrite(sympy.Piecewise)).xreplace({s: real})
     s = real
     pieces = expression.args if isinstance(expression, sympy.Piecewise) else ((expression, sympy.true),)
     roots = []
@@ -188,7 +189,7 @@ def _shares(model, length):
 def asymptotic(model):
     """The leading term of per-sequence training FLOPs as seq_len grows (past any window)."""
     s = model.seq_len
-    training = sympy.piecewise_fold(model.training().xreplace(model.values))
+    training = sympy.piecewise_fold(model.training().xreplace(model.values).rewrite(sympy.Piecewise))
     if isinstance(training, sympy.Piecewise):
         training = training.args[-1][0]  # the piece that holds for large s
     polynomial = sympy.Poly(sympy.expand(training), s)
