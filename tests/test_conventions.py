@@ -244,3 +244,17 @@ def test_per_position_costs_follow_the_preset(example, preset):
     length = 7
     summed = sum(model.evaluate(model.forward_at(t), seq_len=length) for t in range(1, length + 1))
     assert summed == model.evaluate(model.forward(), seq_len=length)
+
+
+def test_analyze_handles_maxtexts_window_term(example):
+    """MaxText halves min(s, W) on window layers: a Min in s, solved and expanded as a
+    Piecewise (it used to end in NotImplementedError)."""
+    from mfu_sym import analysis
+    model = mfu_sym.load(example("gemma3_27b.yaml"), preset="maxtext")
+    result = analysis.analyze(model, 8192, 1, (1024, 131072))
+    assert result["asymptotic"]["degree"] == 2
+    root = result["crossover_seq_len"]["attention_core_vs_mlp"]["half"]
+    s = model.seq_len
+    gap = (model.training("attention_core") - model.training("mlp")).xreplace(model.values)
+    assert gap.xreplace({s: sympy.Integer(int(root["approx"]) + 1)}) > 0
+    assert gap.xreplace({s: sympy.Integer(int(root["approx"]))}) <= 0
