@@ -15,7 +15,7 @@ FFN = ("mlp", "router", "experts", "shared_experts")  # what "the MLP" means for
 
 def with_preset(model, preset, **switches):
     """The same architecture under another convention."""
-    return Model(model.arch, Conventions.from_preset(preset, **switches), model.library)
+    return Model(model.arch, Conventions.from_preset(preset, root=model.library.root, **switches), model.library)
 
 
 def counted_params(model):
@@ -74,7 +74,7 @@ def _union(first, second):
 def prove_identities(model):
     """Each identity of the model's preset: proved (exact symbolic equality under the
     identity's assumptions), or not applicable (the model does not meet them)."""
-    preset = load_presets()[model.conventions.preset]
+    preset = load_presets(model.library.root)[model.conventions.preset]
     results = []
     for identity in preset.identities:
         meets, why = _assumptions(model, identity.get("assumes") or {})

@@ -9,8 +9,6 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
 from .errors import FormulaError, UsageError
-from .files import load_yaml
-from .paths import data_path
 
 MASKS = ("causal", "full", "half")
 KERNELS = ("eager", "flash")
@@ -50,9 +48,10 @@ class Conventions:
                 raise UsageError(None, name, f"{getattr(self, name)!r} (expected one of {', '.join(choices)})")
 
     @classmethod
-    def from_preset(cls, preset="exact", **overrides):
-        """The preset's switches, then every override that is not None."""
-        presets = load_presets()
+    def from_preset(cls, preset="exact", root=None, **overrides):
+        """The preset's switches, then every override that is not None (`root`: the data
+        root whose presets to use; default the bundled ones)."""
+        presets = load_presets(root)
         if preset not in presets:
             import difflib
             close = difflib.get_close_matches(str(preset), list(presets), n=1)
@@ -132,17 +131,20 @@ class Preset:
     identities: tuple
 
 
-def load_presets():
-    return dict(_load_presets(str(data_path("formulas") / "presets.yaml")))
+def load_presets(root=None):
+    """name -> Preset, from the data root's presets section (a presets.yaml in a
+    --formulas directory replaces the bundled one)."""
+    from . import data
+    return dict(_load_presets(root or data.root()))
 
 
-@lru_cache(maxsize=2)
-def _load_presets(path):
-    data = load_yaml(path, FormulaError)
-    if not isinstance(data, dict) or not isinstance(data.get("presets"), list):
+@lru_cache(maxsize=8)
+def _load_presets(root):
+    path, entries = root.section("presets")
+    if not isinstance(entries, list):
         raise FormulaError(path, "presets", "expected a list of presets")
     presets = {}
-    for i, entry in enumerate(data["presets"]):
+    for i, entry in enumerate(entries):
         where = f"presets[{i}]"
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise FormulaError(path, f"{where}.name", "missing")

@@ -18,11 +18,9 @@ the field. No peak lives in this module: the numbers are data.
 import difflib
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import HardwareError
 from .files import load_yaml
-from .paths import data_path
 
 # The dtype names a file may use, in display order. fp64 is the vector rate, fp64_tensor
 # the FP64 tensor-core / matrix rate; fp32 is the non-tensor (vector) rate.
@@ -280,9 +278,12 @@ def _dtype_name(dtype, path):
 
 # ------------------------------------------------------------------ loading
 
-def load_hardware(path=None):
-    """Read and validate a hardware file (default: the bundled `hardware.yaml`)."""
-    path = Path(path) if path is not None else data_path("hardware.yaml")
+def load_hardware(path=None, root=None):
+    """Read and validate a hardware file: `path`, else the data root's hardware.yaml (a
+    hardware.yaml in a --formulas directory replaces the bundled one)."""
+    if path is None:
+        from . import data
+        path = (root or data.root()).path("hardware.yaml")
     return _Loader(str(path)).load(load_yaml(path, HardwareError))
 
 

@@ -15,10 +15,7 @@ import sympy
 
 from . import expr, spec
 from .errors import ConfigError
-from .files import load_yaml
 
-FAMILIES_FILE = Path(__file__).resolve().parent / "hf_families.yaml"
-_META = ("reasons", "known_extra_keys", "base_ignore")
 # model_types that are not decoder-only text configs, with what to use instead
 REDIRECTS = {
     "gemma3": "is Gemma 3's multimodal config: pass its text_config as a config with model_type gemma3_text",
@@ -26,33 +23,36 @@ REDIRECTS = {
 _RULES = ("when_null", "absent", "derived")
 
 
-@lru_cache(maxsize=1)
-def _table():
-    data = load_yaml(FAMILIES_FILE, ConfigError)
-    if not isinstance(data, dict):
-        raise ConfigError(FAMILIES_FILE, None, "expected a mapping of model_type -> family")
-    reasons = data.get("reasons") or {}
+def _table(root=None):
+    from . import data
+    return _read_table(root or data.root())
+
+
+@lru_cache(maxsize=8)
+def _read_table(root):
+    path, table = root.section("hf_families")
+    if not isinstance(table, dict):
+        raise ConfigError(path, "hf_families", "expected a mapping of model_type -> family")
+    reasons = root.section("hf_reasons")[1] or {}
     families = {}
-    for name, family in data.items():
-        if name in _META:
-            continue
+    for name, family in table.items():
         family = dict(family)
         family["ignore"] = tuple(_flatten(family.get("ignore") or ()))
         for key in family["ignore"]:
             if key not in reasons:
-                raise ConfigError(FAMILIES_FILE, f"{name}.ignore", f"{key!r} has no reason in `reasons`")
+                raise ConfigError(path, f"hf_families.{name}.ignore", f"{key!r} has no reason in hf_reasons")
         families[name] = family
-    return families, reasons, frozenset(data.get("known_extra_keys") or ())
+    return families, reasons, frozenset(root.section("hf_known_extra_keys")[1] or ())
 
 
-def families():
-    """model_type -> its family entry (hf_families.yaml)."""
-    return _table()[0]
+def families(root=None):
+    """model_type -> its family entry (formulas/hf_families.yaml)."""
+    return _table(root)[0]
 
 
-def reasons():
+def reasons(root=None):
     """field -> why it changes neither FLOPs nor parameters."""
-    return _table()[1]
+    return _table(root)[1]
 
 
 def _flatten(items):
@@ -68,25 +68,26 @@ def field_names(family):
     return set(family.get("defaults") or ()) | set(family["ignore"]) | set(family.get("refuse") or ())
 
 
-def from_config(config, source):
-    """Validate a parsed config.json into an Architecture."""
+def from_config(config, source, root=None):
+    """Validate a parsed config.json into an Architecture (`root`: the data root whose
+    hf_families table to read; default the bundled one)."""
     if not isinstance(config, dict):
         raise ConfigError(source, None, f"expected a JSON object, got a JSON {_json_kind(config)}")
     model_type = config.get("model_type")
     if model_type is None:
-        raise ConfigError(source, "model_type", f"missing (expected one of {', '.join(families())})")
+        raise ConfigError(source, "model_type", f"missing (expected one of {', '.join(families(root))})")
     if not isinstance(model_type, str):
         raise ConfigError(source, "model_type", f"expected text such as \"llama\", got a JSON {_json_kind(model_type)}")
     if model_type in REDIRECTS:
         raise ConfigError(source, "model_type", f"{model_type!r} {REDIRECTS[model_type]}")
-    family = families().get(model_type)
+    family = families(root).get(model_type)
     if family is None:
         import difflib
-        close = difflib.get_close_matches(model_type, list(families()), n=1)
+        close = difflib.get_close_matches(model_type, list(families(root)), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         raise ConfigError(source, "model_type",
-                          f"unknown model_type {model_type!r} ({hint}supported: {', '.join(families())})")
-    return _Reader(config, family, source).architecture(model_type)
+                          f"unknown model_type {model_type!r} ({hint}supported: {', '.join(families(root))})")
+    return _Reader(config, family, source, root).architecture(model_type)
 
 
 def _short(value):
@@ -103,8 +104,8 @@ class _Reader:
     """The attributes a transformers config object would hold, and the architecture
     they describe."""
 
-    def __init__(self, config, family, source):
-        self.source, self.family, self.given = source, family, config
+    def __init__(self, config, family, source, root=None):
+        self.source, self.family, self.given, self.root = source, family, config, root
         aliases = family.get("aliases") or {}
         canonical = lambda key: aliases.get(key, key)  # noqa: E731
         # errors name a key as the file wrote it (num_experts, not num_local_experts)
@@ -155,7 +156,7 @@ class _Reader:
             seen.setdefault(attr, (key, value))
 
     def _notes(self, fields, aliases):
-        _, _, known = _table()
+        _, _, known = _table(self.root)
         family = self.family
         honoured = fields | set(aliases) | set(family.get("kwargs") or ()) | set(family.get("absent") or ())
         honoured |= set(family["keys"].values()) | set(family.get("computed") or ()) | known

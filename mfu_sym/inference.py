@@ -320,7 +320,9 @@ class Inference:
         if decode_tokens_per_sec is not None and hardware is None:
             raise UsageError(None, "decode_tokens_per_sec", "MBU needs the hardware's bandwidth (give hardware)")
         if hardware is not None:
-            peak = choose_peak_for(hardware, peak_dtype or self.weight_dtype.name)
+            from .hardware import load_hardware
+            registry = load_hardware(root=self.model.library.root)
+            peak = choose_peak_for(hardware, peak_dtype or self.weight_dtype.name, registry)
             report["roofline"] = roofline(report, peak, gpus)
             if decode_tokens_per_sec is not None:
                 report["measured"] = measured(report, peak, gpus, decode_tokens_per_sec)
@@ -354,18 +356,18 @@ def _fraction(value):
     return Fraction(int(value.p), int(value.q))
 
 
-def choose_peak_for(hardware, peak_dtype):
+def choose_peak_for(hardware, peak_dtype, registry=None):
     """The dense peak of `peak_dtype` on `hardware` (a name or a hardware.Device); a dtype
     the device has no peak for is an error that names --peak-dtype."""
-    from .hardware import HardwareError
+    from .hardware import Device, HardwareError, load_hardware
     from .mfu import choose_peak
+    device = hardware if isinstance(hardware, Device) else (registry or load_hardware()).resolve(hardware)
     try:
-        return choose_peak(hardware, peak_dtype)
-    except HardwareError as exc:
-        if exc.field == "dtype" or "peak" in str(exc.field):
-            raise UsageError(None, "peak_dtype", f"{exc.message} (give --peak-dtype, the dtype the "
-                             f"matmuls run in)") from None
-        raise
+        device.peak(peak_dtype)
+    except HardwareError as exc:  # the device is known: what is wrong is the dtype
+        raise UsageError(None, "peak_dtype", f"{exc.message} (give --peak-dtype, the dtype the "
+                                             f"matmuls run in)") from None
+    return choose_peak(device, peak_dtype)
 
 
 def _check_gpus(gpus):

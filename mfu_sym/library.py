@@ -7,7 +7,7 @@ appear only once in the whole library.
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,8 +15,6 @@ import sympy
 
 from . import expr
 from .errors import FormulaError
-from .files import load_yaml
-from .paths import data_path
 
 # Components in display order. A formula adds to exactly one of them.
 COMPONENTS = (
@@ -25,7 +23,6 @@ COMPONENTS = (
 )
 KERNELS = ("eager", "flash")
 SECTIONS = ("symbols", "references", "masks", "formulas")
-OTHER_SECTIONS = ("presets", "scaling_laws")  # read by conventions.py and planning.py
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # sympy gives these names a meaning of its own; a symbol must not shadow them
 _RESERVED = {"e", "i", "n", "s", "o", "q", "beta", "gamma", "pi", "zeta", "lambda"}
@@ -106,6 +103,7 @@ class Library:
     references: dict
     masks: dict
     formulas: dict
+    root: object = field(default=None, compare=False, repr=False)  # data.DataRoot the library was read from
 
     def symbol(self, name):
         return self.symbols[name].symbol
@@ -116,32 +114,15 @@ class Library:
 
 
 def load_library(extra_dirs=()):
-    """The bundled library plus the files in `extra_dirs` (a file with a bundled file's
-    name replaces it)."""
-    return _load(tuple(str(Path(d)) for d in extra_dirs))
+    """The library of the data root: the bundled files plus the files in `extra_dirs` (a
+    file with a bundled file's name replaces it; see data.py)."""
+    from . import data
+    return _load(data.root(extra_dirs))
 
 
 @lru_cache(maxsize=8)
-def _load(extra_dirs):
-    files = {}
-    for directory in (str(data_path("formulas")),) + extra_dirs:
-        path = Path(directory)
-        if not path.is_dir():
-            raise FormulaError(path, None, "not a directory of formula files")
-        for file in sorted(path.glob("*.yaml")):
-            files[file.name] = file
-    documents = []
-    for file in files.values():
-        data = load_yaml(file, FormulaError)
-        if data is None:
-            continue
-        if not isinstance(data, dict):
-            raise FormulaError(file, None, f"expected a mapping with sections {', '.join(SECTIONS)}")
-        unknown = set(data) - set(SECTIONS) - set(OTHER_SECTIONS) - {"family"}
-        if unknown:
-            raise FormulaError(file, sorted(unknown)[0], f"unknown section (expected one of {', '.join(SECTIONS)})")
-        documents.append((file, data))
-
+def _load(root):
+    documents = [(Path(file), data) for file, data in root.documents() if set(data) & set(SECTIONS)]
     symbols = {}
     for file, data in documents:
         for i, entry in _entries(file, data, "symbols"):
@@ -173,7 +154,7 @@ def _load(extra_dirs):
                 raise FormulaError(file, f"formulas[{i}].name", f"duplicate formula {formula.name!r} (also in {other})")
             formulas[formula.name] = formula
     return Library(Entries("symbol", symbols), Entries("reference", references), Entries("mask", masks),
-                   Entries("formula", formulas))
+                   Entries("formula", formulas), root)
 
 
 def _entries(file, data, section):

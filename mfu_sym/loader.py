@@ -20,12 +20,13 @@ class ModelSource:
     path: str
     kind: str  # "yaml" (the project's format) or "hf" (a config.json)
     data: dict
+    root: object = None  # data.DataRoot (the hf_families table a config is read with)
 
     def read(self, data=None):
         from . import hf, spec
         data = self.data if data is None else data
         if self.kind == "hf":
-            return hf.from_config(data, self.path)
+            return hf.from_config(data, self.path, self.root)
         return spec.from_mapping(data, self.path)
 
     def key_of(self, field):
@@ -35,7 +36,7 @@ class ModelSource:
             from . import spec
             return field if field in spec.SIZE_FIELDS else None
         from . import hf
-        family = hf.families()[self.data["model_type"]]
+        family = hf.families(self.root)[self.data["model_type"]]
         key = "sliding_window" if field == "window" and family.get("windows", "none") != "none" else None
         key = key or family["keys"].get(field)
         if key is None or field == "tied_embeddings" or key in (family.get("derived") or {}):
@@ -60,8 +61,9 @@ class ModelSource:
         return self.read(data)
 
 
-def load_architecture(path):
-    """Read and validate a model file. Any file ending in .json is a Hugging Face config."""
+def load_architecture(path, root=None):
+    """Read and validate a model file. Any file ending in .json is a Hugging Face config
+    (read with the hf_families table of `root`, the data root; default the bundled one)."""
     path = Path(path)
     if path.suffix.lower() == ".json":
         data, kind = load_json(path, ConfigError), "hf"
@@ -69,7 +71,7 @@ def load_architecture(path):
         data, kind = load_yaml(path, ConfigError), "yaml"
         if data is None:
             raise ConfigError(path, None, "empty file (expected the model's fields, see the README)")
-    source = ModelSource(str(path), kind, data)
+    source = ModelSource(str(path), kind, data, root)
     return replace(source.read(), origin=source)
 
 
@@ -84,5 +86,6 @@ def load(path, *, preset="exact", formulas=(), **switches):
     if isinstance(path, bool) or not isinstance(path, (str, Path)):
         raise UsageError(None, "path", f"expected the path of a model file (a str or Path), "
                                        f"got {type(path).__name__}")
-    conventions = Conventions.from_preset(preset or "exact", **switches)
-    return Model(load_architecture(path), conventions, load_library(formulas))
+    library = load_library(formulas)
+    conventions = Conventions.from_preset(preset or "exact", root=library.root, **switches)
+    return Model(load_architecture(path, library.root), conventions, library)

@@ -19,16 +19,14 @@ stage partitions x. With bf16 and Adam that is ZeRO's 16 bytes per parameter.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import sympy
 
 from . import expr
 from .errors import FormulaError, UsageError
-from .files import load_yaml
 from .expr import to_sympy
 
-DATA_FILE = Path(__file__).resolve().parent / "memory.yaml"
+MEMORY_SECTIONS = ("dtypes", "kv_cache", "master_weights", "optimizers", "zero", "shards", "training", "activations")
 PARTS = ("weights", "gradients", "optimizer")
 RECOMPUTE = ("none", "selective", "full")
 ZERO_STAGES = (0, 1, 2, 3)
@@ -126,19 +124,23 @@ class ByteData:
         for entry in self.kv_cache:
             if core_name in entry.cores:
                 return entry
-        raise FormulaError(DATA_FILE, "kv_cache", f"no entry caches the layers of attention core {core_name!r}")
+        raise FormulaError(None, "kv_cache", f"no entry caches the layers of attention core {core_name!r}")
 
 
 _LOADED = {}  # id(library) -> (library, ByteData); the library is kept so its id stays unique
 
 
 def load_data(library=None):
-    """memory.yaml, checked against `library` (default: the bundled formula library)."""
+    """The memory sections of the data root (formulas/memory.yaml), checked against
+    `library` (default: the bundled formula library) and read from its data root."""
     from .library import load_library
     library = library or load_library()
     cached = _LOADED.get(id(library))
     if cached is None or cached[0] is not library:
-        cached = (library, _Reader(DATA_FILE, library).load(load_yaml(DATA_FILE, FormulaError)))
+        sections = {name: library.root.section(name) for name in MEMORY_SECTIONS}
+        paths = {path for path, _ in sections.values()}
+        path = paths.pop() if len(paths) == 1 else "formulas"
+        cached = (library, _Reader(path, library).load({k: v for k, (_, v) in sections.items()}))
         _LOADED[id(library)] = cached
     return cached[1]
 
@@ -347,7 +349,7 @@ class TrainingMemory:
         for name in PARTS + ("activations",):
             exact = formulas[name].xreplace(values)
             if not exact.is_Rational:
-                raise FormulaError(DATA_FILE, name, f"did not evaluate to a number: {exact}")
+                raise FormulaError(None, name, f"did not evaluate to a number: {exact}")
             parts[name] = sympy.ceiling(exact)
             if parts[name] != exact:
                 rounded.append(name)

@@ -79,8 +79,8 @@ class Model:
 
     def __init__(self, arch: Architecture, conventions=None, library=None):
         self.arch = arch
-        self.conventions = conventions or Conventions.from_preset("exact")
         self.library = library or load_library()
+        self.conventions = conventions or Conventions.from_preset("exact", root=self.library.root)
         sym = self.library.symbol
         self.seq_len, self.batch, self.t = sym("seq_len"), sym("batch"), sym("t")
         self._keys = sym("keys")

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 
 import sympy
 
@@ -313,19 +312,13 @@ _FIT_OPTIONAL = ("standard_errors", "notes")
 _SOURCE_REQUIRED = ("authors", "title", "year", "arxiv", "where")
 
 
-def fits_path():
-    from .paths import data_path
-    return data_path("formulas") / "scaling_laws.yaml"
-
-
-def load_fits(path=None):
-    """The published fits in `path` (default: the bundled formulas/scaling_laws.yaml), by
-    key, each validated: positive finite constants, exponents below 1, a cited source."""
-    from .files import load_yaml
-    path = Path(path) if path is not None else fits_path()
-    data = load_yaml(path, FormulaError)
-    if not isinstance(data, dict) or set(data) != {"scaling_laws"}:
-        raise FormulaError(path, None, "expected one section, scaling_laws: a list of fits")
+def load_fits(root=None):
+    """The published fits of the data root's scaling_laws section (formulas/
+    scaling_laws.yaml), by key, each validated: positive finite constants, exponents below
+    1, a cited source."""
+    from . import data as data_root
+    path, entries = (root or data_root.root()).section("scaling_laws")
+    data = {"scaling_laws": entries}
     entries = data["scaling_laws"]
     if not isinstance(entries, list) or not entries:
         raise FormulaError(path, "scaling_laws", "expected a non-empty list of fits")

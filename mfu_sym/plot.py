@@ -224,7 +224,8 @@ def mfu_series(model, hardware, dtype="bf16", gpus=1, seq_len=None, compare=(), 
     measured throughputs (tokens/s) to mark on the first line."""
     from .analysis import with_preset
     from .mfu import choose_peak, per_token, utilization
-    peak = choose_peak(hardware, dtype, sparse)
+    from .hardware import load_hardware
+    peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     model_flops, hardware_flops, report = per_token(model, seq_len)
     length = int(report["run"]["seq_len"])
     lines = [MfuLine(f"MFU, {convention_label(model)}", model_flops, False)]

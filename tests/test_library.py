@@ -79,7 +79,7 @@ def test_bad_formula_files(tmp_path, fields, message):
 @pytest.mark.parametrize("text, message", [
     ("formulas: [1, 2]", "expected a mapping"),
     ("formulas: {a: 1}", "expected a list"),
-    ("- 1\n- 2\n", "expected a mapping with sections"),
+    ("- 1\n- 2\n", "expected a mapping of sections"),
     ("stuff: []", "unknown section"),
     ("formulas:\n  - {name: x_new, component: mlp, forward: 2, reference: {cite: kaplan2020, where: x}}", "description: missing"),
     ("formulas:\n  - {name: x_new, component: gpu, forward: 2, description: d, reference: {cite: kaplan2020, where: x}}", "expected one of embedding"),

@@ -14,7 +14,7 @@ import sympy
 import yaml
 
 import mfu_sym
-from mfu_sym import planning
+from mfu_sym import data, planning
 from mfu_sym.errors import FormulaError, UsageError
 from mfu_sym.mfu import choose_peak
 from cli_helpers import run, run_json
@@ -244,13 +244,13 @@ def test_bad_fits_are_refused(tmp_path, change, message):
     path = tmp_path / "scaling_laws.yaml"
     path.write_text(yaml.safe_dump({"scaling_laws": [{**GOOD, **change}]}))
     with pytest.raises(FormulaError) as info:
-        planning.load_fits(path)
+        planning.load_fits(data.root([tmp_path]))
     assert message in str(info.value) and "scaling_laws[0]" in str(info.value)
 
 
 @pytest.mark.parametrize("document, message", [
     ({"scaling_laws": []}, "expected a non-empty list"),
-    ({"fits": [GOOD]}, "expected one section, scaling_laws"),
+    ({"fits": [GOOD]}, "fits: unknown section"),
     ({"scaling_laws": [GOOD, GOOD]}, "duplicate fit 'x'"),
     ({"scaling_laws": [{k: v for k, v in GOOD.items() if k != "B"}]}, "missing field 'B'"),
 ])
@@ -258,7 +258,7 @@ def test_bad_fit_files_are_refused(tmp_path, document, message):
     path = tmp_path / "scaling_laws.yaml"
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(FormulaError, match=message):
-        planning.load_fits(path)
+        planning.load_fits(data.root([tmp_path]))
 
 
 def test_formula_library_skips_the_scaling_laws_section():

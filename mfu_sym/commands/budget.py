@@ -48,11 +48,12 @@ def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sp
         raise click.UsageError(f"a time estimate needs --hardware, --gpus and --mfu (missing {missing})")
 
     from .. import planning
+    model = build_model(model_file, **switches)
     peak = None
     if hardware is not None:
+        from ..hardware import load_hardware
         from ..mfu import choose_peak
-        peak = choose_peak(hardware, dtype, sparse)
-    model = build_model(model_file, **switches)
+        peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     result = planning.plan(model, tokens=tokens, flops=target_flops, seq_len=seq_len, batch=batch,
                            peak=peak, devices=gpus, mfu=assumed_mfu)
     if fmt == "json":

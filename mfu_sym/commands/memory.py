@@ -47,7 +47,7 @@ def memory_command(model_file, seq_len, batch, optimizer, dtype, grad_dtype, dp,
     device = None
     if hardware is not None:
         from ..hardware import load_hardware
-        device = load_hardware().resolve(hardware)
+        device = load_hardware(root=model.library.root).resolve(hardware)
     memory = TrainingMemory(model, dtype=dtype, grad_dtype=grad_dtype, optimizer=optimizer, tp=tp, pp=pp, dp=dp,
                             zero=zero, sequence_parallel=sequence_parallel)
     report = memory.report(seq_len=seq_len, batch=batch, device=device)

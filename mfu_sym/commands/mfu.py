@@ -77,8 +77,9 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
             raise click.UsageError("--log-kind step-time needs --batch (global sequences per step)")
 
     from .. import mfu as meter
-    peak = meter.choose_peak(hardware, dtype, sparse)
+    from ..hardware import load_hardware
     model = build_model(model_file, **switches)
+    peak = meter.choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     if log_file is not None:
         result = meter.from_log(model, peak, gpus, log_file, log_column, log_kind,
                                 warmup=warmup, batch=batch, seq_len=seq_len)

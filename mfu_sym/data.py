@@ -1,0 +1,107 @@
+"""The data root: every data file the engine reads, found by name, with one override rule.
+
+The bundled files are `formulas/*.yaml` and `hardware.yaml` (in a wheel, under
+`mfu_sym/data/`; see paths.py). Extra directories (`--formulas DIR`, any number, later
+ones winning) override by file name: a file in DIR replaces the bundled file of the same
+name, presets.yaml and hardware.yaml included; a new name adds a file.
+
+Every file is a mapping of sections. Each section name belongs to exactly one reader
+(SECTIONS below), so a misspelt or stray section is an error naming the file, and each
+reader takes its sections from the root (`root.sections(name)`), never from a path of
+its own.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import FormulaError
+from .files import load_yaml
+from .paths import data_path
+
+# section -> the module that reads it
+SECTIONS = {
+    "symbols": "library", "references": "library", "masks": "library", "formulas": "library",
+    "presets": "conventions", "scaling_laws": "planning", "dtypes": "dtypes",
+    "kv_cache": "memory", "master_weights": "memory", "optimizers": "memory", "zero": "memory",
+    "shards": "memory", "training": "memory", "activations": "memory",
+    "hf_families": "hf", "hf_reasons": "hf", "hf_known_extra_keys": "hf", "hf_base_ignore": "hf",
+    "version": "hardware", "sources": "hardware", "devices": "hardware",
+}
+BUNDLED = ("formulas", "hardware.yaml")
+
+
+@dataclass(frozen=True)
+class DataRoot:
+    files: tuple  # ((name, path), ...) in load order: bundled first, then each extra directory
+
+    def path(self, name):
+        """The path of the data file called `name` (e.g. "hardware.yaml")."""
+        for file_name, path in self.files:
+            if file_name == name:
+                return path
+        raise FormulaError(None, name, "no such data file (bundled, or in a --formulas directory)")
+
+    def documents(self):
+        """(path, mapping) of every file, parsed (each file once per process)."""
+        return [(path, _parse(path)) for _, path in self.files if _parse(path) is not None]
+
+    def sections(self, name):
+        """[(path, value), ...]: section `name` of every file that has it."""
+        return [(path, data[name]) for path, data in self.documents() if name in data]
+
+    def section(self, name):
+        """(path, value) of the one file that holds section `name`."""
+        found = self.sections(name)
+        if not found:
+            raise FormulaError(None, name, "no data file has this section (a --formulas directory may have "
+                                           "replaced the file that holds it)")
+        if len(found) > 1:
+            raise FormulaError(found[1][0], name, f"also given in {found[0][0]} (a section belongs to one file)")
+        return found[0]
+
+
+def root(extra_dirs=()):
+    """The data root with `extra_dirs` (directories of YAML files) over the bundled data."""
+    return _root(tuple(str(Path(d)) for d in extra_dirs))
+
+
+@lru_cache(maxsize=8)
+def _root(extra_dirs):
+    files = {}
+    for file in sorted(Path(data_path("formulas")).glob("*.yaml")):
+        files[file.name] = str(file)
+    files["hardware.yaml"] = str(data_path("hardware.yaml"))
+    for directory in extra_dirs:
+        path = Path(directory)
+        if not path.is_dir():
+            raise FormulaError(path, None, "not a directory of data files")
+        for file in sorted(path.glob("*.yaml")):
+            files[file.name] = str(file)
+    return DataRoot(tuple(files.items()))
+
+
+def _parse(path):
+    try:
+        stat = Path(path).stat()
+        key = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    return _parse_version(path, key)
+
+
+@lru_cache(maxsize=64)
+def _parse_version(path, _version):
+    """One parse per file version (a file edited in a running notebook is read again)."""
+    data = load_yaml(path, FormulaError)
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise FormulaError(path, None, f"expected a mapping of sections ({', '.join(sorted(SECTIONS))})")
+    for key in data:
+        if key not in SECTIONS:
+            import difflib
+            close = difflib.get_close_matches(str(key), list(SECTIONS), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise FormulaError(path, str(key), f"unknown section ({hint}expected one of {', '.join(sorted(SECTIONS))})")
+    return data

@@ -1,0 +1,61 @@
+"""One data root: every data file found by name, `--formulas DIR` overriding any of them
+(presets and hardware included), and every section read by exactly one reader."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli_helpers import run
+from mfu_sym import data
+from mfu_sym.errors import FormulaError
+
+ROOT = Path(__file__).resolve().parent.parent
+LLAMA = str(ROOT / "examples" / "llama3_8b.yaml")
+
+
+def test_bundled_root_holds_every_data_file():
+    names = {name for name, _ in data.root().files}
+    assert {"hardware.yaml", "presets.yaml", "memory.yaml", "hf_families.yaml", "symbols.yaml"} <= names
+    spread = {"symbols", "references", "masks", "formulas"}  # the formula library spans files
+    for section in set(data.SECTIONS) - spread:
+        data.root().section(section)  # held by exactly one bundled file
+    for section in spread:
+        assert data.root().sections(section)
+
+
+def test_a_presets_file_in_formulas_dir_changes_the_presets(tmp_path):
+    presets = yaml.safe_load((ROOT / "formulas" / "presets.yaml").read_text())
+    presets["presets"].append({"name": "mine", "description": "full mask, flash kernel",
+                               "reference": {"cite": "dao2023", "where": "§3"},
+                               "switches": {"mask": "full", "attention_kernel": "flash"}})
+    (tmp_path / "presets.yaml").write_text(yaml.safe_dump(presets))
+    unknown = run("derive", LLAMA, "--preset", "mine")  # unknown without the directory
+    assert unknown.exit_code == 1 and "unknown preset 'mine'" in unknown.output
+    mine = json.loads(run("derive", LLAMA, "--preset", "mine", "--formulas", tmp_path, "--format", "json").stdout)
+    full = json.loads(run("derive", LLAMA, "--mask", "full", "--attention-kernel", "flash", "--format", "json").stdout)
+    assert mine["flops"] == full["flops"] and mine["conventions"]["preset"] == "mine"
+
+
+def test_a_hardware_file_in_formulas_dir_replaces_the_bundled_one(tmp_path):
+    table = yaml.safe_load((ROOT / "hardware.yaml").read_text())
+    table["devices"]["h100-sxm"]["peak_tflops"]["bf16"].update(dense=500, sparse=1000)
+    (tmp_path / "hardware.yaml").write_text(yaml.safe_dump(table))
+    args = ["mfu", LLAMA, "--hardware", "h100", "--gpus", "8", "--tokens-per-sec", "60000", "--format", "json"]
+    bundled = json.loads(run(*args).stdout)
+    mine = json.loads(run(*args, "--formulas", tmp_path).stdout)
+    assert mine["hardware"]["tflops"] == 500 and bundled["hardware"]["tflops"] == 989
+    assert mine["mfu"] == pytest.approx(bundled["mfu"] * 989 / 500)
+
+
+def test_a_stray_section_is_an_error_naming_the_file(tmp_path):
+    (tmp_path / "extra.yaml").write_text("formulae: []\n")
+    with pytest.raises(FormulaError, match="extra.yaml: formulae: unknown section .did you mean formulas"):
+        data.root([tmp_path]).documents()
+
+
+def test_a_section_in_two_files_is_an_error(tmp_path):
+    (tmp_path / "more_presets.yaml").write_text("presets: []\n")
+    with pytest.raises(FormulaError, match="presets: also given in"):
+        data.root([tmp_path]).section("presets")
