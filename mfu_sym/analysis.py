@@ -4,11 +4,11 @@ claims (proved by exact symbolic equality), and how cost moves with sequence len
 
 import sympy
 
-from . import expr
+from . import cost, expr
 from .conventions import Conventions, load_presets
 from .errors import FormulaError
-from .model import Model, collect_in
 from .expr import to_sympy
+from .model import Model, collect_in
 
 FFN = ("mlp", "router", "experts", "shared_experts")  # what "the MLP" means for crossovers
 
@@ -19,11 +19,8 @@ def with_preset(model, preset, **switches):
 
 
 def counted_params(model):
-    """N as the model's convention counts it (params presets): the active parameters of
-    every term it does not exclude."""
-    conv = model.conventions
-    return sympy.Add(*[t.count * t.formula.active_params for t in model.terms
-                       if t.formula.name not in conv.params_exclude])
+    """N as the model's convention counts it (params presets; cost.counted_params)."""
+    return cost.counted_params(model.terms, model.conventions)
 
 
 # ---- reconcile --------------------------------------------------------------------

@@ -217,18 +217,19 @@ class _Reader:
             fields["mlp_bias"] = self._flag(family["mlp_bias"])
         window, layer_types = self._windows(family.get("windows", "none"), fields["n_layers"])
         if window:
-            fields["window"], fields["layer_types"] = window, layer_types
+            fields["window"] = window
+        dense = ()
         if "moe" in family:
             dense = self._dense_layers(family["moe"], fields["n_layers"], fields.get("n_experts", 0))
             if len(dense) == fields["n_layers"]:  # transformers builds no expert at all
                 for field in ("n_experts", "top_k", "d_expert", "d_shared", "shared_expert_gate"):
                     fields.pop(field, None)
-            else:
-                fields["dense_layers"] = dense
+                dense = ()
         context = family.get("context")
         if context and attrs.get(context) is not None:
             fields["context_len"] = spec.size(attrs[context], source, context)
-        return spec.validate(spec.Architecture(**fields), source)
+        return spec.validate(spec.Architecture(**fields), source, layer_types=layer_types if window else (),
+                             dense_layers=dense)
 
     def _key(self, attr):
         return self.written.get(attr, attr)

@@ -39,6 +39,7 @@ import sympy
 
 from .errors import UsageError
 from .memory import load_data
+from .cost import at_position, position_sum, token_cost
 from .expr import to_sympy
 from .model import Model
 
@@ -106,38 +107,20 @@ class Inference:
                               if term.formula.component == "attention_core")
 
     def _token_cost(self, term):
-        """Forward FLOPs of one token in one of the term's places, in `keys`, as the
-        conventions count them (the per-token form of Model's per-sequence cost): the
-        formula; or 2 FLOPs per parameter under a params-based preset (6n, palm, kaplan),
-        whose attention core stays a formula when the preset adds it; 0 for a term whose
-        FLOPs the convention leaves out."""
-        conv = self.decode_model.conventions
-        if not term.flops:
-            return sympy.Integer(0)
-        if conv.flops_from == "params":
-            if term.kind == "attention_core":
-                return term.formula.forward if conv.attention_core else sympy.Integer(0)
-            if term.formula.name in conv.params_exclude:
-                return sympy.Integer(0)
-            return 2 * term.formula.active_params
-        return term.formula.forward
+        """Forward FLOPs of one token in one of the term's places, in `keys`, under the
+        decode model's conventions (the one cost rule, cost.token_cost)."""
+        return token_cost(term, "forward", self.decode_model.conventions)
 
-    # ---- per position and sums over positions ---------------------------------------
+    # ---- per position and sums over positions (cost.py) -----------------------------
     def _keys_at(self, mask, position):
         return mask.keys.subs(self._t, position)
 
-    def _total(self, mask, length):
-        return mask.total.subs(self._seq_len, length)
-
     def _at(self, cost, mask, position):
-        return cost if mask is None else cost.subs(self._keys, self._keys_at(mask, position))
+        return at_position(cost, mask, position, self._keys, self._t)
 
     def _sum(self, cost, mask, low, high):
-        """sum of cost(keys(t)) for t = low+1 .. high, in closed form (cost linear in keys)."""
-        if mask is None:
-            return cost * (high - low)
-        slope = sympy.diff(cost, self._keys)
-        return cost.subs(self._keys, 0) * (high - low) + slope * (self._total(mask, high) - self._total(mask, low))
+        """sum of cost(keys(t)) for t = low+1 .. high, in closed form."""
+        return position_sum(cost, mask, low, high, self._keys, self._seq_len)
 
     # ---- FLOPs ----------------------------------------------------------------------
     def prefill_flops(self):

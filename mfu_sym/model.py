@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import sympy
 
 from .errors import FormulaError, UsageError
+from . import stack
+from .cost import at_position, position_sum, token_cost
 from .library import COMPONENTS, load_library
 from .spec import Architecture
 
@@ -132,12 +134,6 @@ class Model:
         terms = self.mtp_terms if component == "mtp" else self.terms
         return [term for term in terms if component in (None, term.kind)]
 
-    def _per_sequence(self, cost, mask):
-        if mask is None:
-            return cost * self.seq_len
-        linear = sympy.diff(cost, self._keys)
-        return cost.subs(self._keys, 0) * self.seq_len + linear * mask.total
-
     def params(self, component=None):
         return sympy.Add(*[t.count * t.formula.params for t in self._select(component)])
 
@@ -146,23 +142,10 @@ class Model:
         return sympy.Add(*[t.count * t.formula.active_params for t in self._select(component)])
 
     def _cost(self, term, phase):
-        """FLOPs of one term for one sequence, in a phase (forward or backward), under
-        the conventions: from the formula, or from its parameters (6N-style presets)."""
-        conv, zero = self.conventions, sympy.Integer(0)
-        if not term.flops:
-            return zero
-        if phase == "forward":
-            cost = term.formula.forward
-        else:
-            cost = term.formula.backward[conv.attention_kernel]
-        if conv.flops_from == "params":
-            if term.kind == "attention_core":
-                return term.count * self._per_sequence(cost, term.mask) if conv.attention_core else zero
-            if term.formula.name in conv.params_exclude:
-                return zero
-            per_param = 2 if phase == "forward" else 4
-            return per_param * term.count * term.formula.active_params * self.seq_len
-        return term.count * self._per_sequence(cost, term.mask)
+        """FLOPs of one term (all its places) for one sequence in a phase, under the
+        conventions: the one cost rule, summed over positions 1..seq_len."""
+        cost = token_cost(term, phase, self.conventions)
+        return term.count * position_sum(cost, term.mask, 0, self.seq_len, self._keys, self.seq_len)
 
     def forward(self, component=None):
         """Forward FLOPs of one sequence of seq_len tokens."""
@@ -206,21 +189,9 @@ class Model:
         same conventions as `forward()`: summed over t = 1..seq_len it gives forward()
         for position-exact masks."""
         position = self.t if position is None else sympy.Integer(position)
-        conv, total = self.conventions, []
-        for term in self._select(component):
-            if not term.flops:
-                continue
-            cost = term.formula.forward
-            if term.mask is not None:
-                cost = cost.subs(self._keys, term.mask.keys.subs(self.t, position))
-            if conv.flops_from == "params" and term.kind != "attention_core":
-                if term.formula.name in conv.params_exclude:
-                    continue
-                cost = 2 * term.formula.active_params
-            elif conv.flops_from == "params" and not conv.attention_core:
-                continue
-            total.append(term.count * cost)
-        return sympy.Add(*total)
+        return sympy.Add(*[term.count * at_position(token_cost(term, "forward", self.conventions), term.mask,
+                                                     position, self._keys, self.t)
+                           for term in self._select(component)])
 
     def breakdown(self, component=None):
         """Every term: its formula, component, how many the model has (the count, e.g.
@@ -408,24 +379,13 @@ def _compose(arch, library, conventions):
     if arch.position_embedding == "learned":
         yield Term(formulas["position_embedding"], one)
 
-    n_window = arch.n_window_layers
-    if n_window == arch.n_layers:
-        attention_groups = [(layers, True)]
-    elif n_window:
-        attention_groups = [(layers - sym("n_window_layers"), False), (sym("n_window_layers"), True)]
-    else:
-        attention_groups = [(layers, False)]
-    for count, sliding in attention_groups:
-        yield from _attention(arch, library, conventions, count, sliding)
-
-    n_moe = arch.n_moe_layers
-    if n_moe == arch.n_layers:
-        yield from _moe(arch, library, conventions, layers)
-    elif n_moe:
-        yield from _dense_mlp(arch, library, layers - sym("n_moe_layers"))
-        yield from _moe(arch, library, conventions, sym("n_moe_layers"))
-    else:
-        yield from _dense_mlp(arch, library, layers)
+    # the layer stack, by kind: each kind's terms times how many layers have it
+    mixers = stack.counted(arch.layers, "mixer", layers, sym)
+    for kind, count in mixers:
+        yield from _attention(arch, library, conventions, count, sliding=kind == "sliding_attention")
+    ffns = stack.counted(arch.layers, "ffn", layers, sym)
+    for kind, count in ffns:
+        yield from (_moe(arch, library, conventions, count) if kind == "moe" else _dense_mlp(arch, library, count))
 
     yield Term(formulas[_NORMS[arch.norm]], arch.norms_per_layer * layers + 1)  # + the final norm
     if arch.qk_norm != "none":
@@ -435,7 +395,7 @@ def _compose(arch, library, conventions):
 
     if arch.n_mtp_layers:
         yield from _mtp(arch, library, conventions, sym("n_mtp_layers"))
-    yield from _nonmatmul(arch, library, conventions, attention_groups)
+    yield from _nonmatmul(arch, library, conventions, mixers, ffns)
 
 
 _NORMS = {"rmsnorm": "rms_norm", "layernorm": "layer_norm", "layernorm_no_bias": "layer_norm_no_bias"}
@@ -500,26 +460,25 @@ def _mtp(arch, library, conventions, count):
     yield Term(formulas["mtp_logits"], count, flops=conventions.mtp_logits)
 
 
-def _nonmatmul(arch, library, conventions, attention_groups):
+def _nonmatmul(arch, library, conventions, mixers, ffns):
     """Elementwise work, only where the convention counts it (--nonmatmul, chinchilla)."""
     formulas, layers = library.formulas, library.symbol("n_layers")
     if not conventions.nonmatmul or conventions.flops_from == "params":
         return
     terms = []
-    for count, sliding in attention_groups:
-        terms.append(Term(formulas["softmax"], count, library.masks[conventions.mask_for(sliding)]))
+    for kind, count in mixers:
+        mask = library.masks[conventions.mask_for(kind == "sliding_attention")]
+        terms.append(Term(formulas["softmax"], count, mask))
     terms.append(Term(formulas["norm_elementwise"], arch.norms_per_layer * layers + 1))
     if arch.qk_norm != "none":
         terms.append(Term(formulas["qk_norm_elementwise"], layers))
-    n_moe = arch.n_moe_layers
-    dense_count = layers if not n_moe else (layers - library.symbol("n_moe_layers") if n_moe < arch.n_layers else 0)
-    if dense_count != 0:
-        terms.append(Term(formulas[f"activation_{arch.mlp}"], dense_count))
-    if n_moe:
-        moe_count = layers if n_moe == arch.n_layers else library.symbol("n_moe_layers")
-        terms.append(Term(formulas["activation_experts"], moe_count))
-        if arch.d_shared:
-            terms.append(Term(formulas["activation_shared"], moe_count))
+    for kind, count in ffns:
+        if kind == "dense":
+            terms.append(Term(formulas[f"activation_{arch.mlp}"], count))
+        else:
+            terms.append(Term(formulas["activation_experts"], count))
+            if arch.d_shared:
+                terms.append(Term(formulas["activation_shared"], count))
     terms.append(Term(formulas["residual_adds"], layers))
     if arch.position_embedding == "none" and not arch.mla:
         terms.append(Term(formulas["rotary"], layers))

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import sympy
 
+from .cost import TRAINING_FLOPS_PER_PARAM
 from .errors import FormulaError, UsageError
 from .expr import to_sympy
 
@@ -108,7 +109,7 @@ class Plan:
     def six_nd(self):
         """6 x N x D with N the total parameters: the approximation behind published budgets
         (Kaplan 2020, Chinchilla, Llama 3's 3.8e25). Exact."""
-        return 6 * self.params_total * self.tokens
+        return TRAINING_FLOPS_PER_PARAM * self.params_total * self.tokens
 
     @property
     def seconds(self):
@@ -195,7 +196,7 @@ DISPLAY = {s: sympy.Symbol(name) for s, name in _PAPER.items()}        # print-o
 LATEX = {N_PARAMS: "N", N_TOKENS: "D", COMPUTE: "C", LOSS_FLOOR: "E", COEF_N: "A", COEF_D: "B",
          ALPHA: r"\alpha", BETA: r"\beta"}
 FIT_FIELDS = {"E": LOSS_FLOOR, "A": COEF_N, "B": COEF_D, "alpha": ALPHA, "beta": BETA}
-FLOPS_PER_PARAM_TOKEN = 6  # C = 6ND: 2 forward + 4 backward per parameter per token (Kaplan 2020 §2.1)
+FLOPS_PER_PARAM_TOKEN = TRAINING_FLOPS_PER_PARAM  # C = 6ND (cost.py: Kaplan 2020 §2.1)
 
 
 def display(expression):

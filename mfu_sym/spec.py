@@ -9,6 +9,7 @@ below gives each field's meaning for error messages.
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
+from . import stack
 from .errors import ConfigError
 
 # Bounds checked before anything is built: a per-layer list is allocated for n_layers,
@@ -51,7 +52,7 @@ class Architecture:
     position_embedding: str = "none"
     n_positions: int = 0
     window: int = 0  # 0: no sliding window
-    layer_types: tuple = ()  # per layer: full_attention / sliding_attention
+    layers: tuple = ()  # the layer stack (stack.LayerGroup), built by validate()
     # mixture of experts (n_experts 0: dense)
     n_experts: int = 0
     top_k: int = 0
@@ -59,7 +60,6 @@ class Architecture:
     expert_mlp: str = "gated"
     d_shared: int = 0  # total width of the shared experts (0: none)
     shared_expert_gate: bool = False
-    dense_layers: tuple = ()  # indices of layers whose MLP stays dense
     # multi-head latent attention (kv_lora_rank 0: ordinary attention)
     q_lora_rank: int = 0
     kv_lora_rank: int = 0
@@ -76,11 +76,17 @@ class Architecture:
 
     @property
     def n_window_layers(self):
-        return sum(kind == "sliding_attention" for kind in self.layer_types)
+        return stack.counts(self.layers, "mixer").get("sliding_attention", 0)
 
     @property
     def n_moe_layers(self):
-        return self.n_layers - len(self.dense_layers) if self.n_experts else 0
+        return stack.counts(self.layers, "ffn").get("moe", 0)
+
+    @property
+    def layer_types(self):
+        """Per layer: full_attention or sliding_attention (transformers' layer_types)."""
+        return tuple("sliding_attention" if mixer == "sliding_attention" else "full_attention"
+                     for mixer, _ in stack.layers(self.layers))
 
     @property
     def mla(self):
@@ -98,14 +104,11 @@ class Architecture:
             values["n_positions"] = self.n_positions
         if self.n_window_layers:
             values["window"] = self.window
-        if 0 < self.n_window_layers < self.n_layers:
-            values["n_window_layers"] = self.n_window_layers
         if self.n_experts:
             values.update(n_experts=self.n_experts, top_k=self.top_k, d_expert=self.d_expert)
             if self.d_shared:
                 values["d_shared"] = self.d_shared
-            if self.dense_layers:
-                values["n_moe_layers"] = self.n_moe_layers
+        values.update(stack.count_values(self.layers))  # n_window_layers, n_moe_layers: counted
         if self.mla:
             for name in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
                 values[name] = getattr(self, name)
@@ -145,6 +148,7 @@ _DOCS = {
     "d_shared": "total inner width of the shared experts (0: none)",
     "shared_expert_gate": "a d_model -> 1 sigmoid gate on the shared expert (Qwen2-MoE)",
     "dense_layers": "indices of layers whose MLP stays dense (DeepSeek: the first 3)",
+    "layers": "the layer stack as groups in order: [{count: 3, mixer: mla, ffn: dense}, {count: 58, ffn: moe}]",
     "first_dense_layers": "shorthand for dense_layers: the first k layers stay dense (DeepSeek-V3: 3)",
     "q_lora_rank": "MLA query compression rank (0: a plain query projection)",
     "kv_lora_rank": "MLA key/value compression rank (0: no MLA)",
@@ -170,7 +174,7 @@ def from_mapping(data, source):
     if not isinstance(data, dict):
         raise ConfigError(source, None, f"expected a mapping of fields, got {type(data).__name__}")
     known = ({f.name for f in fields(Architecture)} - {"notes", "origin", "context_len"}
-             | {"full_attention_every", "first_dense_layers"})
+             | {"layer_types", "full_attention_every", "dense_layers", "first_dense_layers"})
     for key in data:
         if key not in known:
             import difflib
@@ -178,7 +182,7 @@ def from_mapping(data, source):
             hint = f" (did you mean {close[0]}?)" if close else f" (expected one of {', '.join(sorted(known))})"
             raise ConfigError(source, str(key), "unknown field" + hint)
     for key in _REQUIRED:
-        if data.get(key) is None:
+        if data.get(key) is None and not (key == "n_layers" and "layers" in data):
             raise ConfigError(source, key, f"missing ({_DOCS[key]})")
     values = {}
     for key in _POSITIVE + _NONE_IF_ZERO:
@@ -200,22 +204,39 @@ def from_mapping(data, source):
                 raise ConfigError(source, key, f"{data[key]!r} is not text (expected a string)")
             values[key] = display_name(data[key])
     values.setdefault("name", display_name(Path(str(source)).stem))
-    if "layer_types" in data:
-        values["layer_types"] = parse_layer_types(data["layer_types"], source)
-    if "dense_layers" in data:
-        values["dense_layers"] = parse_layer_indices(data["dense_layers"], source, "dense_layers")
+    layer_types, dense_layers, groups = _layer_inputs(data, values, source)
+    return validate(Architecture(**values), source, layer_types=layer_types, dense_layers=dense_layers,
+                    groups=groups)
+
+
+def _layer_inputs(data, values, source):
+    """(layer_types, dense_layers, groups) from the ways the format can give the stack: an
+    explicit `layers:` list of groups, or per-layer patterns and their shorthands."""
+    groups = None
+    if "layers" in data:
+        for key in ("layer_types", "full_attention_every", "dense_layers", "first_dense_layers"):
+            if key in data:
+                raise ConfigError(source, key, "give either layers or the per-layer fields, not both")
+        default_mixer = "mla" if values.get("kv_lora_rank") else "attention"
+        default_ffn = "moe" if values.get("n_experts") else "dense"
+        groups = stack.parse_groups(data["layers"], source, default_mixer, default_ffn)
+        values.setdefault("n_layers", len(groups[0]))
+        if values["n_layers"] != len(groups[0]):
+            raise ConfigError(source, "n_layers", f"{values['n_layers']}, but the layers add up to {len(groups[0])}")
+    layer_types = parse_layer_types(data["layer_types"], source) if "layer_types" in data else ()
+    dense_layers = parse_layer_indices(data["dense_layers"], source, "dense_layers") if "dense_layers" in data else ()
     if data.get("full_attention_every") is not None:
         if "layer_types" in data:
             raise ConfigError(source, "full_attention_every", "give either layer_types or full_attention_every, not both")
         every = size(data["full_attention_every"], source, "full_attention_every")
-        values["layer_types"] = tuple("sliding_attention" if (i + 1) % every else "full_attention"
-                                      for i in range(values["n_layers"]))
+        layer_types = tuple("sliding_attention" if (i + 1) % every else "full_attention"
+                            for i in range(values["n_layers"]))
     if data.get("first_dense_layers") is not None:
         if "dense_layers" in data:
             raise ConfigError(source, "first_dense_layers", "give either dense_layers or first_dense_layers, not both")
         first = size(data["first_dense_layers"], source, "first_dense_layers", minimum=0)
-        values["dense_layers"] = tuple(range(min(first, values["n_layers"])))
-    return validate(Architecture(**values), source)
+        dense_layers = tuple(range(min(first, values["n_layers"])))
+    return layer_types, dense_layers, groups
 
 
 def size(value, source, field, minimum=1):
@@ -271,11 +292,13 @@ def parse_layer_indices(value, source, field):
     return tuple(sorted(set(value)))
 
 
-def _validate_moe(arch, source):
+def _validate_moe(arch, source, dense_layers):
     if not arch.n_experts:
-        for field in ("top_k", "d_expert", "d_shared", "shared_expert_gate", "dense_layers"):
+        for field in ("top_k", "d_expert", "d_shared", "shared_expert_gate"):
             if getattr(arch, field):
                 raise ConfigError(source, field, "given, but n_experts is not (a dense model has no experts)")
+        if dense_layers:
+            raise ConfigError(source, "dense_layers", "given, but n_experts is not (a dense model has no experts)")
         return
     for field in ("top_k", "d_expert"):
         if not getattr(arch, field):
@@ -284,10 +307,10 @@ def _validate_moe(arch, source):
         raise ConfigError(source, "top_k", f"top_k ({arch.top_k}) is larger than n_experts ({arch.n_experts})")
     if arch.shared_expert_gate and not arch.d_shared:
         raise ConfigError(source, "shared_expert_gate", "given, but there is no shared expert (d_shared)")
-    for index in arch.dense_layers:
+    for index in dense_layers:
         if index >= arch.n_layers:
             raise ConfigError(source, "dense_layers", f"layer {index} does not exist (n_layers is {arch.n_layers})")
-    if len(arch.dense_layers) == arch.n_layers:
+    if len(dense_layers) == arch.n_layers:
         raise ConfigError(source, "dense_layers", "every layer is dense: no layer has experts (drop n_experts)")
 
 
@@ -303,8 +326,11 @@ def _validate_mla(arch, source):
             raise ConfigError(source, field, f"missing ({_DOCS[field]}; needed with kv_lora_rank)")
 
 
-def validate(arch, source):
-    """Fill in derived defaults and check the cross-field rules."""
+def validate(arch, source, layer_types=(), dense_layers=(), groups=None):
+    """Fill in derived defaults, check the cross-field rules and build the layer stack:
+    from `groups` (per-layer mixer and ffn kinds, the format's `layers:`), or from
+    `layer_types` (per layer full_attention / sliding_attention; every layer slides when
+    a window is given without them) and `dense_layers` (indices whose MLP stays dense)."""
     changes = {}
     if not arch.n_kv_heads:
         changes["n_kv_heads"] = arch.n_heads
@@ -321,16 +347,40 @@ def validate(arch, source):
         raise ConfigError(source, "n_positions", "missing (needed by position_embedding: learned)")
     if arch.position_embedding == "none" and arch.n_positions:
         raise ConfigError(source, "n_positions", "given, but position_embedding is none (set it to learned)")
-    layer_types = arch.layer_types
+    _validate_moe(arch, source, dense_layers if groups is None else ())
+    _validate_mla(arch, source)
+    if groups is None:
+        mixers, ffns = _per_layer(arch, source, layer_types, dense_layers)
+    else:
+        mixers, ffns = groups
+    _check_stack(arch, source, mixers, ffns)
+    changes["layers"] = stack.from_layers(mixers, ffns)
+    return replace(arch, **changes)
+
+
+def _per_layer(arch, source, layer_types, dense_layers):
+    """Per-layer mixer and ffn kinds from transformers-style layer_types and dense_layers."""
     if arch.window and not layer_types:
         layer_types = ("sliding_attention",) * arch.n_layers
-        changes["layer_types"] = layer_types
-    if layer_types:
-        if len(layer_types) != arch.n_layers:
-            raise ConfigError(source, "layer_types",
-                              f"has {len(layer_types)} entries (expected one per layer: {arch.n_layers})")
-        if "sliding_attention" in layer_types and not arch.window:
-            raise ConfigError(source, "window", "missing (layer_types has sliding_attention layers)")
-    _validate_moe(arch, source)
-    _validate_mla(arch, source)
-    return replace(arch, **changes)
+    if layer_types and len(layer_types) != arch.n_layers:
+        raise ConfigError(source, "layer_types",
+                          f"has {len(layer_types)} entries (expected one per layer: {arch.n_layers})")
+    full = "mla" if arch.mla else "attention"
+    mixers = [kind if kind == "sliding_attention" else full for kind in layer_types] or [full] * arch.n_layers
+    dense = set(dense_layers)
+    ffns = ["moe" if arch.n_experts and i not in dense else "dense" for i in range(arch.n_layers)]
+    return mixers, ffns
+
+
+def _check_stack(arch, source, mixers, ffns):
+    if "sliding_attention" in mixers and not arch.window:
+        raise ConfigError(source, "window", "missing (the stack has sliding_attention layers)")
+    if "mla" in mixers and not arch.mla:
+        raise ConfigError(source, "kv_lora_rank", "missing (the stack has mla layers)")
+    if arch.mla and set(mixers) - {"mla"}:
+        raise ConfigError(source, "layers", "an MLA model's layers all use mla (sliding or standard "
+                                            "attention beside MLA is not supported)")
+    if "moe" in ffns and not arch.n_experts:
+        raise ConfigError(source, "n_experts", "missing (the stack has moe layers)")
+    if arch.n_experts and "moe" not in ffns:
+        raise ConfigError(source, "layers", "every layer is dense: no layer has experts (drop n_experts)")

@@ -65,7 +65,7 @@ def test_window_rules_follow_each_family(tmp_path, config, window, sliding):
     path.write_text(json.dumps(config))
     arch = mfu_sym.load_architecture(path)
     assert arch.window == window
-    assert [kind == "sliding_attention" for kind in arch.layer_types] == sliding
+    assert [kind == "sliding_attention" for kind in arch.layer_types] == (sliding or [False] * arch.n_layers)
 
 
 def test_biases_per_family(tmp_path):
