@@ -230,7 +230,8 @@ def _index(shape):
 def _groups(model, grid, arch_names, arch_index):
     """[(Model, [(point, {symbol name: value}), ...]), ...]: the grid's architectures, each
     read again from its file, grouped by the terms their models have."""
-    from .model import Model, _compose
+    from .compose import compose
+    from .model import Model
     if not arch_names:
         return [(model, [(0, model.arch.values())])]
     origin = model.arch.origin
@@ -243,7 +244,7 @@ def _groups(model, grid, arch_names, arch_index):
             where = ", ".join(f"{k} {v}" for k, v in sizes.items())
             raise UsageError(exc.source, exc.field, f"{exc.message} (at {where})") from None
         terms = tuple((t.formula.name, t.count, t.mask.name if t.mask else None, t.kind, t.flops)
-                      for t in _compose(arch, model.library, model.conventions))
+                      for t in compose(arch, model.library, model.conventions))
         values = arch.values()
         key = (terms, tuple(sorted(values)))
         if key not in groups:
