@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sympy
 
-from . import expr
+from .definitions import Citation, section_entries  # noqa: F401  (Citation: library.Citation)
 from .errors import FormulaError
 
 # Components in display order. A formula adds to exactly one of them.
@@ -23,7 +23,6 @@ COMPONENTS = (
 )
 KERNELS = ("eager", "flash")
 SECTIONS = ("symbols", "references", "masks", "formulas")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # sympy gives these names a meaning of its own; a symbol must not shadow them
 _RESERVED = {"e", "i", "n", "s", "o", "q", "beta", "gamma", "pi", "zeta", "lambda"}
 
@@ -49,15 +48,6 @@ class Reference:
     @property
     def link(self):
         return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else self.url
-
-
-@dataclass(frozen=True)
-class Citation:
-    cite: str
-    where: str
-
-    def __str__(self):
-        return f"{self.cite}, {self.where}"
 
 
 @dataclass(frozen=True)
@@ -123,72 +113,29 @@ def load_library(extra_dirs=()):
 @lru_cache(maxsize=8)
 def _load(root):
     documents = [(Path(file), data) for file, data in root.documents() if set(data) & set(SECTIONS)]
-    symbols = {}
-    for file, data in documents:
-        for i, entry in _entries(file, data, "symbols"):
-            info = _symbol(file, f"symbols[{i}]", entry)
-            if info.name in symbols:
-                raise FormulaError(file, f"symbols[{i}].name", f"duplicate symbol {info.name!r}")
-            symbols[info.name] = info
+    symbols = _collect(documents, "symbols", lambda e: _symbol(e), "symbol")
     names = {name: info.symbol for name, info in symbols.items()}
-
-    references = {}
-    for file, data in documents:
-        for i, entry in _entries(file, data, "references"):
-            ref = _reference(file, f"references[{i}]", entry)
-            if ref.key in references:
-                raise FormulaError(file, f"references[{i}].key", f"duplicate reference {ref.key!r}")
-            references[ref.key] = ref
-
-    masks, formulas = {}, {}
-    for file, data in documents:
-        for i, entry in _entries(file, data, "masks"):
-            mask = _mask(file, f"masks[{i}]", entry, names, references)
-            if mask.name in masks:
-                raise FormulaError(file, f"masks[{i}].name", f"duplicate mask {mask.name!r}")
-            masks[mask.name] = mask
-        for i, entry in _entries(file, data, "formulas"):
-            formula = _formula(file, f"formulas[{i}]", entry, names, references)
-            if formula.name in formulas:
-                other = formulas[formula.name].source
-                raise FormulaError(file, f"formulas[{i}].name", f"duplicate formula {formula.name!r} (also in {other})")
-            formulas[formula.name] = formula
+    references = _collect(documents, "references", _reference, "reference", key="key")
+    masks = _collect(documents, "masks", lambda e: _mask(e, names, references), "mask")
+    formulas = _collect(documents, "formulas", lambda e: _formula(e, names, references), "formula")
     return Library(Entries("symbol", symbols), Entries("reference", references), Entries("mask", masks),
                    Entries("formula", formulas), root)
 
 
-def _entries(file, data, section):
-    entries = data.get(section) or []
-    if not isinstance(entries, list):
-        raise FormulaError(file, section, "expected a list of entries")
-    for i, entry in enumerate(entries):
-        if not isinstance(entry, dict):
-            raise FormulaError(file, f"{section}[{i}]", "expected a mapping")
-        yield i, entry
-
-
-def _require(file, where, entry, key, kind=str):
-    if key not in entry or entry[key] is None:
-        raise FormulaError(file, f"{where}.{key}", "missing")
-    value = entry[key]
-    if kind is str and not isinstance(value, str):
-        raise FormulaError(file, f"{where}.{key}", f"expected text, got {type(value).__name__}")
-    if kind is str and not value.strip():
-        raise FormulaError(file, f"{where}.{key}", "empty")
-    return value
-
-
-def _check_keys(file, where, entry, allowed):
-    for key in entry:
-        if key not in allowed:
-            raise FormulaError(file, f"{where}.{key}", f"unknown field (expected one of {', '.join(allowed)})")
-
-
-def _name(file, where, entry):
-    name = _require(file, where, entry, "name")
-    if not _NAME.match(name):
-        raise FormulaError(file, f"{where}.name", f"{name!r} is not a valid name (expected [a-z][a-z0-9_]*)")
-    return name
+def _collect(documents, section, build, kind, key="name"):
+    """name -> definition for one section across the library's files; a name defined
+    twice is an error naming both files."""
+    out, where = {}, {}
+    for file, data in documents:
+        if section not in data:
+            continue
+        for entry in section_entries(file, section, data[section]):
+            definition = build(entry)
+            name = getattr(definition, key)
+            if name in out:
+                entry.fail(key, f"duplicate {kind} {name!r} (also in {where[name]})")
+            out[name], where[name] = definition, file
+    return out
 
 
 _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
@@ -197,112 +144,90 @@ _KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
 _LATEX = re.compile(r"^(?:[A-Za-z0-9_^{}' ,.]|\\(?:mathrm|mathit|mathbf|text|operatorname|alpha|beta|gamma|"
                     r"delta|epsilon|eta|theta|kappa|lambda|mu|nu|pi|rho|sigma|tau|phi|chi|psi|omega|ell|Delta|"
                     r"Sigma)(?![A-Za-z]))+$")
+_URL = re.compile(r"^https?://[^\s<>\"'`]+$")
+_ARXIV = re.compile(r"^[0-9]{4}\.[0-9]{4,5}(v[0-9]+)?$")
 
 
-def _symbol(file, where, entry):
-    _check_keys(file, where, entry, ("name", "latex", "kind", "description"))
-    name = _name(file, where, entry)
-    latex = _require(file, where, entry, "latex")
-    if not _LATEX.match(latex):
-        raise FormulaError(file, f"{where}.latex", f"{latex[:60]!r} is not allowed (expected letters, digits, "
-                           r"_ ^ { }, and commands such as \mathrm or \kappa)")
+def _symbol(entry):
+    name = entry.name()
     if name in _RESERVED:
-        raise FormulaError(file, f"{where}.name", f"{name!r} collides with a name sympy gives meaning to")
-    kind = _require(file, where, entry, "kind")
-    if kind not in ("architecture", "run", "position"):
-        raise FormulaError(file, f"{where}.kind", f"{kind!r} (expected architecture, run or position)")
-    return SymbolInfo(
-        name=name,
-        latex=latex,
-        kind=kind,
-        description=_require(file, where, entry, "description"),
-        symbol=sympy.Symbol(name, positive=True, integer=True),
-    )
+        entry.fail("name", f"{name!r} collides with a name sympy gives meaning to")
+    latex = entry.text("latex")
+    if not _LATEX.match(latex):
+        entry.fail("latex", f"{latex[:60]!r} is not allowed (expected letters, digits, _ ^ {{ }}, and "
+                            r"commands such as \mathrm or \kappa)")
+    info = SymbolInfo(name=name, latex=latex, kind=entry.choice("kind", ("architecture", "run", "position")),
+                      description=entry.text("description"), symbol=sympy.Symbol(name, positive=True, integer=True))
+    entry.done()
+    return info
 
 
-def _reference(file, where, entry):
-    _check_keys(file, where, entry, ("key", "authors", "title", "year", "arxiv", "url"))
-    key = _require(file, where, entry, "key")
+def _reference(entry):
+    key = entry.text("key")
     if not _KEY.match(key):
-        raise FormulaError(file, f"{where}.key", f"{key[:60]!r} is not a citation key (expected letters, digits, _ : -)")
-    year = entry.get("year")
-    if isinstance(year, bool) or not isinstance(year, int):
-        raise FormulaError(file, f"{where}.year", "expected a year such as 2022")
-    if not entry.get("arxiv") and not entry.get("url"):
-        raise FormulaError(file, f"{where}.arxiv", "missing (a reference needs an arxiv id or a url)")
-    url = entry.get("url")
-    if url and not (isinstance(url, str) and re.match(r"^https?://[^\s<>\"'`]+$", url)):
-        raise FormulaError(file, f"{where}.url", f"{str(url)[:60]!r} is not a web address (expected https://...)")
-    arxiv = entry.get("arxiv")
-    if arxiv and not re.match(r"^[0-9]{4}\.[0-9]{4,5}(v[0-9]+)?$", str(arxiv)):
-        raise FormulaError(file, f"{where}.arxiv", f"{str(arxiv)[:60]!r} is not an arXiv id (expected e.g. 2204.02311)")
-    return Reference(key=key, authors=_require(file, where, entry, "authors"),
-                     title=_require(file, where, entry, "title"), year=year,
-                     arxiv=str(entry.get("arxiv") or ""), url=str(entry.get("url") or ""))
+        entry.fail("key", f"{key[:60]!r} is not a citation key (expected letters, digits, _ : -)")
+    arxiv, url = entry.get("arxiv", ""), entry.get("url", "")
+    if not arxiv and not url:
+        entry.fail("arxiv", "missing (a reference needs an arxiv id or a url)")
+    if url and not (isinstance(url, str) and _URL.match(url)):
+        entry.fail("url", f"{str(url)[:60]!r} is not a web address (expected https://...)")
+    if arxiv and not _ARXIV.match(str(arxiv)):
+        entry.fail("arxiv", f"{str(arxiv)[:60]!r} is not an arXiv id (expected e.g. 2204.02311)")
+    ref = Reference(key=key, authors=entry.text("authors"), title=entry.text("title"),
+                    year=entry.integer("year", minimum=1900, maximum=2100), arxiv=str(arxiv), url=str(url))
+    entry.done()
+    return ref
 
 
-def _citation(file, where, entry, references):
-    ref = entry.get("reference")
-    if not isinstance(ref, dict) or "cite" not in ref or "where" not in ref:
-        raise FormulaError(file, f"{where}.reference", "missing or malformed (expected {cite: KEY, where: section})")
-    if ref["cite"] not in references:
-        raise FormulaError(file, f"{where}.reference.cite",
-                           f"unknown reference {ref['cite']!r} (expected a key of references.yaml)")
-    return Citation(str(ref["cite"]), str(ref["where"]))
+def _mask(entry, names, references):
+    mask = Mask(name=entry.name(), keys=entry.expression("keys", names), total=entry.expression("total", names),
+                description=entry.text("description"), reference=entry.citation("reference", references),
+                source=str(entry.file))
+    entry.done()
+    return mask
 
 
-def _expression(file, where, entry, key, names, default=None):
-    if key not in entry:
-        return default
-    return expr.parse(entry[key], names, source=file, field=f"{where}.{key}")
-
-
-def _mask(file, where, entry, names, references):
-    _check_keys(file, where, entry, ("name", "keys", "total", "description", "reference"))
-    name = _name(file, where, entry)
-    for key in ("keys", "total"):
-        _require(file, where, entry, key, kind=object)
-    return Mask(name=name,
-                keys=_expression(file, where, entry, "keys", names),
-                total=_expression(file, where, entry, "total", names),
-                description=_require(file, where, entry, "description"),
-                reference=_citation(file, where, entry, references), source=str(file))
-
-
-def _formula(file, where, entry, names, references):
-    _check_keys(file, where, entry, ("name", "component", "forward", "backward", "params", "active_params",
-                                     "description", "omits", "reference"))
-    name = _name(file, where, entry)
-    where = f"formula {name}"  # errors name the formula, as the checks at a model's sizes do
-    component = _require(file, where, entry, "component")
-    if component not in COMPONENTS:
-        raise FormulaError(file, f"{where}.component", f"{component!r} (expected one of {', '.join(COMPONENTS)})")
-    if "forward" not in entry and "params" not in entry:
-        raise FormulaError(file, where, "a formula needs forward FLOPs, params, or both")
+def _formula(entry, names, references):
+    name = entry.name()
+    entry.where = f"formula {name}"  # errors name the formula, as the checks at a model's sizes do
+    component = entry.choice("component", COMPONENTS)
+    if not entry.has("forward") and not entry.has("params"):
+        entry.fail(None, "a formula needs forward FLOPs, params, or both")
     zero = sympy.Integer(0)
-    forward = _expression(file, where, entry, "forward", names, zero)
+    forward = entry.expression("forward", names, zero)
     static = {k: v for k, v in names.items() if k not in ("keys", "t")}
-    params = _expression(file, where, entry, "params", static, zero)
-    active_params = _expression(file, where, entry, "active_params", static, params)
-    raw_backward = entry.get("backward")
-    if isinstance(raw_backward, dict):
-        unknown = set(raw_backward) - set(KERNELS)
-        if unknown or not raw_backward:
-            raise FormulaError(file, f"{where}.backward", f"expected a mapping with keys {', '.join(KERNELS)}")
-        backward = {k: expr.parse(raw_backward.get(k, raw_backward.get("eager")), names,
-                                  source=file, field=f"{where}.backward.{k}") for k in KERNELS}
-    elif raw_backward is None:
-        backward = {k: 2 * forward for k in KERNELS}
-    else:
-        value = expr.parse(raw_backward, names, source=file, field=f"{where}.backward")
-        backward = {k: value for k in KERNELS}
+    params = entry.expression("params", static, zero)
+    active_params = entry.expression("active_params", static, params)
+    backward = _backward(entry, names, forward)
     keys = names.get("keys")
     for label, value in [("forward", forward)] + [(f"backward.{k}", v) for k, v in backward.items()]:
         # Per-sequence totals replace `keys` by the mask's closed-form sum: valid only
         # when the cost is linear in `keys`.
         if keys is not None and sympy.diff(value, keys, 2) != 0:
-            raise FormulaError(file, f"{where}.{label}", "must be linear in keys")
-    return Formula(name=name, component=component, forward=forward, backward=backward,
-                   params=params, active_params=active_params, description=_require(file, where, entry, "description"),
-                   omits=str(entry.get("omits") or ""),
-                   reference=_citation(file, where, entry, references), source=str(file))
+            entry.fail(label, "must be linear in keys")
+    formula = Formula(name=name, component=component, forward=forward, backward=backward, params=params,
+                      active_params=active_params, description=entry.text("description"),
+                      omits=entry.text("omits", ""), reference=entry.citation("reference", references),
+                      source=str(entry.file))
+    entry.done()
+    return formula
+
+
+def _backward(entry, names, forward):
+    """kernel -> backward FLOPs: one expression for both kernels, a mapping by kernel
+    (a missing kernel takes eager's), or by default 2 x forward."""
+    if not entry.has("backward"):
+        return {k: 2 * forward for k in KERNELS}
+    raw = entry.get("backward")
+    if not isinstance(raw, dict):
+        value = entry.expression("backward", names)
+        return {k: value for k in KERNELS}
+    by_kernel = entry.entry("backward")
+    if not set(raw) <= set(KERNELS) or not raw:
+        entry.fail("backward", f"expected a mapping with keys {', '.join(KERNELS)}")
+    out = {}
+    for kernel in KERNELS:
+        key = kernel if kernel in raw else "eager"
+        out[kernel] = by_kernel.expression(key, names)
+    by_kernel.done()
+    return out

@@ -286,7 +286,7 @@ def test_mbu_needs_hardware(example):
 
 
 @pytest.mark.parametrize("args, field, message", [
-    (["--dtype", "bf17"], "dtype", "unknown dtype 'bf17' (expected one of: fp64, fp32, bf16"),
+    (["--dtype", "bf17"], "dtype", "unknown dtype 'bf17' (expected one of: fp64, fp64_tensor, fp32"),
     (["--kv-dtype", "fp7"], "kv_dtype", "unknown dtype 'fp7'"),
     (["--dtype", "int4", "--hardware", "h100"], "peak_dtype", "give --peak-dtype"),
     (["--hardware", "h100", "--peak-dtype", "fp3"], "peak_dtype", "unknown dtype 'fp3'"),

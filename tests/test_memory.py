@@ -143,11 +143,11 @@ def test_symbolic_forms_give_the_reported_numbers(example):
 
 def test_dtype_table():
     data = load_data()
-    sizes = {name: d.bytes for name, d in data.dtypes.items()}
-    assert sizes == {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2, "fp8": 1, "fp6": sympy.Rational(3, 4),
-                     "fp4": sympy.Rational(1, 2), "int8": 1, "int4": sympy.Rational(1, 2)}
+    sizes = {d.name: d.bytes for d in data.dtypes}
+    assert sizes == {"fp64": 8, "fp64_tensor": 8, "fp32": 4, "tf32": 4, "bf16": 2, "fp16": 2, "fp8": 1,
+                     "fp6": sympy.Rational(3, 4), "fp4": sympy.Rational(1, 2), "int8": 1, "int4": sympy.Rational(1, 2)}
     library = mfu_sym.load_library()
-    for d in data.dtypes.values():
+    for d in data.dtypes:
         assert d.reference.cite in library.references and d.reference.where
 
 
