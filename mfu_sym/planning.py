@@ -15,6 +15,7 @@ Counts stay exact: a budget typed as `15.6e12` is read as the integer 15,600,000
 """
 
 import math
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
@@ -308,73 +309,52 @@ class Fit:
                 "standard_errors": self.standard_errors, "source": self.source, "notes": list(self.notes)}
 
 
-_FIT_REQUIRED = ("key", "name", "E", "A", "B", "alpha", "beta", "source")
-_FIT_OPTIONAL = ("standard_errors", "notes")
-_SOURCE_REQUIRED = ("authors", "title", "year", "arxiv", "where")
-
-
 def load_fits(root=None):
     """The published fits of the data root's scaling_laws section (formulas/
     scaling_laws.yaml), by key, each validated: positive finite constants, exponents below
-    1, a cited source."""
+    1, a reference in the bibliography."""
     from . import data as data_root
-    path, entries = (root or data_root.root()).section("scaling_laws")
-    data = {"scaling_laws": entries}
-    entries = data["scaling_laws"]
-    if not isinstance(entries, list) or not entries:
-        raise FormulaError(path, "scaling_laws", "expected a non-empty list of fits")
+    from .definitions import section_entries
+    from .library import _load as library_of
+    root = root or data_root.root()
+    path, entries = root.section("scaling_laws")
+    references = library_of(root).references
     fits = {}
-    for i, entry in enumerate(entries):
-        fit = _fit(path, f"scaling_laws[{i}]", entry)
+    for entry in section_entries(path, "scaling_laws", entries):
+        fit = _fit(entry, references)
         if fit.key in fits:
-            raise FormulaError(path, f"scaling_laws[{i}].key", f"duplicate fit {fit.key!r}")
+            entry.fail("key", f"duplicate fit {fit.key!r}")
         fits[fit.key] = fit
+    if not fits:
+        raise FormulaError(path, "scaling_laws", "expected a non-empty list of fits")
     return fits
 
 
-def _fit(path, where, entry):
-    if not isinstance(entry, dict):
-        raise FormulaError(path, where, "expected a mapping")
-    for key in entry:
-        if key not in _FIT_REQUIRED + _FIT_OPTIONAL:
-            raise FormulaError(path, f"{where}.{key}",
-                               f"unknown field (expected one of {', '.join(_FIT_REQUIRED + _FIT_OPTIONAL)})")
-    for key in _FIT_REQUIRED:
-        if key not in entry:
-            raise FormulaError(path, where, f"missing field {key!r}")
-    key = entry["key"]
-    if not isinstance(key, str) or not key or not all(c.isalnum() or c == "-" for c in key) or key != key.lower():
-        raise FormulaError(path, f"{where}.key", f"{key!r} (expected lowercase letters, digits and '-')")
-    constants = {name: _constant(path, f"{where}.{name}", entry[name]) for name in FIT_FIELDS}
-    for name in ("alpha", "beta"):
-        if constants[name] >= 1:
-            raise FormulaError(path, f"{where}.{name}", f"{constants[name]} (expected an exponent in (0, 1))")
-    source = entry["source"]
-    if not isinstance(source, dict) or set(source) != set(_SOURCE_REQUIRED):
-        raise FormulaError(path, f"{where}.source", f"expected exactly the fields {', '.join(_SOURCE_REQUIRED)}")
-    for name, value in source.items():
-        if not isinstance(value, (str, int)) or isinstance(value, bool) or not str(value).strip():
-            raise FormulaError(path, f"{where}.source.{name}", "expected non-empty text")
-    errors = entry.get("standard_errors", {})
-    if not isinstance(errors, dict) or set(errors) - set(FIT_FIELDS):
-        raise FormulaError(path, f"{where}.standard_errors", f"expected a mapping of {', '.join(FIT_FIELDS)}")
-    errors = {k: _constant(path, f"{where}.standard_errors.{k}", v) for k, v in errors.items()}
-    notes = entry.get("notes", [])
-    if not isinstance(notes, list) or not all(isinstance(n, str) and n.strip() for n in notes):
-        raise FormulaError(path, f"{where}.notes", "expected a list of text")
-    name = entry["name"]
-    if not isinstance(name, str) or not name.strip():
-        raise FormulaError(path, f"{where}.name", "expected non-empty text")
-    return Fit(key, name.strip(), **constants, source={k: str(v) for k, v in source.items()},
-               standard_errors=errors, notes=tuple(notes))
+_FIT_KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def _constant(path, where, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise FormulaError(path, where, f"{value!r} is not a number")
-    if not math.isfinite(value) or value <= 0:
-        raise FormulaError(path, where, f"{value!r} (expected a positive finite number)")
-    return float(value)
+def _fit(entry, references):
+    key = entry.text("key")
+    if not _FIT_KEY.match(key):
+        entry.fail("key", f"{key!r} (expected lowercase letters, digits and '-')")
+    name = entry.text("name").strip()
+    constants = {field: entry.number(field, minimum=0, open_minimum=True) for field in FIT_FIELDS}
+    for field in ("alpha", "beta"):
+        if constants[field] >= 1:
+            entry.fail(field, f"{constants[field]} (expected an exponent in (0, 1))")
+    errors = {}
+    if entry.has("standard_errors"):
+        table = entry.entry("standard_errors")
+        errors = {field: table.number(field, minimum=0, open_minimum=True) for field in FIT_FIELDS
+                  if table.has(field)}
+        table.done()
+    citation = entry.citation("reference", references)
+    ref = references[citation.cite]
+    source = {"authors": ref.authors, "title": ref.title, "year": str(ref.year), "arxiv": ref.arxiv,
+              "where": citation.where}
+    fit = Fit(key, name, **constants, source=source, standard_errors=errors, notes=entry.texts("notes"))
+    entry.done()
+    return fit
 
 
 def allocate(compute, fit):

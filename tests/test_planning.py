@@ -226,19 +226,21 @@ def test_chinchilla_errors(args, code):
 # ------------------------------------------------------------------ the fits file
 
 GOOD = {"key": "x", "name": "X", "E": 1.0, "A": 1.0, "B": 1.0, "alpha": 0.3, "beta": 0.3,
-        "source": {"authors": "a", "title": "t", "year": 2020, "arxiv": "1", "where": "w"}}
+        "reference": {"cite": "hoffmann2022", "where": "Eq. 10"}}
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"E": -1.0}, "E: -1.0 (expected a positive finite number)"),
-    ({"A": "406.4"}, "A: '406.4' is not a number"),
+    ({"E": -1.0}, "E: -1.0 is out of range (expected > 0)"),
+    ({"A": "406.4"}, "A: '406.4' is not a finite number"),
     ({"alpha": 1.5}, "alpha: 1.5 (expected an exponent in (0, 1))"),
     ({"beta": float("nan")}, "beta: nan"),
     ({"gamma": 1.0}, "gamma: unknown field"),
     ({"key": "Bad Key"}, "key: 'Bad Key'"),
-    ({"source": {"title": "t"}}, "source: expected exactly the fields"),
+    ({"reference": {"cite": "nobody2099", "where": "x"}}, "reference.cite: unknown reference 'nobody2099'"),
+    ({"reference": {"cite": "hoffmann2022"}}, "reference.where: missing"),
     ({"standard_errors": {"E": 0.0}}, "standard_errors.E: 0.0"),
-    ({"notes": "text"}, "notes: expected a list of text"),
+    ({"standard_errors": {"Z": 1.0}}, "standard_errors.Z: unknown field"),
+    ({"notes": "text"}, "notes: expected a list"),
 ])
 def test_bad_fits_are_refused(tmp_path, change, message):
     path = tmp_path / "scaling_laws.yaml"
@@ -251,8 +253,8 @@ def test_bad_fits_are_refused(tmp_path, change, message):
 @pytest.mark.parametrize("document, message", [
     ({"scaling_laws": []}, "expected a non-empty list"),
     ({"fits": [GOOD]}, "fits: unknown section"),
-    ({"scaling_laws": [GOOD, GOOD]}, "duplicate fit 'x'"),
-    ({"scaling_laws": [{k: v for k, v in GOOD.items() if k != "B"}]}, "missing field 'B'"),
+    ({"scaling_laws": [GOOD, GOOD]}, "scaling_laws\\[1\\].key: duplicate fit 'x'"),
+    ({"scaling_laws": [{k: v for k, v in GOOD.items() if k != "B"}]}, "scaling_laws\\[0\\].B: missing"),
 ])
 def test_bad_fit_files_are_refused(tmp_path, document, message):
     path = tmp_path / "scaling_laws.yaml"
