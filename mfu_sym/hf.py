@@ -20,7 +20,6 @@ from .errors import ConfigError
 REDIRECTS = {
     "gemma3": "is Gemma 3's multimodal config: pass its text_config as a config with model_type gemma3_text",
 }
-_RULES = ("when_null", "absent", "derived")
 
 
 def _table(root=None):
@@ -30,19 +29,64 @@ def _table(root=None):
 
 @lru_cache(maxsize=8)
 def _read_table(root):
+    """The families table, checked at load (definitions.Entry): known fields of the right
+    shapes, every ignored field with a reason, every rule naming only attributes the
+    family knows, every structure value one the reader implements."""
+    from .definitions import Entry
     path, table = root.section("hf_families")
     if not isinstance(table, dict):
         raise ConfigError(path, "hf_families", "expected a mapping of model_type -> family")
-    reasons = root.section("hf_reasons")[1] or {}
-    families = {}
-    for name, family in table.items():
-        family = dict(family)
-        family["ignore"] = tuple(_flatten(family.get("ignore") or ()))
-        for key in family["ignore"]:
-            if key not in reasons:
-                raise ConfigError(path, f"hf_families.{name}.ignore", f"{key!r} has no reason in hf_reasons")
-        families[name] = family
-    return families, reasons, frozenset(root.section("hf_known_extra_keys")[1] or ())
+    reasons = Entry(path, "hf_reasons", root.section("hf_reasons")[1], ConfigError)
+    reason_of = {key: reasons.text(key) for key in reasons.value}
+    families = {name: _family(Entry(path, f"hf_families.{name}", value, ConfigError), reason_of)
+                for name, value in table.items()}
+    known = root.section("hf_known_extra_keys")[1]
+    if not isinstance(known, list) or not all(isinstance(k, str) for k in known):
+        raise ConfigError(path, "hf_known_extra_keys", "expected a list of keys")
+    return families, reason_of, frozenset(known)
+
+
+_MAPPINGS = ("aliases", "defaults", "kwargs", "absent", "when_null", "null_means", "derived", "refuse", "equal",
+             "keys", "zero_refused", "architecture")
+_WINDOW_LAYERS = ("all", "qwen", "qwen2_moe", "pattern")
+_MOE_LAYERS = ("all", "first_dense", "qwen")
+
+
+def _family(entry, reasons):
+    family = {"class": entry.text("class"), "source": entry.text("source")}
+    for key in _MAPPINGS:
+        value = entry.get(key, {})
+        if not isinstance(value, dict):
+            entry.fail(key, "expected a mapping")
+        family[key] = value
+    family["ignore"] = tuple(_flatten(entry.items("ignore", [])))
+    for key in family["ignore"]:
+        if key not in reasons:
+            entry.fail("ignore", f"{key!r} has no reason in hf_reasons")
+    for key in ("optional", "computed"):
+        family[key] = tuple(entry.texts(key, ()))
+    family["attention_bias"] = entry.get("attention_bias", "none")
+    if entry.has("mlp_bias"):
+        family["mlp_bias"] = entry.text("mlp_bias")
+    family["windows"] = entry.get("windows", "none")
+    windows = family["windows"]
+    if windows != "none" and (not isinstance(windows, dict) or windows.get("layers") not in _WINDOW_LAYERS):
+        entry.fail("windows", f"expected none or {{layers: {' | '.join(_WINDOW_LAYERS)}, ...}}")
+    if entry.has("moe"):
+        family["moe"] = entry.get("moe")
+        if not isinstance(family["moe"], dict) or family["moe"].get("layers") not in _MOE_LAYERS:
+            entry.fail("moe", f"expected {{layers: {' | '.join(_MOE_LAYERS)}, ...}}")
+    if entry.has("context"):
+        family["context"] = entry.text("context")
+    entry.done()
+    known = (set(family["defaults"]) | set(family["kwargs"]) | set(family["absent"]) | set(family["derived"])
+             | set(family["aliases"].values()) | set(family["keys"].values()))
+    for section in ("when_null", "null_means", "absent", "derived"):
+        for key, rule in family[section].items():
+            for node in ast.walk(ast.parse(str(rule), mode="eval")):
+                if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS and node.id not in known:
+                    entry.fail(f"{section}.{key}", f"{rule!r} names {node.id!r}, which the family does not read")
+    return family
 
 
 def families(root=None):
