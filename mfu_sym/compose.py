@@ -141,8 +141,8 @@ def _nonmatmul(arch, library, conventions, mixers, ffns):
             if arch.d_shared:
                 terms.append(Term(formulas["activation_shared"], count))
     terms.append(Term(formulas["residual_adds"], layers))
-    if arch.position_embedding == "none" and not arch.mla:
-        terms.append(Term(formulas["rotary"], layers))
+    if arch.position_embedding == "none":
+        terms.append(Term(formulas["rotary_mla" if arch.mla else "rotary"], layers))
     for term in terms:
         if conventions.counts_nonmatmul(term.formula.name):
             yield term

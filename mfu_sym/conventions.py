@@ -76,7 +76,10 @@ class Conventions:
         return self.mask
 
     def counts_nonmatmul(self, name):
-        return "all" in self.nonmatmul or name in self.nonmatmul
+        """Whether the elementwise formula `name` is counted (MLA's decoupled rotary
+        answers to `rotary`, like every rotary embedding)."""
+        kind = {"rotary_mla": "rotary"}.get(name, name)
+        return "all" in self.nonmatmul or kind in self.nonmatmul
 
     def describe(self):
         """The switches in force (machine-readable), with each explained in words."""

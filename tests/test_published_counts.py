@@ -360,11 +360,9 @@ def test_all_nonmatmul_entries_of_llama3_8b(seq_len):
     assert sympy.expand(model.training() - plain.training() - 3 * model.forward("nonmatmul")) == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "MLA applies RoPE too: DeepSeek-V2 (arXiv:2405.04434) §2.1.3 Eq. 14 and 16 rotate the "
-    "decoupled queries (h x d_rope a token) and the shared key (d_rope a token), which at 3 "
-    "FLOPs an element (RoFormer Eq. 34) is 3 x (128 + 1) x 64 a layer for DeepSeek-V3. "
-    "mfu-sym's `rotary` counts 0 for MLA models."))
+# MLA applies RoPE too: DeepSeek-V2 (arXiv:2405.04434) §2.1.3 Eq. 14 and 16 rotate the
+# decoupled queries (h x d_rope a token) and the shared key (d_rope a token), at 3 FLOPs an
+# element (RoFormer Eq. 34): 3 x (128 + 1) x 64 a layer for DeepSeek-V3.
 def test_rotary_on_mla_decoupled_dimensions():
     model = mfu_sym.load(EXAMPLES / "deepseek_v3.yaml", nonmatmul=("rotary",))
     assert model.evaluate(model.forward("nonmatmul"), seq_len=1) == 3 * (128 + 1) * 64 * 61
