@@ -4,6 +4,9 @@ commands). Read from the source with `ast`, function-level imports included (a c
 through a lazy import is still a circle, only a later one)."""
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -96,3 +99,14 @@ def test_the_graph_sees_lazy_and_relative_imports():
     assert "mfu_sym.render.json" in graph["mfu_sym.commands.derive"]   # inside the function
     assert "mfu_sym.render" in graph["mfu_sym.commands.derive"]        # the package of a submodule
     assert "mfu_sym.loader" in graph["mfu_sym.commands.options"]       # from ..loader import load
+
+
+def test_start_up_and_hardware_list_load_no_sympy():
+    """The CLI module loads only click and the command modules; renderers load on use,
+    and `hardware list` (no exact number in it) never loads sympy."""
+    code = ("import sys; from click.testing import CliRunner; from mfu_sym.cli import main; "
+            "first = 'sympy' in sys.modules; result = CliRunner().invoke(main, ['hardware', 'list']); "
+            "print(first, 'sympy' in sys.modules, result.exit_code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent, env={**os.environ, "PYTHONPATH": str(PACKAGE.parent)})
+    assert out.stdout.split() == ["False", "False", "0"]

@@ -94,3 +94,15 @@ def test_tflops(value, unit, text):
 def test_si_between_chosen_prefixes():
     assert units.si(2.5e9, "B", largest="M", smallest="M") == "2500.000 MB"
     assert units.si(10, "B", largest="M", smallest="M", rest="{value:g} {unit}") == "10 B"
+
+
+@pytest.mark.parametrize("value, kwargs, expected", [
+    (3.2e14, {"largest": "P"}, (1e12, "T")),
+    (999, {"largest": "P"}, (1, "")),
+    (5e16, {"largest": "P"}, (1e15, "P")),             # nothing above the largest
+    (9e6, {"largest": "G", "above": 10}, (1e3, "k")),   # a prefix once it gives 10 or more
+    (1e7, {"largest": "G", "above": 10}, (1e6, "M")),
+    (99, {"largest": "G", "above": 10}, (1, "")),
+])
+def test_prefix(value, kwargs, expected):
+    assert units.prefix(value, **kwargs) == expected

@@ -49,8 +49,7 @@ def model_options(function=None, *, command=None):
         click.option("--mla", type=click.Choice(["naive", "absorbed"]), hidden="mla" in skip,
                      help="MLA as trained (keys and values up-projected) or absorbed (scores in the latent)"),
         click.option("--mtp/--no-mtp", default=None, help="count multi-token-prediction modules in the totals"),
-        click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
-                     help="extra formula directory (same-named files replace the bundled ones)"),
+        _formulas(),
     ]
     for option in reversed(options):
         function = option(function)
@@ -130,12 +129,16 @@ def hardware_options(function):
     return function
 
 
+def _formulas():
+    return click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
+                        help="extra formula directory (same-named files replace the bundled ones)")
+
+
 def formulas_option(function):
     """--formulas DIR for the commands that read data but build no model (presets,
     hardware): the same override as the model commands' (a file it holds replaces the
     bundled one of the same name)."""
-    return click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
-                        help="extra formula directory (same-named files replace the bundled ones)")(function)
+    return _formulas()(function)
 
 
 def data_root(formula_dirs):

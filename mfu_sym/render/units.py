@@ -4,7 +4,7 @@
   (a fraction with a terminating decimal written out exactly), `exact` (JSON: int or
   "p/q");
 - measured or derived floats: `si` (the largest SI prefix reached: FLOPs, bytes,
-  seconds), `rounded` (whole above 100, four digits below), `tflops` (a peak as
+  seconds; `prefix` gives the scale alone, for a plot's axis), `rounded` (whole above 100, four digits below), `tflops` (a peak as
   hardware.yaml gives it, with PFLOP/s beside it).
 
 Each call site keeps its own format through the parameters (the text output is a
@@ -58,15 +58,24 @@ def decimal(value):
     return f"{value.p:,}/{value.q:,}"
 
 
+def prefix(value, largest="E", smallest="k", above=1):
+    """(scale, prefix) of the largest SI prefix from `largest` down to `smallest` whose
+    scale times `above` `value` reaches; (1, "") when none does. Plots scale an axis by it."""
+    for name in _ORDER[_ORDER.index(largest):_ORDER.index(smallest) + 1]:
+        if abs(value) >= above * _SCALE[name]:
+            return _SCALE[name], name
+    return 1, ""
+
+
 def si(value, unit="", *, digits=".3f", largest="E", smallest="k", rest="{value:g}{unit}"):
     """`value` over the largest SI prefix it reaches, between `largest` and `smallest`,
     formatted with `digits`: si(1.5e15, "FLOP") is '1.500 PFLOP'. Below `smallest`,
     `rest` (a format of `value` and `unit`)."""
     value = float(value)
-    for prefix in _ORDER[_ORDER.index(largest):_ORDER.index(smallest) + 1]:
-        scale = _SCALE[prefix]
+    for name in _ORDER[_ORDER.index(largest):_ORDER.index(smallest) + 1]:
+        scale = _SCALE[name]
         if abs(value) >= scale:
-            return f"{value / scale:{digits}} {prefix}{unit}"
+            return f"{value / scale:{digits}} {name}{unit}"
     return rest.format(value=value, unit=unit)
 
 
