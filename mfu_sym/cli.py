@@ -1,14 +1,19 @@
 """The `mfu-sym` command line: a thin click layer over the library.
 
 Library errors (MfuSymError) become `Error: FILE: FIELD: message` and exit 1, with no
-traceback; bad usage is click's own exit 2. Heavy imports happen inside the commands.
+traceback; bad usage is click's own exit 2. Each command lives in its own module under
+commands/ (options in, library call, renderer out); what they share is
+commands/options.py. This module imports the commands; no command imports it. Heavy
+imports happen inside the commands.
 """
 
 import sys
 
 import click
 
-FORMATS = ("text", "json", "markdown", "latex")
+from .commands import (
+    analyze, budget, chinchilla, derive, hardware, infer, latex, memory, mfu, plot, presets, reconcile, sweep,
+)
 
 
 class _Group(click.Group):
@@ -37,118 +42,11 @@ def main():
     """Exact, symbolic FLOP and parameter counts for transformer language models."""
 
 
-# Switches that change no number a command prints: offered nowhere, refused if given.
-NOT_APPLICABLE = {
-    "memory": {
-        "mask": "activation memory does not depend on which keys a query sees",
-        "attention_kernel": "the activation model (Korthikanti et al. 2022, Table 2) stores the attention "
-                            "scores; a FlashAttention activation model is not built yet",
-        "nonmatmul": "memory counts bytes, not FLOPs",
-        "mla": "parameters are the same in both MLA forms and activations are not modelled per form",
-    },
-    "infer": {
-        "attention_kernel": "inference has no backward pass",
-        "recompute": "inference stores no activations to recompute",
-    },
-}
-# Commands that print model FLOPs only (no hardware FLOPs, no HFU): recomputation changes
-# their numbers only under a convention that counts it (Narayanan et al. 2021).
-MODEL_FLOPS_ONLY = ("latex", "analyze", "reconcile", "budget", "plot")
-
-
-def model_options(function=None, *, command=None):
-    """MODEL, --preset and the counting switches, shared by every command that builds a
-    model. A command takes them as `**switches` and passes them on to `build_model`.
-    Switches default to None: the preset decides, and a switch given overrides it. A
-    switch listed in NOT_APPLICABLE for `command` is hidden and refused if given."""
-    if function is None:
-        return lambda f: model_options(f, command=command)
-    skip = NOT_APPLICABLE.get(command, {})
-    options = [
-        click.argument("model_file", metavar="MODEL", type=click.Path()),
-        click.option("--preset", default="exact", show_default=True,
-                     help="counting convention (see `mfu-sym presets`)"),
-        click.option("--mask", type=click.Choice(["causal", "full", "half"]), hidden="mask" in skip,
-                     help="keys per query: causal t (window-aware), full S, half S/2 [preset's]"),
-        click.option("--attention-kernel", type=click.Choice(["eager", "flash"]), hidden="attention_kernel" in skip,
-                     help="attention backward: eager 2x forward, or flash (QK^T recomputed) [preset's]"),
-        click.option("--recompute", type=click.Choice(["none", "selective", "full"]), hidden="recompute" in skip,
-                     help="activation recomputation: adds hardware FLOPs (HFU) [preset's]"),
-        click.option("--nonmatmul/--matmul-only", "nonmatmul", default=None, hidden="nonmatmul" in skip,
-                     help="also count softmax, norms, activations, residual adds, rotary"),
-        click.option("--mla", type=click.Choice(["naive", "absorbed"]), hidden="mla" in skip,
-                     help="MLA as trained (keys and values up-projected) or absorbed (scores in the latent)"),
-        click.option("--mtp/--no-mtp", default=None, help="count multi-token-prediction modules in the totals"),
-        click.option("--formulas", "formula_dirs", multiple=True, type=click.Path(file_okay=False),
-                     help="extra formula directory (same-named files replace the bundled ones)"),
-    ]
-    for option in reversed(options):
-        function = option(function)
-    return function
-
-
-def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **switches):
-    """The Model of MODEL under the switches, after refusing any switch that would change
-    nothing the running command prints."""
-    from .loader import load
-    command = click.get_current_context().info_name
-    given = {k: v for k, v in {**switches, "nonmatmul": nonmatmul}.items() if v is not None}
-    for name in given:
-        if name in NOT_APPLICABLE.get(command, {}):
-            raise click.UsageError(f"--{name.replace('_', '-')} does not apply to {command}: "
-                                   f"{NOT_APPLICABLE[command][name]}")
-    if nonmatmul is not None:
-        switches["nonmatmul"] = ("all",) if nonmatmul else ()
-    model = load(model_file, preset=preset, formulas=formula_dirs, **switches)
-    _refuse_idle_switches(model, command, given)
-    echo_notes(model.arch.notes)
-    return model
-
-
-def _refuse_idle_switches(model, command, given):
-    """A switch given for a part the model does not have, or that the convention does not
-    count, changes nothing: say so rather than print numbers that ignored it."""
-    arch, conv = model.arch, model.conventions
-
-    def refuse(name, why):
-        raise click.UsageError(f"--{name.replace('_', '-')}: {why}")
-
-    if "mla" in given and not arch.mla:
-        refuse("mla", "the model has no multi-head latent attention (kv_lora_rank)")
-    if "mtp" in given and not arch.n_mtp_layers:
-        refuse("mtp", "the model has no multi-token-prediction modules")
-    if conv.flops_from == "params":
-        if "nonmatmul" in given:
-            refuse("nonmatmul", f"the {conv.preset} preset counts 2 FLOPs per parameter, no elementwise ops")
-        for name in ("mask", "attention_kernel"):
-            if name in given and not conv.attention_core:
-                refuse(name, f"the {conv.preset} preset has no attention term")
-    if "recompute" in conv.overridden and command in MODEL_FLOPS_ONLY and not conv.count_recompute:
-        refuse("recompute", f"recomputation adds hardware FLOPs, which {command} does not report (the "
-                            f"{conv.preset} preset leaves them out of model FLOPs); `derive` and `mfu` (HFU) "
-                            "report them")
-
-
-def echo_notes(notes):
-    """What the reader should know beyond the numbers, on standard error (so JSON on
-    standard output stays clean)."""
-    from .render import printable
-    for note in notes:
-        click.echo(f"note: {printable(note)}", err=True)
-
-
-def context_note(model, seq_len):
-    """Say so when the run length falls back to the model's longest context."""
-    if model.run_length(seq_len, context_ok=True)[1] == "context":
-        echo_notes(model.notes("context")[:1])
-
-
-# Each command lives in its own module under commands/; importing it registers it.
-from .commands import (  # noqa: E402,F401
-    analyze, budget, chinchilla, derive, hardware, infer, latex, memory, mfu, plot, presets, reconcile, sweep,
-)
+for _command in (analyze.analyze, budget.budget, chinchilla.chinchilla, derive.derive, hardware.hardware,
+                 infer.infer, latex.latex, memory.memory_command, mfu.mfu, plot.plot, presets.presets,
+                 reconcile.reconcile, sweep.sweep):
+    main.add_command(_command)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    from mfu_sym.cli import main as registered  # the module the commands registered on
-    sys.exit(registered())
+    sys.exit(main())

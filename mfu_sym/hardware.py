@@ -492,3 +492,92 @@ class _Loader:
                                      f"(expected every key and alias to name one device)")
                 index[alias] = d
         return index
+
+
+# ------------------------------------------------------------------ the peak an MFU divides by
+
+# Dtypes whose peak is not the denominator of published MFU (PaLM, Llama 3 and
+# torchtitan all divide by the BF16 dense peak; torchtitan refuses an FP8 MFU).
+LOW_PRECISION = ("fp8", "fp6", "fp4")
+# Non-tensor-core rates: matmuls of a training run do not run here.
+VECTOR_RATES = ("fp32", "fp64")
+INTEGER_RATES = ("int8",)
+# The dtype published MFU divides by, for comparing a low-precision peak against it.
+REFERENCE_DTYPE = "bf16"
+
+
+@dataclass(frozen=True)
+class PeakChoice:
+    """The peak an MFU divides by: one device, one dtype, dense or sparse."""
+
+    device: object          # Device
+    dtype: str              # canonical name (bf16, fp8, ...)
+    sparse: bool
+    flops: float            # FLOP/s (OP/s for int8) of one device
+    tflops: float           # the figure as hardware.yaml gives it
+    sources: tuple          # of Source
+    unconfirmed: bool
+    detail: str | None
+
+    @property
+    def kind(self):
+        return "sparse" if self.sparse else "dense"
+
+    @property
+    def unit(self):
+        return "TOPS" if self.dtype in INTEGER_RATES else "TFLOP/s"
+
+    def describe(self):
+        """One line: which figure, and why it is (or is not) the MFU denominator."""
+        if self.sparse:
+            dense = self.device.peak(self.dtype).dense_tflops
+            return (f"{self.dtype} SPARSE (2:4 structured sparsity; dense is {dense:,g}), "
+                    f"not the usual MFU denominator")
+        return f"{self.dtype} dense (without sparsity), the MFU denominator"
+
+    def to_dict(self):
+        return {
+            "device": self.device.key, "name": self.device.name, "dtype": self.dtype,
+            "sparse": self.sparse, "kind": self.kind, "tflops": self.tflops, "unit": self.unit,
+            "flops_per_device": self.flops, "unconfirmed": self.unconfirmed, "detail": self.detail,
+            "sources": [s.to_dict() for s in self.sources],
+        }
+
+
+def choose_peak(hardware, dtype="bf16", sparse=False, registry=None):
+    """The peak of `hardware` (a name users type, or a Device) for `dtype`: dense unless
+    `sparse`. Unknown names, missing dtypes and missing sparse figures raise
+    HardwareError naming the choices."""
+    device = hardware if isinstance(hardware, Device) else (registry or load_hardware()).resolve(hardware)
+    peak = device.peak(dtype)
+    flops = device.peak_flops(peak.dtype, sparse=sparse)
+    return PeakChoice(device, peak.dtype, bool(sparse), flops,
+                      peak.sparse_tflops if sparse else peak.dense_tflops,
+                      peak.sources, peak.unconfirmed, peak.detail)
+
+
+def peak_warnings(peak):
+    """Plain-language warnings about the dtype / peak pairing alone (a PeakChoice)."""
+    out = []
+    name = peak.device.name
+    if peak.sparse:
+        out.append(f"the peak is {name}'s 2:4-SPARSE {peak.dtype} figure ({peak.tflops:,g} {peak.unit}); "
+                   f"published MFU divides by the dense peak, so this MFU is about half of the "
+                   f"dense-peak MFU")
+    if peak.dtype in LOW_PRECISION:
+        reference = next((p for p in peak.device.peaks if p.dtype == REFERENCE_DTYPE), None)
+        ratio = (f", {peak.flops / reference.flops(peak.sparse):g}x the {REFERENCE_DTYPE} peak"
+                 if reference is not None and (reference.has_sparse or not peak.sparse) else "")
+        out.append(f"the {peak.dtype} peak ({peak.tflops:,g} {peak.unit}{ratio}) is not the usual "
+                   f"denominator: published MFU divides by the {REFERENCE_DTYPE} dense peak "
+                   f"(PaLM, Llama 3, torchtitan), so quote the peak with this MFU")
+    if peak.dtype in INTEGER_RATES:
+        out.append(f"the {peak.dtype} peak counts integer operations (TOPS), not floating-point "
+                   f"FLOPs: an MFU of floating-point training against it is not meaningful")
+    if peak.dtype in VECTOR_RATES:
+        out.append(f"{peak.dtype} is the non-tensor (vector) rate of {name}; if the matmuls run on "
+                   f"tensor cores (tf32, bf16, fp16), divide by that dtype's peak instead")
+    if peak.unconfirmed:
+        out.append(f"the {peak.dtype} peak of {name} is marked unconfirmed in hardware.yaml "
+                   f"(no primary source was seen)")
+    return out

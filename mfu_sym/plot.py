@@ -21,7 +21,6 @@ from .errors import MfuSymError, UsageError
 FORMATS = (".png", ".svg", ".pdf")
 DEFAULT_RANGE = (128, 131072)  # sequence lengths: from short to long context
 POINTS_PER_OCTAVE = 4
-_UNITS = ((1e15, "PFLOP"), (1e12, "TFLOP"), (1e9, "GFLOP"), (1e6, "MFLOP"), (1e3, "kFLOP"), (1, "FLOP"))
 
 
 class MissingExtra(MfuSymError, ImportError):
@@ -76,10 +75,10 @@ def convention_label(model):
 
 
 def _unit(value):
-    for scale, name in _UNITS:
-        if value >= scale:
-            return scale, name
-    return 1, "FLOP"
+    """(scale, "TFLOP") for an axis of FLOPs up to `value`."""
+    from .render.units import prefix
+    scale, name = prefix(value, largest="P", smallest="k")
+    return scale, name + "FLOP"
 
 
 # ------------------------------------------------------------------ breakdown
@@ -281,7 +280,6 @@ def mfu(model, hardware, path=None, dtype="bf16", gpus=1, seq_len=None, compare=
 
 
 def _throughput_unit(value):
-    for scale, name in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if value >= 10 * scale:
-            return scale, name
-    return 1, ""
+    """(scale, "M") for an axis of tokens/s up to `value`: a prefix once it gives 10 or more."""
+    from .render.units import prefix
+    return prefix(value, largest="G", smallest="k", above=10)

@@ -59,3 +59,32 @@ def test_a_section_in_two_files_is_an_error(tmp_path):
     (tmp_path / "more_presets.yaml").write_text("presets: []\n")
     with pytest.raises(FormulaError, match="presets: also given in"):
         data.root([tmp_path]).section("presets")
+
+
+def test_presets_command_lists_the_presets_of_formulas_dir(tmp_path):
+    presets = yaml.safe_load((ROOT / "formulas" / "presets.yaml").read_text())
+    presets["presets"].append({"name": "mine", "description": "full mask, flash kernel",
+                               "reference": {"cite": "dao2023", "where": "§3"},
+                               "switches": {"mask": "full", "attention_kernel": "flash"}})
+    (tmp_path / "presets.yaml").write_text(yaml.safe_dump(presets))
+    bundled = json.loads(run("presets", "--format", "json").stdout)
+    mine = json.loads(run("presets", "--formulas", tmp_path, "--format", "json").stdout)
+    assert "mine" not in {p["name"] for p in bundled}
+    assert mine[-1]["name"] == "mine" and mine[-1]["reference"]["cite"] == "dao2023" and mine[-1]["reference"]["title"]
+    text = run("presets", "--formulas", tmp_path).stdout
+    assert "mine\n  full mask, flash kernel\n  switches: attention_kernel=flash, mask=full\n" in text  # (safe_dump sorts)
+
+
+def test_hardware_commands_read_the_hardware_file_of_formulas_dir(tmp_path):
+    table = yaml.safe_load((ROOT / "hardware.yaml").read_text())
+    table["devices"]["h100-sxm"]["peak_tflops"]["bf16"].update(dense=500, sparse=1000)
+    (tmp_path / "hardware.yaml").write_text(yaml.safe_dump(table))
+    listed = {d["key"]: d for d in json.loads(run("hardware", "list", "--formulas", tmp_path, "--format", "json").stdout)}
+    assert listed["h100-sxm"]["dense_tflops"]["bf16"] == 500
+    assert json.loads(run("hardware", "list", "--format", "json").stdout)[0]["dense_tflops"] != {}
+    shown = json.loads(run("hardware", "show", "h100", "--formulas", tmp_path, "--format", "json").stdout)
+    bundled = json.loads(run("hardware", "show", "h100", "--format", "json").stdout)
+    assert json.dumps(shown).count("500") > json.dumps(bundled).count("500")
+    assert "500 TFLOP/s" in run("hardware", "show", "h100", "--formulas", tmp_path).stdout
+    missing = run("hardware", "list", "--formulas", tmp_path / "nope")
+    assert missing.exit_code == 1 and "not a directory of data files" in missing.output

@@ -13,7 +13,7 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
-from mfu_sym import latex
+from mfu_sym.render import document, escape, latex, tex_lines, units
 from mfu_sym.cli import main
 from mfu_sym.model import collect_in
 
@@ -26,7 +26,7 @@ PDFLATEX = shutil.which("pdflatex")
 def reference_tex(model, expression):
     """sympy's own LaTeX of the expression, with the symbol table's names: what each
     formula must read, once its line breaks are taken out."""
-    return sympy.latex(expression, symbol_names=model.library.latex_names(), **latex.PRINT_SETTINGS)
+    return sympy.latex(expression, symbol_names=model.library.latex_names(), **document.PRINT_SETTINGS)
 
 
 def rows(fragment, slug):
@@ -53,21 +53,21 @@ def expected_cites(model, component):
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_fragment_formulas_are_the_engines_expressions(path):
     model = mfu_sym.load(path)
-    doc = latex.document(model)
+    doc = document.build(model)
     fragment = latex.to_latex(doc)
     found = rows(fragment, doc.slug)
     components = [c for c in model.components if model.forward(c) != 0]
     assert components and set(components) <= set(found)
     for name in components:
         body, cites = found[name]
-        assert latex.unbreak(body) == reference_tex(model, model.formula(name)), name
+        assert tex_lines.unbreak(body) == reference_tex(model, model.formula(name)), name
         assert set(cites.split(",")) == expected_cites(model, name), name
     s = model.seq_len
     totals = {"forward": collect_in(model.forward(), s), "training": collect_in(model.training(), s),
               "forward_per_token": collect_in(model.forward() / s, s),
               "training_per_token": collect_in(model.training() / s, s), "params": model.params()}
     for key, expression in totals.items():
-        assert latex.unbreak(found[key][0]) == reference_tex(model, expression), key
+        assert tex_lines.unbreak(found[key][0]) == reference_tex(model, expression), key
     # what the document shows is the engine's total, not a rewriting of it
     assert equal(doc.totals[1].expr, model.training())
 
@@ -81,7 +81,7 @@ def equal(a, b):
 
 def test_symbols_print_as_papers_write_them(example):
     model = mfu_sym.load(example("llama3_8b.yaml"))
-    fragment = latex.to_latex(latex.document(model))
+    fragment = latex.to_latex(document.build(model))
     assert r"4 d_h d L s \left(h + h_{kv}\right)" in fragment
     assert r"6 d_{ff} d L s" in fragment
     assert r"2 d_h h L s^{2} + 2 d_h h L s" in fragment
@@ -94,7 +94,7 @@ def test_symbols_print_as_papers_write_them(example):
 
 def test_values_are_exact_and_grouped(example):
     model = mfu_sym.load(example("llama3_8b.yaml"))
-    fragment = latex.to_latex(latex.document(model, seq_len=8192))
+    fragment = latex.to_latex(document.build(model, seq_len=8192))
     training = model.evaluate(model.training(), seq_len=8192)
     assert f"{int(training):,}" in fragment  # 421,651,971,833,856
     assert "8,030,261,248" in fragment       # parameters
@@ -104,7 +104,7 @@ def test_values_are_exact_and_grouped(example):
 
 def test_conventions_are_stated(example):
     model = mfu_sym.load(example("llama3_8b.yaml"), preset="palm")
-    fragment = latex.to_latex(latex.document(model))
+    fragment = latex.to_latex(document.build(model))
     assert r"preset palm" in fragment
     assert "full: every query sees all S keys" in fragment
     assert r"\cite[App. B (R = P / (6N + 12LHQT))]{chowdhery2022}" in fragment
@@ -112,14 +112,14 @@ def test_conventions_are_stated(example):
 
 def test_params_presets_cite_the_preset(example):
     model = mfu_sym.load(example("llama3_8b.yaml"), preset="6n")
-    doc = latex.document(model)
+    doc = document.build(model)
     found = rows(latex.to_latex(doc), doc.slug)
     assert "kaplan2020" in found["mlp"][1].split(",")
 
 
 def test_bibliography_holds_exactly_the_keys_cited(example):
     model = mfu_sym.load(example("gemma3_27b.yaml"))
-    fragment = latex.to_latex(latex.document(model))
+    fragment = latex.to_latex(document.build(model))
     cited = set()
     for group in re.findall(r"\\cite(?:\[[^\]]*\])?\{([^}]*)\}", fragment):
         cited |= set(group.split(","))
@@ -167,7 +167,7 @@ def test_cli_output_file_and_usage(tmp_path, example):
 
 
 def test_standalone_uses_standard_packages_only(example):
-    text = latex.to_latex(latex.document(mfu_sym.load(example("deepseek_v3.yaml"))), standalone=True)
+    text = latex.to_latex(document.build(mfu_sym.load(example("deepseek_v3.yaml"))), standalone=True)
     packages = set()
     for group in re.findall(r"\\usepackage(?:\[[^\]]*\])?\{([^}]*)\}", text):
         packages |= set(group.split(","))
@@ -192,22 +192,22 @@ def expressions():
 @pytest.mark.parametrize("limit", [20, 40, 76])
 def test_breaking_only_inserts_markup(limit):
     for _, _, tex in expressions():
-        out = latex.broken(tex, limit)
-        assert latex.unbreak(out) == tex
+        out = tex_lines.broken(tex, limit)
+        assert tex_lines.unbreak(out) == tex
         if out == tex or tex.startswith(r"\begin{cases}"):
             continue  # (cases rows: their widths are checked by pdflatex below)
         # every line but a single over-long term fits
         for line in re.split(r"\\\\\n", out):
             parts = [p for p in re.split(r" (?=[+-] )", line) if p]
-            assert latex.width(line) <= limit + 4 or len(parts) <= 2, line
+            assert tex_lines.width(line) <= limit + 4 or len(parts) <= 2, line
 
 
 def test_cases_are_broken_inside_their_cells(example):
     model = mfu_sym.load(example("gemma3_27b.yaml"))
     tex = reference_tex(model, model.formula("attention_core"))
-    out = latex.broken(tex, 30)
+    out = tex_lines.broken(tex, 30)
     assert out.startswith(r"\begin{cases} ") and out.endswith(r" \end{cases}")
-    assert latex.ALIGNED_OPEN in out and latex.unbreak(out) == tex
+    assert tex_lines.ALIGNED_OPEN in out and tex_lines.unbreak(out) == tex
 
 
 @pytest.mark.parametrize("value, text", [
@@ -216,7 +216,7 @@ def test_cases_are_broken_inside_their_cells(example):
     (sympy.Rational(10**7, 3), "10,000,000/3"),
 ])
 def test_number(value, text):
-    assert latex.number(value) == text
+    assert units.decimal(value) == text
 
 
 @pytest.mark.parametrize("raw, tex", [
@@ -226,12 +226,12 @@ def test_number(value, text):
     ("Gödel <x>", r"G{\"{o}}del $<$x$>$"),
 ])
 def test_text_escaping(raw, tex):
-    assert latex.tex_text(raw) == tex
+    assert escape.tex_text(raw) == tex
 
 
 def test_notebook_display_uses_paper_names(example):
     model = mfu_sym.load(example("llama3_8b.yaml"))
-    shown = latex.show(model, model.formula("attention_projections"))
+    shown = document.show(model, model.formula("attention_projections"))
     assert shown._repr_latex_() == r"$4 d_h d L s \left(h + h_{kv}\right)$"
 
 

@@ -14,10 +14,10 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
-from mfu_sym import mfu
+from mfu_sym import logs, mfu
 from mfu_sym.cli import main
 from mfu_sym.errors import HardwareError, UsageError
-from mfu_sym.hardware import load_hardware
+from mfu_sym.hardware import choose_peak, load_hardware
 from cli_helpers import run, run_json
 
 REG = load_hardware()
@@ -26,7 +26,7 @@ REG = load_hardware()
 
 
 def peak(name, dtype="bf16", sparse=False):
-    return mfu.choose_peak(name, dtype, sparse)
+    return choose_peak(name, dtype, sparse)
 
 
 # ------------------------------------------------------------------ published MFU figures
@@ -461,9 +461,9 @@ def test_non_utf8_log(example, tmp_path):
 
 
 def test_summary_of_one_value():
-    assert mfu.summarize([0.5]) == {"median": 0.5, "p10": 0.5, "p90": 0.5, "mean": 0.5, "min": 0.5, "max": 0.5,
+    assert logs.summarize([0.5]) == {"median": 0.5, "p10": 0.5, "p90": 0.5, "mean": 0.5, "min": 0.5, "max": 0.5,
                                     "steps": 1}
-    assert math.isclose(mfu.summarize([1, 2, 3, 4])["p10"], 1.3)      # numpy.percentile([1,2,3,4], 10)
+    assert math.isclose(logs.summarize([1, 2, 3, 4])["p10"], 1.3)      # numpy.percentile([1,2,3,4], 10)
 
 
 def test_palm_540b_app_b_mfu_from_a_config():

@@ -3,14 +3,11 @@ and the time and device-hours at an assumed MFU."""
 
 import click
 
-from ..cli import build_model, main, model_options
-from ..render import printable
+from .options import build_model, model_options
 from .types import EXACT, FRACTION, SIZE
 
 
-
-
-@main.command()
+@click.command()
 @model_options
 @click.option("--tokens", type=EXACT, help="token budget, e.g. 15.6e12 (read exactly)")
 @click.option("--flops", "target_flops", type=EXACT, help="FLOP budget, e.g. 3.8e25: how many whole steps it buys")
@@ -51,53 +48,16 @@ def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sp
     model = build_model(model_file, **switches)
     peak = None
     if hardware is not None:
-        from ..hardware import load_hardware
-        from ..mfu import choose_peak
+        from ..hardware import choose_peak, load_hardware
         peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     result = planning.plan(model, tokens=tokens, flops=target_flops, seq_len=seq_len, batch=batch,
                            peak=peak, devices=gpus, mfu=assumed_mfu)
+    from ..render import json, training
     if fmt == "json":
-        import json
-        click.echo(json.dumps(result.to_dict(), indent=2))
+        click.echo(json.dumps(result.to_dict()))
         return
-    click.echo(_text(result, model_file))
+    click.echo(training.budget(result, model_file))
     if peak is not None:
-        from ..mfu import peak_warnings
+        from ..hardware import peak_warnings
         for warning in peak_warnings(peak):
             click.echo(f"warning: {warning}", err=True)
-
-
-def _big(value):
-    from ..export import grouped
-    return f"{grouped(value)}  ({float(value):.4g})"
-
-
-def _text(p, source):
-    from ..export import grouped
-    lines = [f"Training budget of {p.model_name}  ({printable(source)})",
-             f"  {'run':<17}seq_len {p.seq_len:,}" + (f", batch {p.batch:,} sequences per step" if p.batch else ""),
-             f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
-             f"(model FLOPs: training, as the convention counts it)"]
-    # the conventions in words ("explained"), as `derive` prints them
-    for i, (key, value) in enumerate(p.conventions.get("explained", p.conventions).items()):
-        lines.append(f"  {'counted under' if i == 0 else '':<17}{key}: {value}")
-    if p.target_flops is not None:
-        lines += [f"  {'FLOP budget':<17}{_big(p.target_flops)}",
-                  f"  {'FLOPs per step':<17}{_big(p.flops_per_step)}",
-                  f"  {'steps':<17}{int(p.steps):,}  (ceil(budget / FLOPs per step))"]
-    lines.append(f"  {'tokens':<17}{_big(p.tokens)}")
-    if p.target_flops is None and p.steps is not None:
-        lines.append(f"  {'steps':<17}{int(p.steps):,}  (ceil(tokens / (batch x seq_len)))")
-    lines.append(f"  {'training FLOPs':<17}{_big(p.flops)}"
-                 + ("  (whole steps)" if p.target_flops is not None else ""))
-    ratio = float(p.flops / p.six_nd)
-    lines.append(f"  {'6ND':<17}{_big(p.six_nd)}  with N = {grouped(p.params_total)} total parameters; "
-                 f"the count above is {ratio:.4f} x 6ND")
-    if p.peak is not None:
-        seconds = p.seconds
-        lines += [f"  {'time':<17}at MFU {p.mfu:.1%} on {p.devices:,} x {p.peak.device.name} "
-                  f"({p.peak.dtype} {p.peak.kind}, {p.peak.tflops:,g} {p.peak.unit} each, "
-                  f"source: {', '.join(s.key for s in p.peak.sources)})",
-                  f"  {'':<17}{seconds:,.4g} s = {seconds / 3600:,.4g} hours = {seconds / 86400:,.4g} days",
-                  f"  {'device-hours':<17}{p.device_hours:,.4g}"]
-    return "\n".join(lines)

@@ -2,11 +2,11 @@
 
 import click
 
-from ..cli import FORMATS, build_model, context_note, main, model_options
+from .options import FORMATS, build_model, context_note, model_options
 from .types import EXACT, SIZE
 
 
-@main.command()
+@click.command()
 @model_options
 @click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
 @click.option("--batch", type=SIZE, help="sequences per step (default: the model file's, or 1)")
@@ -22,13 +22,14 @@ def derive(model_file, seq_len, batch, capacity_factor, fmt, **switches):
     Example:
         mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --format json
     """
-    from .. import export, latex
     model = build_model(model_file, **switches)
     if fmt in ("markdown", "latex"):  # the same document `mfu-sym latex` writes, as a fragment
+        from ..render import document, latex, markdown
         context_note(model, seq_len)
-        doc = latex.document(model, seq_len=seq_len, batch=batch, source=model_file)
-        click.echo(latex.to_markdown(doc) if fmt == "markdown" else latex.to_latex(doc))
+        doc = document.build(model, seq_len=seq_len, batch=batch, source=model_file)
+        click.echo(markdown.to_markdown(doc) if fmt == "markdown" else latex.to_latex(doc))
         return
+    from ..render import json, text
     report = model.report(seq_len=seq_len, batch=batch, capacity_factor=capacity_factor, context_ok=True)
     context_note(model, seq_len)
-    click.echo(export.to_text(model, report, model_file) if fmt == "text" else export.to_json(model, report))
+    click.echo(text.derive(model, report, model_file) if fmt == "text" else json.derive(report))

@@ -2,14 +2,12 @@
 
 import click
 
-from ..cli import main
+from .options import data_root, formulas_option
 
 _FORMATS = ("text", "json")
-# Columns of `hardware list`: the dense peaks people compare MFU against.
-_LIST_DTYPES = ("bf16", "fp8", "fp4")
 
 
-@main.group()
+@click.group()
 def hardware():
     """Accelerators, their peak FLOP/s per dtype (dense and sparse) and their sources.
 
@@ -21,8 +19,9 @@ def hardware():
 
 
 @hardware.command("list")
+@formulas_option
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
-def list_devices(fmt):
+def list_devices(formula_dirs, fmt):
     """Every accelerator with its dense BF16 / FP8 / FP4 peaks, memory and bandwidth.
 
     \b
@@ -30,18 +29,16 @@ def list_devices(fmt):
         mfu-sym hardware list --format json
     """
     from ..hardware import load_hardware
-    registry = load_hardware()
-    if fmt == "json":
-        import json
-        click.echo(json.dumps([_summary(d) for d in registry], indent=2))
-        return
-    click.echo(_list_text(registry))
+    from ..render import hardware as text, json
+    registry = load_hardware(root=data_root(formula_dirs))
+    click.echo(json.hardware_list(registry) if fmt == "json" else text.listing(registry))
 
 
 @hardware.command("show")
 @click.argument("name")
+@formulas_option
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default="text", show_default=True)
-def show(name, fmt):
+def show(name, formula_dirs, fmt):
     """Every figure of one accelerator, with its sources and the notes on disagreements.
 
     NAME is a key or alias (b200, h100, tpu-v5p, mi300x; case-insensitive).
@@ -51,85 +48,6 @@ def show(name, fmt):
         mfu-sym hardware show h100
     """
     from ..hardware import load_hardware
-    device = load_hardware().resolve(name)
-    if fmt == "json":
-        import json
-        click.echo(json.dumps(device.to_dict(), indent=2))
-        return
-    click.echo(_show_text(device))
-
-
-def _summary(device):
-    return {
-        "key": device.key, "name": device.name, "vendor": device.vendor, "aliases": list(device.aliases),
-        "dense_tflops": {p.dtype: p.dense_tflops for p in device.peaks},
-        "sparse_tflops": {p.dtype: p.sparse_tflops for p in device.peaks if p.has_sparse},
-        "memory": {"value": device.memory.value, "unit": device.memory.unit, "bytes": device.memory_bytes},
-        "bandwidth_gb_s": device.bandwidth.value,
-    }
-
-
-def _dense(device, dtype):
-    peak = next((p for p in device.peaks if p.dtype == dtype), None)
-    return "-" if peak is None else f"{peak.dense_tflops:,g}" + ("*" if peak.unconfirmed else "")
-
-
-def _list_text(registry):
-    header = (f"{'key':<15}{'name':<46}" + "".join(f"{d + ' dense':>12}" for d in _LIST_DTYPES)
-              + f"{'memory':>11}{'bandwidth':>13}   aliases")
-    lines = [header]
-    for d in registry:
-        memory = f"{d.memory.value:g} {d.memory.unit}"
-        lines.append(f"{d.key:<15}{d.name:<46}" + "".join(f"{_dense(d, t):>12}" for t in _LIST_DTYPES)
-                     + f"{memory:>11}{d.bandwidth.value:>8,g} GB/s   {', '.join(d.aliases)}")
-    lines += ["",
-              "Peaks are dense (without sparsity), TFLOP/s per device: the MFU denominator. "
-              "* unconfirmed.",
-              "`mfu-sym hardware show NAME` gives every dtype, the sparse figures and the sources."]
-    return "\n".join(lines)
-
-
-def _figure(value, unit):
-    text = f"{value:,g} {unit}"
-    if unit == "TFLOP/s" and value >= 1000:
-        text += f" ({value / 1000:g} PFLOP/s)"
-    return text
-
-
-def _cited(figure):
-    return "[" + ", ".join(s.key for s in figure.sources) + "]" + (" unconfirmed" if figure.unconfirmed else "")
-
-
-def _show_text(d):
-    lines = [f"{d.name}  ({d.key}, {d.vendor})"]
-    if d.aliases:
-        lines.append(f"  also called: {', '.join(d.aliases)}")
-    lines += ["", "  peak per device    dense (the MFU denominator)       with 2:4 sparsity              sources"]
-    for p in d.peaks:
-        unit = "TOPS" if p.dtype == "int8" else "TFLOP/s"
-        sparse = _figure(p.sparse_tflops, unit) if p.has_sparse else "-"
-        lines.append(f"    {p.dtype:<15}{_figure(p.dense_tflops, unit):<34}{sparse:<31}{_cited(p)}")
-        if p.detail:
-            lines.append(f"    {'':<15}{p.detail}")
-    memory = f"{d.memory.value:g} {d.memory.unit}" + (f" {d.memory.label}" if d.memory.label else "")
-    lines += ["",
-              f"  {'memory':<15}{memory}  {_cited(d.memory)}",
-              f"  {'bandwidth':<15}{d.bandwidth.value:,g} GB/s  {_cited(d.bandwidth)}"]
-    link = d.interconnect.label + (f", {d.interconnect.value:,g} GB/s" if d.interconnect.value else "")
-    lines.append(f"  {'interconnect':<15}{link}  {_cited(d.interconnect)}")
-    for figure in (d.memory, d.bandwidth, d.interconnect):
-        if figure.detail:
-            lines.append(f"  {'':<15}{figure.detail}")
-    if d.power is not None:
-        lines.append(f"  {'power':<15}{d.power.value:,g} W  {_cited(d.power)}"
-                     + (f"  ({d.power.detail})" if d.power.detail else ""))
-    if d.notes:
-        lines += ["", "  notes"] + [f"    - {note}" for note in d.notes]
-    cited = {}
-    for figure in d.peaks + (d.memory, d.bandwidth, d.interconnect, d.power):
-        for source in getattr(figure, "sources", ()):
-            cited[source.key] = source
-    lines += ["", "  sources"] + [f"    [{key}] {source.cite()}" for key, source in cited.items()]
-    lines.append("")
-    lines.append("  The dense figure is the MFU denominator; `mfu-sym mfu --sparse` divides by the sparse one.")
-    return "\n".join(lines)
+    from ..render import hardware as text, json
+    device = load_hardware(root=data_root(formula_dirs)).resolve(name)
+    click.echo(json.hardware_show(device) if fmt == "json" else text.show(device))

@@ -2,11 +2,11 @@
 
 import click
 
-from ..cli import build_model, context_note, main, model_options
+from .options import build_model, context_note, model_options
 from .types import SIZE
 
 
-@main.command()
+@click.command()
 @model_options
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write to FILE instead of standard output")
 @click.option("--standalone", is_flag=True, help="a complete article that compiles with pdflatex (LaTeX only)")
@@ -31,16 +31,16 @@ def latex(model_file, output, standalone, fmt, seq_len, batch, bibliography, lin
         mfu-sym latex examples/llama3_8b.yaml --standalone -o paper.tex && pdflatex paper.tex
         mfu-sym latex examples/gemma3_27b.yaml --format markdown --seq-len 32768
     """
-    from .. import latex as publish
+    from ..render import bibtex, document, latex as publish, markdown
     if standalone and fmt != "latex":
         raise click.UsageError("--standalone applies to --format latex only")
     model = build_model(model_file, **switches)
     context_note(model, seq_len)
-    doc = publish.document(model, seq_len=seq_len, batch=batch, source=model_file)
+    doc = document.build(model, seq_len=seq_len, batch=batch, source=model_file)
     if fmt == "markdown":
-        text = publish.to_markdown(doc)
+        text = markdown.to_markdown(doc)
     elif fmt == "bibtex":
-        text = publish.to_bibtex(doc)
+        text = bibtex.to_bibtex(doc)
     else:
         text = publish.to_latex(doc, standalone=standalone, bibliography=bibliography,
                                 line_width=line_width or publish.DEFAULT_WIDTH)

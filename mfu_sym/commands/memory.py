@@ -3,12 +3,11 @@ activations)."""
 
 import click
 
-from ..cli import build_model, main, model_options
-from ..render import printable
+from .options import build_model, model_options
 from .types import SIZE
 
 
-@main.command("memory")
+@click.command("memory")
 @model_options(command="memory")
 @click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
 @click.option("--batch", type=SIZE,
@@ -51,44 +50,5 @@ def memory_command(model_file, seq_len, batch, optimizer, dtype, grad_dtype, dp,
     memory = TrainingMemory(model, dtype=dtype, grad_dtype=grad_dtype, optimizer=optimizer, tp=tp, pp=pp, dp=dp,
                             zero=zero, sequence_parallel=sequence_parallel)
     report = memory.report(seq_len=seq_len, batch=batch, device=device)
-    if fmt == "json":
-        import json
-        from .infer import to_json_value
-        click.echo(json.dumps(to_json_value(report), indent=2))
-    else:
-        click.echo(to_text(report, model_file))
-
-
-def to_text(r, source=None):
-    from ..export import grouped
-    run, par, prec = r["run"], r["parallelism"], r["precision"]
-    lines = [f"Training memory per device: {r['model']}" + (f"  ({printable(source)})" if source else ""),
-             f"  micro-batch {run['micro_batch']:,} x seq_len {run['seq_len']:,}; tp {par['tp']}, pp {par['pp']}, "
-             f"dp {par['dp']} ({par['devices']:,} device{'s' if par['devices'] > 1 else ''}), "
-             f"ZeRO stage {par['zero']}, sequence parallel {'on' if par['sequence_parallel'] else 'off'}; "
-             f"recompute {r['recompute']}",
-             f"  weights {prec['weights']}, gradients {prec['gradients']}, optimizer {prec['optimizer']} "
-             f"(K = {prec['optimizer_bytes_per_param']} bytes/param"
-             + (", fp32 master copy included" if prec["master_weights"] else "") + f"): "
-             f"{prec['bytes_per_param']} bytes/param before sharding",
-             f"  parameters {grouped(r['params']['total'])}", "",
-             f"  {'':<13}{'bytes':>22}{'GB':>11}   formula (N = parameters)"]
-    for name in ("weights", "gradients", "optimizer", "activations"):
-        value = r["bytes"][name]
-        lines.append(f"  {name:<13}{grouped(value):>22}{float(value) / 1e9:>11.3f}   {r['formulas'][name]}")
-    total = r["bytes"]["total"]
-    lines.append(f"  {'total':<13}{grouped(total):>22}{float(total) / 1e9:>11.3f}")
-    lines.append(f"  activations: {grouped(r['layers_held'])} layers held x {grouped(r['activations_per_layer'])} "
-                 f"bytes a layer")
-    if r["rounded_up"]:
-        lines.append(f"  rounded up to whole bytes: {', '.join(r['rounded_up'])}")
-    if "device" in r:
-        d = r["device"]
-        verdict = "fits" if d["fits"] else "does NOT fit"
-        lines.append(f"  on {d['name']} ({d['memory_bytes'] / 1e9:,.1f} GB): {d['fraction_used']:.1%} of its memory, "
-                     f"{verdict}")
-    lines += ["", "Sources"]
-    lines += [f"  {k:<28}{v}" for k, v in r["references"].items()]
-    lines += ["", "Assumptions"]
-    lines += [f"  - {a}" for a in r["assumptions"]]
-    return "\n".join(lines)
+    from ..render import json, training
+    click.echo(json.memory(report) if fmt == "json" else training.memory(report, model_file))

@@ -2,11 +2,11 @@
 
 import click
 
-from ..cli import build_model, main, model_options
+from .options import build_model, model_options
 from .types import POSITIVE, SIZE
 
 
-@main.command()
+@click.command()
 @model_options
 @click.option("--kind", type=click.Choice(["breakdown", "mfu"]), default="breakdown", show_default=True,
               help="breakdown: training FLOPs per token by component against s; mfu: MFU against tokens/s")

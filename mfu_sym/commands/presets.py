@@ -1,15 +1,14 @@
 """`mfu-sym presets`: the counting conventions, with their switches and sources."""
 
-import json
-
 import click
 
-from ..cli import main
+from .options import data_root, formulas_option
 
 
-@main.command()
+@click.command()
+@formulas_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def presets(fmt):
+def presets(formula_dirs, fmt):
     """List the counting conventions (presets) with their switches and sources.
 
     \b
@@ -18,23 +17,9 @@ def presets(fmt):
     """
     from ..conventions import load_presets
     from ..library import load_library
-    references = load_library().references
-    rows = []
-    for preset in load_presets().values():
-        ref = preset.reference
-        source = references.get(ref.get("cite"))
-        rows.append({"name": preset.name, "description": preset.description, "switches": preset.switches,
-                     "reference": {"cite": ref.get("cite"), "where": ref.get("where"),
-                                   "title": source.title if source else "", "link": source.link if source else ""},
-                     "identities": [i["statement"] for i in preset.identities]})
+    from ..render import json, text
+    presets, references = load_presets(data_root(formula_dirs)), load_library(formula_dirs).references
     if fmt == "json":
-        click.echo(json.dumps([{**r, "switches": {k: list(v) if isinstance(v, tuple) else v
-                                                  for k, v in r["switches"].items()}} for r in rows], indent=2))
-        return
-    for r in rows:
-        switches = ", ".join(f"{k}={'/'.join(v) if isinstance(v, tuple) else v}" for k, v in r["switches"].items())
-        click.echo(f"{r['name']}\n  {r['description']}\n  switches: {switches}\n"
-                   f"  source: {r['reference']['title']}, {r['reference']['where']} ({r['reference']['link']})")
-        for statement in r["identities"]:
-            click.echo(f"  identity: {statement}")
-        click.echo()
+        click.echo(json.presets(presets, references))
+    else:
+        click.echo(text.presets(presets, references), nl=False)

@@ -1,14 +1,12 @@
 """`mfu-sym reconcile`: the symbolic difference between two counting conventions."""
 
-import json
-
 import click
 
-from ..cli import build_model, context_note, main, model_options
+from .options import build_model, context_note, model_options
 from .types import SIZE
 
 
-@main.command()
+@click.command()
 @model_options
 @click.option("--against", "against", multiple=True, help="preset to compare with (repeatable) [6n and palm]")
 @click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
@@ -23,32 +21,14 @@ def reconcile(model_file, against, seq_len, batch, fmt, **switches):
     Example:
         mfu-sym reconcile examples/llama3_8b.yaml --against 6n --against palm --seq-len 8192
     """
-    from .. import analysis, export
+    from .. import analysis
+    from ..render import json, text
     base = build_model(model_file, **switches)
     context_note(base, seq_len)
     results = [analysis.reconcile(base, analysis.with_preset(base, name), seq_len, batch)
                for name in (against or ("6n", "palm"))]
     if fmt == "json":
-        click.echo(json.dumps(export.jsonable(results if len(results) > 1 else results[0]), indent=2))
+        click.echo(json.analysis(results if len(results) > 1 else results[0]))
         return
     for result in results:
-        click.echo(_text(result))
-
-
-def _text(result):
-    from ..export import grouped
-    base, other = result["base"], result["against"]
-    lines = [f"{result['model']}: {base['preset']} minus {other['preset']} "
-             f"(training FLOPs, batch {result['run']['batch']} x seq_len {result['run']['seq_len']})",
-             f"  {base['preset']:<16}{grouped(base['training']):>32}",
-             f"  {other['preset']:<16}{grouped(other['training']):>32}",
-             f"  ratio {base['preset']} / {other['preset']}: {result['ratio']:.6f}",
-             f"  residual per sequence = {result['residual']}",
-             "  by component (residual per sequence; value per step; share of the base total):"]
-    for name, row in result["components"].items():
-        lines.append(f"    {name:<22}{grouped(row['value']):>30}  {row['relative_to_base']:+.3%}")
-        lines.append(f"      = {row['residual']}")
-    for identity in result["identities"]:
-        status = identity["status"] + (f" ({identity['reason']})" if identity.get("reason") else "")
-        lines.append(f"  identity [{identity['preset']}] {identity['statement']}: {status}")
-    return "\n".join(lines) + "\n"
+        click.echo(text.reconcile(result))

@@ -1,0 +1,295 @@
+"""Training logs: the per-step values of one column, and MFU per step with a summary.
+
+`read_log` streams a JSON-lines, JSON-array or CSV log and keeps the positive values of
+one column as arrays (a million steps cost two arrays, not a million objects).
+`from_log` turns them into MFU and HFU per step against a peak: each step's MFU is its
+throughput times one exact constant (FLOPs per token / (devices x peak)), rounded to a
+float once (see mfu.py for the definition).
+"""
+
+import csv
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import LogError, UsageError
+from .files import DataError, decode_json
+from .hardware import PeakChoice, peak_warnings
+from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, _fraction, _positive, hfu_note, per_token
+
+LOG_KINDS = ("tokens-per-sec", "step-time")
+_JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
+_CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    index: int      # 1-based among the records that have the column
+    line: int       # line in the file (CSV: the header is line 1)
+    value: float
+
+
+@dataclass(frozen=True)
+class Log:
+    """The values of one column of a training log, as arrays (a million steps cost
+    memory for two arrays, not a million objects)."""
+
+    path: str
+    column: str
+    lines: object       # numpy int64: line of each value in the file
+    values: object      # numpy float64: the positive values
+    skipped: int        # records without the column (or with an empty value)
+
+    @property
+    def records(self):
+        return tuple(LogRecord(i + 1, int(line), float(value))
+                     for i, (line, value) in enumerate(zip(self.lines, self.values)))
+
+
+def read_log(path, column):
+    """The positive values of `column` in a training log: JSON lines (.jsonl, .ndjson,
+    .json; a .json file may also be one array of objects) or CSV (.csv, .tsv). Records that
+    lack the column, or leave it empty or null, are skipped and counted (evaluation lines
+    in a mixed log); a value that is not a positive finite number is an error naming its
+    line. The file is streamed, so a long log costs memory only for its values."""
+    import numpy as np
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in _JSON_SUFFIXES and suffix not in _CSV_SUFFIXES:
+        raise LogError(path, None, f"unknown log format {suffix or '(no extension)'!r} (expected "
+                                   f"{', '.join(_JSON_SUFFIXES + tuple(_CSV_SUFFIXES))})")
+    if not path.exists():
+        raise LogError(path, None, "no such file")
+    if not path.is_file():
+        raise LogError(path, None, "not a regular file")
+    reader = _csv_values if suffix in _CSV_SUFFIXES else _json_values
+    lines, values, seen = [], [], {}
+    skipped = rows = 0
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            for line, raw in reader(handle, path, column, _CSV_SUFFIXES.get(suffix), seen):
+                rows += 1
+                if raw is None or (isinstance(raw, str) and not raw.strip()):
+                    skipped += 1
+                    continue
+                lines.append(line)
+                values.append(_log_value(raw, path, line, column))
+    except UnicodeDecodeError:
+        raise LogError(path, None, "not UTF-8 text") from None
+    except OSError as exc:
+        raise LogError(path, None, f"cannot read: {exc.strerror or exc}") from None
+    if not rows:
+        raise LogError(path, None, "empty log (expected one record per training step)")
+    if not values:
+        if column not in seen:
+            from .render import printable
+            names = [printable(str(k))[:40] for k in list(seen)[:20]]
+            columns = ", ".join(names) + (" ..." if len(seen) > 20 else "") if names else "(none)"
+            raise LogError(path, column, f"no such column (the log has: {columns})")
+        raise LogError(path, column, f"every record leaves {column!r} empty")
+    return Log(str(path), column, np.asarray(lines, dtype=np.int64), np.asarray(values, dtype=np.float64), skipped)
+
+
+_SEEN_KEYS = 100  # keys remembered for the "no such column" message
+
+
+def _json_values(handle, path, column, _delimiter, seen):
+    for line, row in _json_rows(handle, path):
+        if len(seen) < _SEEN_KEYS:
+            for key in row:
+                seen.setdefault(key, None)
+        yield line, row.get(column)
+
+
+def _json_rows(handle, path):
+    first = handle.read(1)
+    while first and first.isspace():
+        first = handle.read(1)
+    if first == "[":  # one JSON array of objects
+        try:
+            data = decode_json(first + handle.read())
+        except json.JSONDecodeError as exc:
+            raise LogError(path, None, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except DataError as exc:
+            raise LogError(path, None, f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise LogError(path, None, "invalid JSON: nested too deeply") from None
+        if not isinstance(data, list):
+            raise LogError(path, None, "expected a JSON array of objects, or one JSON object per line")
+        for i, row in enumerate(data, 1):
+            if not isinstance(row, dict):
+                raise LogError(path, f"record {i}", "expected a JSON object per step")
+            yield i, row
+        return
+    handle.seek(0)
+    for number, text in enumerate(handle, 1):
+        if not text.strip():
+            continue
+        try:
+            row = decode_json(text)
+        except json.JSONDecodeError as exc:
+            raise LogError(path, f"line {number}", f"invalid JSON: {exc.msg}") from None
+        except DataError as exc:
+            raise LogError(path, f"line {number}", f"invalid JSON: {exc}") from None
+        except RecursionError:
+            raise LogError(path, f"line {number}", "invalid JSON: nested too deeply") from None
+        if not isinstance(row, dict):
+            raise LogError(path, f"line {number}", "expected a JSON object per line")
+        yield number, row
+
+
+def _csv_values(handle, path, column, delimiter, seen):
+    reader = csv.reader(handle, delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return
+        header = [h.strip() for h in header]
+        for key in header[:_SEEN_KEYS]:
+            seen.setdefault(key, None)
+        index = header.index(column) if column in header else None
+        width = len(header)
+        for row in reader:
+            if len(row) > width:
+                raise LogError(path, f"line {reader.line_num}", f"{len(row)} fields but the header names {width}")
+            if not any(cell.strip() for cell in row):
+                continue
+            yield reader.line_num, (row[index] if index is not None and index < len(row) else None)
+    except csv.Error as exc:
+        raise LogError(path, f"line {reader.line_num}", f"invalid CSV: {exc}") from None
+
+
+def _log_value(raw, path, line, column):
+    if type(raw) is float and 0 < raw <= MAX_MEASURE:  # the common case, at once
+        return raw
+    where = f"line {line}"
+    shown = repr(raw) if len(repr(raw)) <= 40 else repr(raw)[:37] + "..."
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise LogError(path, where, f"{column} is {shown}, not a number")
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        raise LogError(path, where, f"{column} is {shown}, not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise LogError(path, where, f"{column} is {shown} (expected a positive finite number)")
+    if value > MAX_MEASURE:
+        raise LogError(path, where, f"{column} is {shown} (expected at most {MAX_MEASURE:g})")
+    return value
+
+
+def summarize(values):
+    """median, p10, p90 (linear interpolation, numpy's default), mean, min, max."""
+    import numpy as np
+    values = np.asarray(list(values) if not hasattr(values, "__len__") else values, dtype=np.float64)
+    p10, median, p90 = np.percentile(values, [10, 50, 90])
+    return {"median": float(median), "p10": float(p10), "p90": float(p90),
+            "mean": math.fsum(values.tolist()) / len(values), "min": float(values.min()),
+            "max": float(values.max()), "steps": int(len(values))}
+
+
+@dataclass(frozen=True)
+class LogSeries:
+    """MFU per step of a training log, warm-up excluded, and its summary. Per-step
+    figures are arrays (`columns`); `steps` gives them as one dict per step."""
+
+    model_name: str
+    peak: PeakChoice
+    devices: int
+    seq_len: int
+    batch: int | None
+    log: Log
+    kind: str
+    warmup: int
+    flops_per_token: object
+    hardware_flops_per_token: object
+    conventions: dict
+    columns: dict       # index, line, value, tokens_per_sec, mfu, hfu -> numpy arrays
+    summary: dict       # mfu, hfu, tokens_per_sec -> summarize()
+    hfu_note: str | None = None
+    warnings: tuple = field(default=())
+
+    @property
+    def steps(self):
+        keys = ("index", "line", "value", "tokens_per_sec", "mfu", "hfu")
+        return tuple(dict(zip(keys, row)) for row in zip(*[self.columns[k].tolist() for k in keys]))
+
+    def to_dict(self, per_step=True):
+        from .render.units import exact
+        out = {
+            "model": self.model_name,
+            "hardware": self.peak.to_dict(),
+            "devices": self.devices,
+            "run": {"seq_len": self.seq_len, "batch": self.batch},
+            "log": {"path": self.log.path, "column": self.log.column, "kind": self.kind,
+                    "records": len(self.log.values), "skipped_without_value": self.log.skipped,
+                    "warmup_excluded": self.warmup, "steps_used": len(self.columns["mfu"])},
+            "flops_per_token": {"model": exact(self.flops_per_token),
+                                "hardware": exact(self.hardware_flops_per_token)},
+            "peak_flops_per_sec": {"total": self.peak.flops * self.devices, "per_device": self.peak.flops},
+            "summary": self.summary,
+            "hfu_note": self.hfu_note,
+            "conventions": self.conventions,
+            "warnings": list(self.warnings),
+        }
+        if per_step:
+            out["steps"] = list(self.steps)
+        return out
+
+
+def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None):
+    """MFU per step of the log at `path`: `column` holds global tokens/s (kind
+    "tokens-per-sec") or seconds per step (kind "step-time", which needs `batch`). The
+    first `warmup` records with a value are excluded from the per-step list and summary.
+    Each step's MFU is its throughput times one exact constant (FLOPs per token / (devices
+    x peak)), rounded to a float once."""
+    import numpy as np
+    if kind not in LOG_KINDS:
+        raise UsageError(None, "log_kind", f"{kind!r} (expected one of {', '.join(LOG_KINDS)})")
+    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
+        raise UsageError(None, "warmup", f"{warmup!r} is not a non-negative integer")
+    _positive(devices, "gpus", integer=True)
+    if kind == "step-time":
+        if batch is None:
+            raise UsageError(None, "batch", "a step-time log needs the global batch (sequences per step)")
+        _positive(batch, "batch", integer=True)
+    model_flops, hardware_flops, report = per_token(model, seq_len)
+    length = int(report["run"]["seq_len"])
+    log = read_log(path, column)
+    if warmup >= len(log.values):
+        raise LogError(path, column, f"all {len(log.values)} steps are in the warm-up "
+                                     f"(--warmup {warmup}); expected fewer warm-up steps than steps")
+    values = log.values[warmup:]
+    if kind == "tokens-per-sec":
+        tps = values
+    else:
+        if values.min() < MIN_SECONDS:
+            line = int(log.lines[warmup:][values.argmin()])
+            raise LogError(path, f"line {line}", f"{column} is {values.min()!r} s (expected at least {MIN_SECONDS:g})")
+        tps = (int(batch) * length) / values
+    denominator = int(devices) * _fraction(peak.flops)
+    model_scale = float(_fraction(model_flops) / denominator)
+    hardware_scale = float(_fraction(hardware_flops) / denominator)
+    columns = {"index": np.arange(warmup + 1, len(log.values) + 1), "line": log.lines[warmup:],
+               "value": values, "tokens_per_sec": tps, "mfu": tps * model_scale, "hfu": tps * hardware_scale}
+    summary = {key: summarize(columns[key]) for key in ("mfu", "hfu", "tokens_per_sec")}
+    found = []
+    for key, label, note in (("mfu", "MFU", "the FLOPs are likely double-counted or the peak is wrong"),
+                             ("hfu", "HFU", "check the recompute setting and the peak")):
+        over = columns[key] > 1
+        if key == "hfu":
+            over &= columns["hfu"] != columns["mfu"]
+        if over.any():
+            first = int(np.argmax(over))
+            found.append(f"{int(over.sum())} of {len(values)} steps have {label} above 100% (first: line "
+                            f"{int(columns['line'][first])}, {columns[key][first]:.1%}): {note}")
+    if summary["mfu"]["median"] < IMPLAUSIBLY_LOW:
+        found.append(f"median MFU {summary['mfu']['median']:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check "
+                        f"that the column is global tokens/s (or seconds per step) and --gpus")
+    if log.skipped:
+        found.append(f"records without a {column!r} value were skipped: {log.skipped}")
+    found.extend(peak_warnings(peak))
+    return LogSeries(report["model"], peak, int(devices), length, batch, log, kind, warmup,
+                     model_flops, hardware_flops, report["conventions"], columns, summary,
+                     hfu_note(model, model_flops, hardware_flops), tuple(found))
+

@@ -1,0 +1,160 @@
+"""Text of the commands about formulas: derive, analyze, reconcile, presets, chinchilla."""
+
+from .escape import printable
+from .json import PARAM_KEYS, preset_rows
+from .units import flops as si_flops
+from .units import grouped
+
+
+# ------------------------------------------------------------------ derive
+
+def convention_lines(conventions):
+    width = max(map(len, conventions))
+    return [f"  {k:<{width}}  {v}" for k, v in conventions.items()]
+
+
+def derive(model, report, source=None):
+    run, flops, params = report["run"], report["flops"], report["params"]
+    lines = [f"{report['model']}" + (f"  ({printable(source)})" if source else ""),
+             f"Run: batch {int(run['batch']):,} x seq_len {int(run['seq_len']):,}"
+             + ("" if run["seq_len_from"] == "given" else f" (seq_len: {run['seq_len_from']})")]
+    lines += [f"NOTE: {note}" for note in report.get("notes", ())]
+    lines += ["", "Conventions"]
+    lines += convention_lines(report["conventions"]["explained"])
+    lines += ["",
+              "Parameters (exact)"]
+    for key in PARAM_KEYS:
+        lines.append(f"  {key:<15}{grouped(params[key]):>22}")
+    if model.arch.n_experts:
+        lines.append(f"  (MoE: active counts top_k = {model.arch.top_k} of n_experts = {model.arch.n_experts} routed "
+                     "experts; FLOPs and MFU use active, never total, parameters)")
+    lines += _extras(report)
+    lines += ["",
+              f"FLOPs by component, one step of batch {run['batch']} x seq_len {run['seq_len']} "
+              f"= {int(run['tokens']):,} tokens",
+              "  formulas: forward FLOPs of one sequence, in the model's symbols"]
+    for name, c in flops["components"].items():
+        lines.append(f"  {name}")
+        formula = report["formulas"][name]
+        if formula != 0:
+            lines.append(f"    = {formula}")
+        lines.append(f"    forward {grouped(c['forward']):>26}   backward {grouped(c['backward']):>26}"
+                     f"   params {grouped(c['params'])}")
+    lines += ["", "Totals"]
+    rows = [("per token", flops["per_token"]["forward"], flops["per_token"]["training"]),
+            ("per sequence", flops["per_sequence"]["forward"], flops["per_sequence"]["training"]),
+            (f"per step (batch {run['batch']})", flops["forward"], flops["training"])]
+    lines.append(f"  {'':<22}{'forward':>28}{'training (fwd+bwd)':>30}")
+    for label, fwd, train in rows:
+        lines.append(f"  {label:<22}{grouped(fwd):>28}{grouped(train):>30}   ({si_flops(train)})")
+    if model.conventions.recompute != "none":
+        lines.append(f"  {'hardware, per step':<22}{'':>28}{grouped(flops['hardware_training']):>30}   "
+                     f"({si_flops(flops['hardware_training'])}, with {model.conventions.recompute} "
+                     f"recomputation: {grouped(flops['recompute'])} more)")
+    conv = report["conventions"]
+    lines.append(f"  counted under: preset {conv['preset']}, mask {conv['mask']}, "
+                 f"attention kernel {conv['attention_kernel']}")
+    lines.append(f"  components counted in MFU: {', '.join(flops['components'])}")
+    return "\n".join(lines)
+
+
+def _extras(report):
+    lines = []
+    if "mtp" in report:
+        mtp = report["mtp"]
+        state = "counted in the totals (--mtp)" if mtp["counted"] else "not counted in the totals (use --mtp)"
+        lines += ["", f"Multi-token prediction: {state}",
+                  f"  params {grouped(mtp['params'])}   forward {grouped(mtp['forward'])}   "
+                  f"training {grouped(mtp['training'])}"]
+    if "capacity" in report:
+        cap = report["capacity"]
+        lines += ["", f"Capacity factor {cap['capacity_factor']} (hardware FLOPs, not model FLOPs)",
+                  f"  slots per expert {grouped(cap['slots_per_expert'])}; padded slots {grouped(cap['padded_slots'])}; "
+                  f"dropped token-expert assignments {grouped(cap['dropped_assignments'])}",
+                  f"  experts forward: model {grouped(cap['experts_forward_model'])}, executed "
+                  f"{grouped(cap['experts_forward_executed'])}",
+                  f"  training hardware FLOPs {grouped(cap['training_hardware'])}"]
+    return lines
+
+
+# ------------------------------------------------------------------ analyze, reconcile
+
+def analyze(r):
+    s = r["run"]["seq_len"]
+    lines = [f"{r['model']}  (preset {r['conventions']['preset']}, mask {r['conventions']['mask']})",
+             f"training FLOPs of one sequence, F(s) = {r['training_per_sequence']['symbolic']}",
+             f"  F({s}) = {grouped(r['training_per_sequence']['value'])}",
+             f"per token, F(s)/s = {r['per_token']['symbolic']}",
+             f"  at s = {s}: {grouped(r['per_token']['value'])}",
+             f"dF/ds = {r['derivative_by_seq_len']['symbolic']}",
+             f"  at s = {s}: {grouped(r['derivative_by_seq_len']['value'])};"
+             f" exact marginal token F(s+1) - F(s): {grouped(r['marginal_token']['value'])}",
+             "crossover seq_len, attention core = MLP (training FLOPs):"]
+    for mask, root in r["crossover_seq_len"]["attention_core_vs_mlp"].items():
+        lines.append(f"  {mask:<7}" + (f"s = {root['exact']}  (~{root['approx']:,.1f})" if root else "never"))
+    names = sorted({name for shares in r["shares"].values() for name in shares})
+    lines.append("share of training FLOPs by component:")
+    lines.append("  " + f"{'seq_len':>9}" + "".join(f"{n[:14]:>16}" for n in names))
+    for length, shares in r["shares"].items():
+        lines.append("  " + f"{length:>9}" + "".join(f"{shares.get(n, 0):>16.1%}" for n in names))
+    a = r["asymptotic"]
+    lines.append(f"large s: F(s) ~ {a['leading_term']}  ({a['meaning']})")
+    return "\n".join(lines)
+
+
+def reconcile(result):
+    base, other = result["base"], result["against"]
+    lines = [f"{result['model']}: {base['preset']} minus {other['preset']} "
+             f"(training FLOPs, batch {result['run']['batch']} x seq_len {result['run']['seq_len']})",
+             f"  {base['preset']:<16}{grouped(base['training']):>32}",
+             f"  {other['preset']:<16}{grouped(other['training']):>32}",
+             f"  ratio {base['preset']} / {other['preset']}: {result['ratio']:.6f}",
+             f"  residual per sequence = {result['residual']}",
+             "  by component (residual per sequence; value per step; share of the base total):"]
+    for name, row in result["components"].items():
+        lines.append(f"    {name:<22}{grouped(row['value']):>30}  {row['relative_to_base']:+.3%}")
+        lines.append(f"      = {row['residual']}")
+    for identity in result["identities"]:
+        status = identity["status"] + (f" ({identity['reason']})" if identity.get("reason") else "")
+        lines.append(f"  identity [{identity['preset']}] {identity['statement']}: {status}")
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------ presets, chinchilla
+
+def presets(presets, references):
+    """Each preset: its description, switches, source and identities, then a blank line."""
+    out = []
+    for r in preset_rows(presets, references):
+        switches = ", ".join(f"{k}={'/'.join(v) if isinstance(v, tuple) else v}" for k, v in r["switches"].items())
+        out.append(f"{r['name']}\n  {r['description']}\n  switches: {switches}\n"
+                   f"  source: {r['reference']['title']}, {r['reference']['where']} ({r['reference']['link']})\n")
+        out += [f"  identity: {statement}\n" for statement in r["identities"]]
+        out.append("\n")
+    return "".join(out)
+
+
+def chinchilla(frontier, chosen, results):
+    from ..planning import display as d
+    lines = ["Chinchilla compute-optimal allocation, derived by sympy (Hoffmann et al. 2022, §3.3)",
+             f"  {'loss':<15}L(N, D) = {d(frontier.loss)}",
+             f"  {'constraint':<15}C = 6*N*D",
+             f"  {'first order':<15}{d(frontier.stationarity.lhs)} = {d(frontier.stationarity.rhs)}",
+             f"  {'N_opt(C)':<15}{d(frontier.n_opt_form())}",
+             f"  {'D_opt(C)':<15}{d(frontier.d_opt_form())}",
+             f"  {'':<15}(sympy's solution {d(frontier.n_opt)} is checked equal to this form)",
+             f"  {'minimum':<15}d2L/dN2 at N_opt = {d(frontier.curvature)} > 0"]
+    if results:
+        compute = next(iter(results.values()))["compute"]
+        lines += ["", f"compute C = {float(compute):.4g} FLOPs",
+                  f"  {'fit':<15}{'E':>7}{'A':>9}{'B':>9}{'alpha':>8}{'beta':>8}{'a':>8}{'b':>8}"
+                  f"{'N_opt':>12}{'D_opt':>12}{'D/N':>8}{'loss':>8}"]
+        for fit in chosen:
+            r = results[fit.key]
+            lines.append(f"  {fit.key:<15}{fit.E:>7g}{fit.A:>9g}{fit.B:>9g}{fit.alpha:>8g}{fit.beta:>8g}"
+                         f"{r['a']:>8.4f}{r['b']:>8.4f}{r['n_opt']:>12.4g}{r['d_opt']:>12.4g}"
+                         f"{r['tokens_per_param']:>8.1f}{r['loss']:>8.4f}")
+    lines += ["", "fits (formulas/scaling_laws.yaml)"]
+    for fit in chosen:
+        lines.append(f"  {fit.key:<15}{fit.name}: {fit.cite()}")
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""Text of the commands about a training run: mfu (one throughput, or every step of a
+log), budget and memory."""
+
+from .escape import printable
+from .units import flops as si_flops
+from .units import grouped, tflops
+
+
+def _rate(flops):
+    return si_flops(flops, "FLOP/s")
+
+
+# ------------------------------------------------------------------ mfu
+
+def _peak_lines(peak, devices):
+    lines = [f"  {'hardware':<17}{devices:,} x {peak.device.name}",
+             f"  {'peak':<17}{tflops(peak.tflops, peak.unit)} per device: {peak.describe()}",
+             f"  {'':<17}{_rate(peak.flops * devices)} in total"]
+    for i, source in enumerate(peak.sources):
+        lines.append(f"  {'peak source' if i == 0 else '':<17}{source.cite()}")
+    return lines
+
+
+def _counted_lines(conventions):
+    # the conventions in words ("explained"), as `derive` prints them
+    return [f"  {'counted under' if i == 0 else '':<17}{key}: {value}"
+            for i, (key, value) in enumerate(conventions.get("explained", conventions).items())]
+
+
+def _flops_lines(result, conventions):
+    lines = [f"  {'FLOPs per token':<17}{grouped(result.flops_per_token)} "
+             f"(model FLOPs: training, as the convention counts it)"]
+    if result.hardware_flops_per_token != result.flops_per_token:
+        lines.append(f"  {'':<17}{grouped(result.hardware_flops_per_token)} (hardware FLOPs: with recomputation)")
+    return lines + _counted_lines(conventions)
+
+
+def measurement(m, source):
+    """`mfu` at one throughput or step time (an mfu.Measurement)."""
+    total, each = m.achieved_flops
+    lines = [f"MFU of {m.model_name}  ({printable(source)})"]
+    lines += _peak_lines(m.peak, m.devices)
+    run = f"seq_len {m.seq_len:,}"
+    if m.step_time is not None:
+        run += f", batch {m.batch:,} sequences in {m.step_time:g} s per step"
+    elif m.batch is not None:
+        run += f", batch {m.batch:,} ({m.batch * m.seq_len / m.tokens_per_sec:.4g} s per step)"
+    lines += [f"  {'run':<17}{run}",
+              f"  {'throughput':<17}{m.tokens_per_sec:,.6g} tokens/s in total, "
+              f"{m.tokens_per_sec / m.devices:,.6g} per device"]
+    lines += _flops_lines(m, m.conventions)
+    lines += [f"  {'achieved':<17}{_rate(total)} in total, {_rate(each)} per device",
+              f"  {'MFU':<17}{m.mfu:.2%}"]
+    if m.hfu_note is None:
+        hw_total, hw_each = m.achieved_hardware_flops
+        lines.append(f"  {'HFU':<17}{m.hfu:.2%}  (hardware FLOPs {_rate(hw_each)} per device)")
+    else:
+        lines.append(f"  {'HFU':<17}{m.hfu:.2%}  ({m.hfu_note.removeprefix('HFU ')})")
+    return "\n".join(lines)
+
+
+def log_series(s, source, per_step=False):
+    """`mfu --log`: the summary of every step of a training log (a logs.LogSeries), and
+    with `per_step` each step."""
+    log = s.log
+    lines = [f"MFU of {s.model_name}  ({printable(source)}), per step of {printable(log.path)}"]
+    lines += _peak_lines(s.peak, s.devices)
+    run = f"seq_len {s.seq_len:,}" + (f", batch {s.batch:,}" if s.batch is not None else "")
+    what = "global tokens/s" if s.kind == "tokens-per-sec" else "seconds per step"
+    lines += [f"  {'run':<17}{run}",
+              f"  {'log':<17}column {log.column!r} ({what}): {len(log.values):,} steps, "
+              f"{s.warmup:,} warm-up excluded, {len(s.columns['mfu']):,} used"
+              + (f"; skipped (no value): {log.skipped:,}" if log.skipped else "")]
+    lines += _flops_lines(s, s.conventions)
+    lines += ["", f"  {'':<16}{'median':>10}{'p10':>10}{'p90':>10}{'mean':>10}{'min':>10}{'max':>10}"]
+    for key, label, form in (("mfu", "MFU", "{:.2%}"), ("hfu", "HFU", "{:.2%}"),
+                             ("tokens_per_sec", "tokens/s", "{:,.0f}")):
+        row = s.summary[key]
+        lines.append(f"  {label:<16}" + "".join(f"{form.format(row[k]):>10}"
+                                                for k in ("median", "p10", "p90", "mean", "min", "max")))
+    if s.hfu_note is not None:
+        lines.append(f"  {s.hfu_note}")
+    if per_step:
+        lines += ["", f"  {'step':>8}{'line':>8}{'value':>14}{'tokens/s':>14}{'MFU':>9}{'HFU':>9}"]
+        for step in s.steps:
+            lines.append(f"  {step['index']:>8}{step['line']:>8}{step['value']:>14.6g}"
+                         f"{step['tokens_per_sec']:>14,.0f}{step['mfu']:>9.2%}{step['hfu']:>9.2%}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ budget
+
+def _big(value):
+    return f"{grouped(value)}  ({float(value):.4g})"
+
+
+def budget(p, source):
+    """`budget` (a planning result): FLOPs of a token budget or the steps a FLOP budget
+    buys, 6ND beside it, and the time at an assumed MFU."""
+    lines = [f"Training budget of {p.model_name}  ({printable(source)})",
+             f"  {'run':<17}seq_len {p.seq_len:,}" + (f", batch {p.batch:,} sequences per step" if p.batch else ""),
+             f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
+             f"(model FLOPs: training, as the convention counts it)"]
+    lines += _counted_lines(p.conventions)
+    if p.target_flops is not None:
+        lines += [f"  {'FLOP budget':<17}{_big(p.target_flops)}",
+                  f"  {'FLOPs per step':<17}{_big(p.flops_per_step)}",
+                  f"  {'steps':<17}{int(p.steps):,}  (ceil(budget / FLOPs per step))"]
+    lines.append(f"  {'tokens':<17}{_big(p.tokens)}")
+    if p.target_flops is None and p.steps is not None:
+        lines.append(f"  {'steps':<17}{int(p.steps):,}  (ceil(tokens / (batch x seq_len)))")
+    lines.append(f"  {'training FLOPs':<17}{_big(p.flops)}"
+                 + ("  (whole steps)" if p.target_flops is not None else ""))
+    ratio = float(p.flops / p.six_nd)
+    lines.append(f"  {'6ND':<17}{_big(p.six_nd)}  with N = {grouped(p.params_total)} total parameters; "
+                 f"the count above is {ratio:.4f} x 6ND")
+    if p.peak is not None:
+        seconds = p.seconds
+        lines += [f"  {'time':<17}at MFU {p.mfu:.1%} on {p.devices:,} x {p.peak.device.name} "
+                  f"({p.peak.dtype} {p.peak.kind}, {p.peak.tflops:,g} {p.peak.unit} each, "
+                  f"source: {', '.join(s.key for s in p.peak.sources)})",
+                  f"  {'':<17}{seconds:,.4g} s = {seconds / 3600:,.4g} hours = {seconds / 86400:,.4g} days",
+                  f"  {'device-hours':<17}{p.device_hours:,.4g}"]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ memory
+
+def memory(r, source=None):
+    """`memory` (a TrainingMemory report): bytes per device by kind, with formulas."""
+    run, par, prec = r["run"], r["parallelism"], r["precision"]
+    lines = [f"Training memory per device: {r['model']}" + (f"  ({printable(source)})" if source else ""),
+             f"  micro-batch {run['micro_batch']:,} x seq_len {run['seq_len']:,}; tp {par['tp']}, pp {par['pp']}, "
+             f"dp {par['dp']} ({par['devices']:,} device{'s' if par['devices'] > 1 else ''}), "
+             f"ZeRO stage {par['zero']}, sequence parallel {'on' if par['sequence_parallel'] else 'off'}; "
+             f"recompute {r['recompute']}",
+             f"  weights {prec['weights']}, gradients {prec['gradients']}, optimizer {prec['optimizer']} "
+             f"(K = {prec['optimizer_bytes_per_param']} bytes/param"
+             + (", fp32 master copy included" if prec["master_weights"] else "") + f"): "
+             f"{prec['bytes_per_param']} bytes/param before sharding",
+             f"  parameters {grouped(r['params']['total'])}", "",
+             f"  {'':<13}{'bytes':>22}{'GB':>11}   formula (N = parameters)"]
+    for name in ("weights", "gradients", "optimizer", "activations"):
+        value = r["bytes"][name]
+        lines.append(f"  {name:<13}{grouped(value):>22}{float(value) / 1e9:>11.3f}   {r['formulas'][name]}")
+    total = r["bytes"]["total"]
+    lines.append(f"  {'total':<13}{grouped(total):>22}{float(total) / 1e9:>11.3f}")
+    lines.append(f"  activations: {grouped(r['layers_held'])} layers held x {grouped(r['activations_per_layer'])} "
+                 f"bytes a layer")
+    if r["rounded_up"]:
+        lines.append(f"  rounded up to whole bytes: {', '.join(r['rounded_up'])}")
+    if "device" in r:
+        d = r["device"]
+        verdict = "fits" if d["fits"] else "does NOT fit"
+        lines.append(f"  on {d['name']} ({d['memory_bytes'] / 1e9:,.1f} GB): {d['fraction_used']:.1%} of its memory, "
+                     f"{verdict}")
+    lines += ["", "Sources"]
+    lines += [f"  {k:<28}{v}" for k, v in r["references"].items()]
+    lines += ["", "Assumptions"]
+    lines += [f"  - {a}" for a in r["assumptions"]]
+    return "\n".join(lines)
