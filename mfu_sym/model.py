@@ -262,7 +262,7 @@ class Model:
         """`expression` as a fast, exact numpy function of the named symbols (the other
         symbols take this model's values): `f = m.compile(m.training(), "seq_len");
         f(np.arange(1, 10**6))`. Integers stay exact (int64, or Python ints on overflow)."""
-        from .sweep import Compiled
+        from .compiled import Compiled
         symbols = [self.library.symbol(name) for name in names]
         fixed = {k: v for k, v in self.values.items() if k not in symbols}
         return Compiled(to_sympy(expression).xreplace(fixed), symbols)

@@ -219,7 +219,7 @@ def _layer_inputs(data, values, source):
                 raise ConfigError(source, key, "give either layers or the per-layer fields, not both")
         default_mixer = "mla" if values.get("kv_lora_rank") else "attention"
         default_ffn = "moe" if values.get("n_experts") else "dense"
-        groups = stack.parse_groups(data["layers"], source, default_mixer, default_ffn)
+        groups = _parse_groups(data["layers"], source, default_mixer, default_ffn)
         values.setdefault("n_layers", len(groups[0]))
         if values["n_layers"] != len(groups[0]):
             raise ConfigError(source, "n_layers", f"{values['n_layers']}, but the layers add up to {len(groups[0])}")
@@ -384,3 +384,31 @@ def _check_stack(arch, source, mixers, ffns):
         raise ConfigError(source, "n_experts", "missing (the stack has moe layers)")
     if arch.n_experts and "moe" not in ffns:
         raise ConfigError(source, "layers", "every layer is dense: no layer has experts (drop n_experts)")
+
+
+def _parse_groups(value, source, default_mixer, default_ffn):
+    """The YAML format's `layers:` list of groups, in order: each {count, mixer, ffn}
+    (mixer and ffn default to the model's: mla for an MLA model else attention; moe for
+    a model with experts else dense)."""
+    if not isinstance(value, list) or not value:
+        raise ConfigError(source, "layers", "expected a list of groups such as {count: 3, ffn: dense}")
+    mixers, ffns = [], []
+    for i, group in enumerate(value):
+        where = f"layers[{i}]"
+        if not isinstance(group, dict):
+            raise ConfigError(source, where, "expected a mapping {count: N, mixer: KIND, ffn: KIND}")
+        unknown = set(group) - {"count", "mixer", "ffn"}
+        if unknown:
+            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown field (expected count, mixer, ffn)")
+        count = size(group.get("count"), source, f"{where}.count")
+        mixer = group.get("mixer", default_mixer)
+        ffn = group.get("ffn", default_ffn)
+        if mixer not in stack.MIXERS:
+            raise ConfigError(source, f"{where}.mixer", f"{mixer!r} (expected one of {', '.join(stack.MIXERS)})")
+        if ffn not in stack.FFNS:
+            raise ConfigError(source, f"{where}.ffn", f"{ffn!r} (expected one of {', '.join(stack.FFNS)})")
+        if len(mixers) + count > MAX_LAYERS:
+            raise ConfigError(source, f"{where}.count", f"more than {MAX_LAYERS:,} layers in all")
+        mixers += [mixer] * count
+        ffns += [ffn] * count
+    return mixers, ffns

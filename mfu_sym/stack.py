@@ -86,32 +86,3 @@ def count_values(stack):
                 if (part, kind) in COUNT_SYMBOLS:
                     out[COUNT_SYMBOLS[(part, kind)]] = n
     return out
-
-
-def parse_groups(value, source, default_mixer, default_ffn):
-    """The YAML format's `layers:` list of groups, in order: each {count, mixer, ffn}
-    (mixer and ffn default to the model's: mla for an MLA model else attention; moe for
-    a model with experts else dense)."""
-    if not isinstance(value, list) or not value:
-        raise ConfigError(source, "layers", "expected a list of groups such as {count: 3, ffn: dense}")
-    mixers, ffns = [], []
-    for i, group in enumerate(value):
-        where = f"layers[{i}]"
-        if not isinstance(group, dict):
-            raise ConfigError(source, where, "expected a mapping {count: N, mixer: KIND, ffn: KIND}")
-        unknown = set(group) - {"count", "mixer", "ffn"}
-        if unknown:
-            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown field (expected count, mixer, ffn)")
-        from .spec import MAX_LAYERS, size
-        count = size(group.get("count"), source, f"{where}.count")
-        mixer = group.get("mixer", default_mixer)
-        ffn = group.get("ffn", default_ffn)
-        if mixer not in MIXERS:
-            raise ConfigError(source, f"{where}.mixer", f"{mixer!r} (expected one of {', '.join(MIXERS)})")
-        if ffn not in FFNS:
-            raise ConfigError(source, f"{where}.ffn", f"{ffn!r} (expected one of {', '.join(FFNS)})")
-        if len(mixers) + count > MAX_LAYERS:
-            raise ConfigError(source, f"{where}.count", f"more than {MAX_LAYERS:,} layers in all")
-        mixers += [mixer] * count
-        ffns += [ffn] * count
-    return mixers, ffns

@@ -6,103 +6,22 @@ architecture size is not: changing n_layers changes how many layers slide or rou
 changing d_model changes a default head width. So each distinct architecture of the
 grid is read again from the model file with that size (loader.ModelSource.rebuild),
 validated as loading would, and the points are grouped by the terms their model has;
-each group is compiled once and evaluated over all its points.
-
-Counts are integers, but the closed forms have rational coefficients (s(s+1)/2). Each
-expression is multiplied by the least common denominator of its coefficients, evaluated
-in int64 and divided back exactly. Where the result could overflow int64 (checked with a
-float64 bound) it is evaluated again with Python integers (numpy object arrays): slower,
-never wrong. Piecewise closed forms (sliding windows) are evaluated piece by piece and
-combined with np.where, so no float default ever enters.
+each group is compiled once (compiled.py: exact int64, Python integers past it) and
+evaluated over all its points.
 """
 
-from functools import reduce
-from math import lcm, prod
+from math import prod
 
 import numpy as np
-import sympy
 
 from .errors import MfuSymError, UsageError
-from .expr import to_sympy
+from .compiled import Compiled
 
-INT64_SAFE = 2.0**62  # headroom under 2**63 for the float64 bound's rounding
 MAX_POINTS = 10**7
 MAX_ARCHITECTURES = 100_000  # distinct architectures a sweep re-reads (each is validated)
 RUN = ("seq_len", "batch")
 # symbols that are counted from the layer pattern, not set in a file
 DERIVED = {"n_window_layers": "the number of sliding-window layers", "n_moe_layers": "the number of MoE layers"}
-
-
-class Compiled:
-    """An integer-valued expression of some variables, compiled for numpy."""
-
-    def __init__(self, expression, variables):
-        self.variables = tuple(variables)
-        expression = sympy.piecewise_fold(to_sympy(expression))
-        if isinstance(expression, sympy.Piecewise):
-            self.pieces = [(_Polynomial(value, self.variables), _condition(cond, self.variables))
-                           for value, cond in expression.args]
-        else:
-            self.pieces = [(_Polynomial(expression, self.variables), None)]
-
-    def __call__(self, *arrays):
-        if len(arrays) != len(self.variables):
-            raise UsageError(None, "arguments", f"expected {len(self.variables)} arrays "
-                                                f"({', '.join(map(str, self.variables))}), got {len(arrays)}")
-        arrays = [_positive_integers(a, str(v)) for a, v in zip(arrays, self.variables)]
-        shape = np.broadcast(*arrays).shape if arrays else ()
-        result = None
-        for value, condition in reversed(self.pieces):
-            piece = np.broadcast_to(value(*arrays), shape)
-            if condition is None or result is None:
-                result = piece
-            else:
-                mask = np.broadcast_to(condition(*arrays), shape)
-                if piece.dtype != result.dtype:
-                    piece, result = piece.astype(object), result.astype(object)
-                result = np.where(mask, piece, result)
-        return result
-
-
-def _positive_integers(values, name):
-    """An integer array of positive values (a count's inputs are sizes): no floats, NaN,
-    booleans or non-positive numbers."""
-    array = np.asarray(values)
-    if array.dtype == object:
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in array.flat):
-            raise UsageError(None, name, "expected integers")
-    elif not np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
-        raise UsageError(None, name, f"expected integers, got {array.dtype} values")
-    if array.size and (array <= 0).any():
-        raise UsageError(None, name, "every value must be a positive integer")
-    return array
-
-
-class _Polynomial:
-    def __init__(self, expression, variables):
-        rationals = [r for r in expression.atoms(sympy.Rational) if not r.is_Integer]
-        self.denominator = reduce(lcm, (int(r.q) for r in rationals), 1)
-        numerator = sympy.expand(expression * self.denominator)
-        self.function = sympy.lambdify(variables, numerator, modules="numpy")
-
-    def __call__(self, *arrays):
-        if any(a.dtype == object for a in arrays):
-            return np.asarray(self.function(*[a.astype(object) for a in arrays]), dtype=object) // self.denominator
-        ints = [a.astype(np.int64) for a in arrays]
-        with np.errstate(over="ignore", invalid="ignore"):
-            bound = np.max(np.abs(np.asarray(self.function(*[a.astype(np.float64) for a in ints]),
-                                             dtype=np.float64)), initial=0.0)
-        if bound < INT64_SAFE:
-            value = np.asarray(self.function(*ints))
-            return value.astype(np.int64) // self.denominator
-        exact = np.asarray(self.function(*[a.astype(object) for a in ints]), dtype=object)
-        return exact // self.denominator
-
-
-def _condition(condition, variables):
-    function = sympy.lambdify(variables, condition, modules="numpy")
-    return lambda *arrays: function(*[np.asarray(a, dtype=object if a.dtype == object else np.int64)
-                                      for a in arrays])
 
 
 def parse_values(text, name):
