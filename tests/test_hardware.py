@@ -402,10 +402,11 @@ def test_default_path_is_the_checkout_file():
 
 def test_data_path_prefers_the_installed_copy(tmp_path, monkeypatch):
     package = tmp_path / "site" / "mfu_sym"
-    (package / "data").mkdir(parents=True)
-    (package / "data" / "hardware.yaml").write_text("x")
+    (package / "bundled").mkdir(parents=True)
+    (package / "bundled" / "hardware.yaml").write_text("x")
+    (tmp_path / "site" / "formulas").mkdir()
     monkeypatch.setattr(paths, "_PACKAGE", package)
-    assert paths.data_path("hardware.yaml") == package / "data" / "hardware.yaml"
+    assert paths.data_path("hardware.yaml") == package / "bundled" / "hardware.yaml"
     assert paths.data_path("formulas") == tmp_path / "site" / "formulas"
 
 

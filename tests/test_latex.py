@@ -4,7 +4,6 @@ for every example model, with no undefined citation and no line wider than the p
 
 import functools
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,11 +15,12 @@ import mfu_sym
 from mfu_sym.render import document, escape, latex, tex_lines, units
 from mfu_sym.cli import main
 from mfu_sym.model import collect_in
+from optional import require_program
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = sorted(ROOT.glob("examples/*.yaml"))
 run = lambda *args: CliRunner().invoke(main, [str(a) for a in args])
-PDFLATEX = shutil.which("pdflatex")
+PDFLATEX_HINT = "Debian: texlive-latex-base, texlive-latex-recommended"
 
 
 def reference_tex(model, expression):
@@ -239,9 +239,10 @@ def test_notebook_display_uses_paper_names(example):
 
 def compile_tex(directory, text, name="doc"):
     """pdflatex twice (citations need two passes); the log of the second."""
+    pdflatex = require_program("pdflatex", PDFLATEX_HINT)
     (directory / f"{name}.tex").write_text(text, encoding="utf-8")
     for _ in range(2):
-        done = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+        done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
                               cwd=directory, capture_output=True, text=True, timeout=120)
         log = (directory / f"{name}.log").read_text(encoding="latin-1")
         assert done.returncode == 0, log[-3000:]
@@ -258,8 +259,6 @@ def check_log(log):
     assert "Overfull \\vbox" not in log
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (Debian: texlive-latex-base, "
-                                              "texlive-latex-recommended)")
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_standalone_compiles(tmp_path, path):
     result = run("latex", path, "--standalone", "-o", tmp_path / "doc.tex")
@@ -267,7 +266,6 @@ def test_standalone_compiles(tmp_path, path):
     check_log(compile_tex(tmp_path, (tmp_path / "doc.tex").read_text()))
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
 @pytest.mark.parametrize("args", [
     ("deepseek_v3.yaml", "--mla", "absorbed", "--mtp", "--nonmatmul"),
     ("gemma3_1b.yaml", "--attention-kernel", "flash", "--nonmatmul", "--batch", "4096"),
@@ -280,7 +278,6 @@ def test_standalone_compiles_under_other_conventions(tmp_path, args):
     check_log(compile_tex(tmp_path, (tmp_path / "doc.tex").read_text()))
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
 @pytest.mark.parametrize("name", ["llama3_8b.yaml", "gemma3_27b.yaml"])
 def test_fragment_compiles_when_input(tmp_path, name):
     result = run("latex", ROOT / "examples" / name, "-o", tmp_path / "fragment.tex")

@@ -4,7 +4,7 @@ executes it, so it never rots), and is committed without outputs."""
 import json
 from pathlib import Path
 
-import pytest
+from optional import require
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "examples" / "walkthrough.ipynb"
 
@@ -18,10 +18,10 @@ def test_notebook_is_committed_clean():
 
 
 def test_notebook_runs_from_its_own_folder():
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    pytest.importorskip("ipykernel")
-    pytest.importorskip("matplotlib")
+    nbformat = require("nbformat")
+    nbclient = require("nbclient")
+    require("ipykernel")
+    require("matplotlib")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
                                      resources={"metadata": {"path": str(NOTEBOOK.parent)}})

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 import mfu_sym
 from mfu_sym import plot
 from mfu_sym.cli import main
+from optional import require
 
 run = lambda *args: CliRunner().invoke(main, [str(a) for a in args])
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -88,7 +89,7 @@ MAGIC = {".png": b"\x89PNG", ".pdf": b"%PDF", ".svg": b"<svg"}
 @pytest.mark.parametrize("suffix", [".png", ".svg", ".pdf"])
 @pytest.mark.parametrize("kind", ["breakdown", "mfu"])
 def test_cli_writes_a_figure(tmp_path, suffix, kind):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     out = tmp_path / f"figure{suffix}"
     extra = ["--hardware", "h100", "--gpus", "8", "--compare", "palm", "--tokens-per-sec", "60000"] \
         if kind == "mfu" else ["--seq-range", "128", "65536"]
@@ -99,7 +100,7 @@ def test_cli_writes_a_figure(tmp_path, suffix, kind):
 
 
 def test_breakdown_figure_is_labelled_and_marks_the_crossover(llama, llama_series):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     fig = plot.breakdown(llama, series=llama_series)
     top, bottom = fig.axes[:2]
     assert "Llama-3-8B" in top.get_title() and "preset exact" in top.get_title() and "mask causal" in top.get_title()
@@ -113,7 +114,7 @@ def test_breakdown_figure_is_labelled_and_marks_the_crossover(llama, llama_serie
 
 
 def test_mfu_figure_is_labelled(llama):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     fig = plot.mfu(llama, "h100", gpus=8, seq_len=8192, compare=["6n"])
     ax = fig.axes[0]
     assert "tokens/s" in ax.get_xlabel() and "%" in ax.get_ylabel()
@@ -131,7 +132,7 @@ def test_cli_usage_errors(tmp_path):
 
 
 def test_cli_unknown_hardware(tmp_path):
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     result = run("plot", LLAMA, "--kind", "mfu", "--hardware", "no-such-gpu", "-o", tmp_path / "x.png")
     assert result.exit_code == 1 and result.output.startswith("Error: ") and "Traceback" not in result.output
 
@@ -148,6 +149,7 @@ def test_missing_matplotlib_is_a_clear_error(tmp_path, monkeypatch):
 
 def test_a_name_with_dollar_signs_is_drawn_as_text(tmp_path):
     """matplotlib reads $...$ as math: a model name from a file must not be parsed."""
+    require("matplotlib")
     path = tmp_path / "m.yaml"
     path.write_text('name: "$\\\\frac{x$ $\\\\undefinedcmd$"\nd_model: 64\nn_layers: 2\nn_heads: 4\nd_ff: 128\n'
                     "vocab_size: 100\nseq_len: 8\n")

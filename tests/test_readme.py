@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cli_helpers import run
+from optional import require
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -46,7 +47,7 @@ def test_readme_command_runs(tmp_path, monkeypatch, line):
     if missing:
         pytest.skip(f"needs the user's own {missing[0]}")
     if args[0] == "plot":
-        pytest.importorskip("matplotlib")
+        require("matplotlib")
     monkeypatch.chdir(tmp_path)
     result = run(*args)
     assert result.exit_code == 0, result.output
