@@ -10,8 +10,6 @@ given for) and by MFU (which peak is the usual denominator).
 from dataclasses import dataclass
 from functools import lru_cache
 
-import sympy
-
 from .definitions import section_entries
 from .errors import UsageError
 
@@ -33,6 +31,7 @@ class DType:
     @property
     def bytes(self):
         """Bytes per element, exact (1/2 for 4-bit formats)."""
+        import sympy
         return sympy.Rational(self.bits, 8)
 
     @property
@@ -76,7 +75,8 @@ def load_dtypes(root=None):
 
 @lru_cache(maxsize=8)
 def _load(root):
-    references = load_library_for(root).references
+    from .bibliography import references as bibliography
+    references = bibliography(root)
     path, entries = root.section("dtypes")
     by_name, spellings = {}, {}
     for entry in section_entries(path, "dtypes", entries):
@@ -97,9 +97,3 @@ def _load(root):
         from .errors import FormulaError
         raise FormulaError(path, "dtypes", "expected exactly one dtype with mfu_reference: true")
     return DTypes(by_name, spellings)
-
-
-def load_library_for(root):
-    """The formula library of `root` (its bibliography checks every citation)."""
-    from .library import _load as load_library_root
-    return load_library_root(root)

@@ -309,8 +309,10 @@ def _fraction(value):
 def choose_peak_for(hardware, peak_dtype, registry=None):
     """The dense peak of `peak_dtype` on `hardware` (a name or a hardware.Device); a dtype
     the device has no peak for is an error that names --peak-dtype."""
-    from .hardware import Device, HardwareError, load_hardware
-    from .mfu import choose_peak
+    from .devices import Device
+    from .errors import HardwareError
+    from .hardware import load_hardware
+    from .peaks import choose_peak
     device = hardware if isinstance(hardware, Device) else (registry or load_hardware()).resolve(hardware)
     try:
         device.peak(peak_dtype)

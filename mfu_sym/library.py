@@ -13,6 +13,8 @@ from pathlib import Path
 
 import sympy
 
+from . import bibliography
+from .bibliography import Reference  # noqa: F401  (library.Reference)
 from .definitions import Citation, section_entries  # noqa: F401  (Citation: library.Citation)
 from .errors import FormulaError
 
@@ -34,20 +36,6 @@ class SymbolInfo:
     kind: str
     description: str
     symbol: sympy.Symbol
-
-
-@dataclass(frozen=True)
-class Reference:
-    key: str
-    authors: str
-    title: str
-    year: int
-    arxiv: str = ""
-    url: str = ""
-
-    @property
-    def link(self):
-        return f"https://arxiv.org/abs/{self.arxiv}" if self.arxiv else self.url
 
 
 @dataclass(frozen=True)
@@ -115,7 +103,7 @@ def _load(root):
     documents = [(Path(file), data) for file, data in root.documents() if set(data) & set(SECTIONS)]
     symbols = _collect(documents, "symbols", lambda e: _symbol(e), "symbol")
     names = {name: info.symbol for name, info in symbols.items()}
-    references = _collect(documents, "references", _reference, "reference", key="key")
+    references = bibliography.collect(documents)
     masks = _collect(documents, "masks", lambda e: _mask(e, names, references), "mask")
     formulas = _collect(documents, "formulas", lambda e: _formula(e, names, references), "formula")
     return Library(Entries("symbol", symbols), Entries("reference", references), Entries("mask", masks),
@@ -138,14 +126,11 @@ def _collect(documents, section, build, kind, key="name"):
     return out
 
 
-_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_:-]*$")
 # A symbol's LaTeX goes into math mode as it is: letters, digits, sub/superscripts, braces
 # and a few commands; nothing that reads files or defines macros.
 _LATEX = re.compile(r"^(?:[A-Za-z0-9_^{}' ,.]|\\(?:mathrm|mathit|mathbf|text|operatorname|alpha|beta|gamma|"
                     r"delta|epsilon|eta|theta|kappa|lambda|mu|nu|pi|rho|sigma|tau|phi|chi|psi|omega|ell|Delta|"
                     r"Sigma)(?![A-Za-z]))+$")
-_URL = re.compile(r"^https?://[^\s<>\"'`]+$")
-_ARXIV = re.compile(r"^[0-9]{4}\.[0-9]{4,5}(v[0-9]+)?$")
 
 
 def _symbol(entry):
@@ -160,23 +145,6 @@ def _symbol(entry):
                       description=entry.text("description"), symbol=sympy.Symbol(name, positive=True, integer=True))
     entry.done()
     return info
-
-
-def _reference(entry):
-    key = entry.text("key")
-    if not _KEY.match(key):
-        entry.fail("key", f"{key[:60]!r} is not a citation key (expected letters, digits, _ : -)")
-    arxiv, url = entry.get("arxiv", ""), entry.get("url", "")
-    if not arxiv and not url:
-        entry.fail("arxiv", "missing (a reference needs an arxiv id or a url)")
-    if url and not (isinstance(url, str) and _URL.match(url)):
-        entry.fail("url", f"{str(url)[:60]!r} is not a web address (expected https://...)")
-    if arxiv and not _ARXIV.match(str(arxiv)):
-        entry.fail("arxiv", f"{str(arxiv)[:60]!r} is not an arXiv id (expected e.g. 2204.02311)")
-    ref = Reference(key=key, authors=entry.text("authors"), title=entry.text("title"),
-                    year=entry.integer("year", minimum=1900, maximum=2100), arxiv=str(arxiv), url=str(url))
-    entry.done()
-    return ref
 
 
 def _mask(entry, names, references):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .errors import LogError, UsageError
 from .files import DataError, decode_json
-from .hardware import PeakChoice, peak_warnings
+from .peaks import PeakChoice, peak_warnings
 from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, _fraction, _positive, hfu_note, per_token
 
 LOG_KINDS = ("tokens-per-sec", "step-time")

@@ -30,7 +30,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import UsageError
-from .hardware import PeakChoice, choose_peak, peak_warnings  # noqa: F401  (choose_peak: mfu.choose_peak)
+from .peaks import PeakChoice, choose_peak, peak_warnings  # noqa: F401  (choose_peak: mfu.choose_peak)
 
 # Below this an MFU usually means a units mistake (per-device tokens/s, sequences/s).
 IMPLAUSIBLY_LOW = 0.01

@@ -315,10 +315,10 @@ def load_fits(root=None):
     1, a reference in the bibliography."""
     from . import data as data_root
     from .definitions import section_entries
-    from .library import _load as library_of
+    from .bibliography import references as bibliography
     root = root or data_root.root()
     path, entries = root.section("scaling_laws")
-    references = library_of(root).references
+    references = bibliography(root)
     fits = {}
     for entry in section_entries(path, "scaling_laws", entries):
         fit = _fit(entry, references)

@@ -222,7 +222,8 @@ def mfu_series(model, hardware, dtype="bf16", gpus=1, seq_len=None, compare=(), 
     per preset in `compare`, HFU where recomputation adds hardware FLOPs; `marks` are
     measured throughputs (tokens/s) to mark on the first line."""
     from .analysis import with_preset
-    from .mfu import choose_peak, per_token, utilization
+    from .mfu import per_token, utilization
+    from .peaks import choose_peak
     from .hardware import load_hardware
     peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     model_flops, hardware_flops, report = per_token(model, seq_len)

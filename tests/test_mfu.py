@@ -17,7 +17,8 @@ import mfu_sym
 from mfu_sym import logs, mfu
 from mfu_sym.cli import main
 from mfu_sym.errors import HardwareError, UsageError
-from mfu_sym.hardware import choose_peak, load_hardware
+from mfu_sym.hardware import load_hardware
+from mfu_sym.peaks import choose_peak
 from cli_helpers import run, run_json
 
 REG = load_hardware()

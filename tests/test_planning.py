@@ -16,7 +16,7 @@ import yaml
 import mfu_sym
 from mfu_sym import data, planning
 from mfu_sym.errors import FormulaError, UsageError
-from mfu_sym.hardware import choose_peak
+from mfu_sym.peaks import choose_peak
 from cli_helpers import run, run_json
 
 

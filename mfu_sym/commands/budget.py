@@ -48,7 +48,8 @@ def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sp
     model = build_model(model_file, **switches)
     peak = None
     if hardware is not None:
-        from ..hardware import choose_peak, load_hardware
+        from ..hardware import load_hardware
+        from ..peaks import choose_peak
         peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     result = planning.plan(model, tokens=tokens, flops=target_flops, seq_len=seq_len, batch=batch,
                            peak=peak, devices=gpus, mfu=assumed_mfu)
@@ -58,6 +59,6 @@ def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sp
         return
     click.echo(training.budget(result, model_file))
     if peak is not None:
-        from ..hardware import peak_warnings
+        from ..peaks import peak_warnings
         for warning in peak_warnings(peak):
             click.echo(f"warning: {warning}", err=True)

@@ -56,7 +56,8 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
         if log_kind == "step-time" and batch is None:
             raise click.UsageError("--log-kind step-time needs --batch (global sequences per step)")
 
-    from ..hardware import choose_peak, load_hardware
+    from ..hardware import load_hardware
+    from ..peaks import choose_peak
     from ..render import json, training
     model = build_model(model_file, **switches)
     peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))

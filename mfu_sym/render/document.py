@@ -198,8 +198,8 @@ def short_citation(reference):
     people = str(reference.authors).split(" and ")
     first = people[0].partition(",")[0].strip()
     if len(people) == 2 and people[1].strip() != "others":
-        return f"{first} and {people[1].partition(',')[0].strip()} {reference.year}"
-    return f"{first}{' et al.' if len(people) > 1 else ''} {reference.year}"
+        return f"{first} and {people[1].partition(',')[0].strip()} {reference.year_text}"
+    return f"{first}{' et al.' if len(people) > 1 else ''} {reference.year_text}"
 
 
 def model_conventions(doc):

@@ -97,10 +97,10 @@ def _bibliography(doc):
     lines = [r"\begin{thebibliography}{%d}" % max(9, len(doc.references))]
     for ref in doc.references:
         where = (r"arXiv:%s, \url{%s}" % (tex_text(ref.arxiv), tex_url(ref.link)) if ref.arxiv
-                 else r"\url{%s}" % tex_url(ref.link))
+                 else r"\url{%s}" % tex_url(ref.link) if ref.link else tex_text(ref.note))
         names = tex_text(authors(ref.authors)).rstrip(".")
-        lines.append(r"\bibitem{%s} %s. \newblock \emph{%s}. \newblock %d. %s."
-                     % (ref.key, names, tex_text(ref.title), ref.year, where))
+        lines.append(r"\bibitem{%s} %s. \newblock \emph{%s}. \newblock %s. %s."
+                     % (ref.key, names, tex_text(ref.title), ref.year_text, where))
     lines.append(r"\end{thebibliography}")
     return "\n".join(lines)
 

@@ -54,6 +54,6 @@ def to_markdown(doc):
     for ref in doc.references:
         where = f"arXiv:[{ref.arxiv}]({ref.link})" if ref.arxiv else f"<{ref.link}>"
         out.append(f"- **{ref.key}**: {md_text(authors(ref.authors).rstrip('.'))}. *{md_text(ref.title)}*. "
-                   f"{ref.year}. {where}.")
+                   f"{ref.year_text}. {where}.")
     return "\n".join(out) + "\n"
 
