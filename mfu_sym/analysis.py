@@ -4,9 +4,8 @@ claims (proved by exact symbolic equality), and how cost moves with sequence len
 
 import sympy
 
-from . import cost, expr
+from . import cost
 from .conventions import Conventions, load_presets
-from .errors import FormulaError
 from .expr import to_sympy
 from .model import Model, collect_in
 
@@ -74,17 +73,14 @@ def prove_identities(model):
     preset = load_presets(model.library.root)[model.conventions.preset]
     results = []
     for identity in preset.identities:
-        meets, why = _assumptions(model, identity.get("assumes") or {})
-        result = {"preset": preset.name, "statement": identity["statement"]}
+        meets, why = _assumptions(model, identity.assumes)
+        result = {"preset": preset.name, "statement": identity.statement}
         if not meets:
             results.append({**result, "status": "not applicable", "reason": why})
             continue
         substitution = why
-        kind = "hardware" if "hardware" in identity else "training"
-        lhs = model.batch * (model.hardware_training() if kind == "hardware" else model.training())
-        names = {name: info.symbol for name, info in model.library.symbols.items()}
-        rhs = expr.parse(identity[kind], names, source="presets.yaml", field=f"{preset.name}.identities")
-        rhs = rhs.xreplace({model.library.symbol("n_params"): counted_params(model)})
+        lhs = model.batch * (model.hardware_training() if identity.kind == "hardware" else model.training())
+        rhs = identity.expression.xreplace({model.library.symbol("n_params"): counted_params(model)})
         difference = sympy.simplify(sympy.expand((lhs - rhs).subs(substitution)))
         results.append({**result, "status": "proved" if difference == 0 else "fails",
                         "closed_form": rhs.subs(substitution), "difference": difference})
@@ -106,14 +102,9 @@ def _assumptions(model, assumes):
             if arch.mlp != wanted or arch.n_experts:
                 return False, f"needs a dense {wanted} MLP"
         else:
-            names = {name: info.symbol for name, info in model.library.symbols.items()}
-            try:
-                target = expr.parse(str(wanted), names, source="presets.yaml", field=f"assumes.{key}")
-            except FormulaError:
-                return False, f"cannot read the assumption {key} = {wanted}"
-            if to_sympy(target).xreplace(model.values) != model.values.get(sym(key)):
+            if wanted.xreplace(model.values) != model.values.get(sym(key)):
                 return False, f"needs {key} = {wanted}"
-            substitution[sym(key)] = target
+            substitution[sym(key)] = wanted
     return True, substitution
 
 

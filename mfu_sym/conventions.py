@@ -8,7 +8,7 @@ switches given explicitly override the preset's and are reported as such.
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 
-from .errors import FormulaError, UsageError
+from .errors import UsageError
 
 MASKS = ("causal", "full", "half")
 KERNELS = ("eager", "flash")
@@ -126,12 +126,27 @@ class Conventions:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A paper's closed form a preset claims: per-step training (or hardware) FLOPs, for
+    models that meet `assumes` (structural: attention standard/mla, windows none, mlp
+    gated/plain; or sizes: symbol -> expression)."""
+
+    statement: str
+    kind: str             # "training" or "hardware"
+    expression: object    # sympy, over the library's symbols (n_params: the preset's N)
+    assumes: dict         # structural key -> value, or symbol name -> sympy expression
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
-    reference: dict
+    reference: object     # definitions.Citation, checked against the bibliography
     switches: dict
-    identities: tuple
+    identities: tuple     # of Identity
+
+
+STRUCTURAL_ASSUMPTIONS = {"attention": ("standard", "mla"), "windows": ("none",), "mlp": ("gated", "plain")}
 
 
 def load_presets(root=None):
@@ -143,26 +158,51 @@ def load_presets(root=None):
 
 @lru_cache(maxsize=8)
 def _load_presets(root):
+    from .definitions import section_entries
+    from .library import _load as library_of
+    library = library_of(root)
+    names = {name: info.symbol for name, info in library.symbols.items()}
     path, entries = root.section("presets")
-    if not isinstance(entries, list):
-        raise FormulaError(path, "presets", "expected a list of presets")
     presets = {}
-    for i, entry in enumerate(entries):
-        where = f"presets[{i}]"
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise FormulaError(path, f"{where}.name", "missing")
-        switches = dict(entry.get("switches") or {})
-        for key, value in switches.items():
-            if key in LISTS:
-                switches[key] = tuple(value) if isinstance(value, list) else value
-            elif key not in CHOICES and key not in FLAGS:
-                raise FormulaError(path, f"{where}.switches.{key}", "unknown switch")
-        try:
-            Conventions(**switches)
-        except (UsageError, TypeError) as exc:
-            raise FormulaError(path, f"{where}.switches", str(exc)) from None
-        presets[entry["name"]] = Preset(entry["name"], str(entry.get("description", "")).strip(),
-                                        dict(entry.get("reference") or {}), switches,
-                                        tuple(entry.get("identities") or ()))
+    for entry in section_entries(path, "presets", entries):
+        name = entry.text("name")
+        if name in presets:
+            entry.fail("name", f"duplicate preset {name!r}")
+        presets[name] = Preset(name, entry.text("description").strip(),
+                               entry.citation("reference", library.references), _switches(entry),
+                               tuple(_identity(e, names) for e in entry.entries("identities", [])))
+        entry.done()
     return tuple(presets.items())
 
+
+def _switches(entry):
+    switches = dict(entry.entry("switches").value) if entry.has("switches") else {}
+    for key, value in switches.items():
+        if key in LISTS:
+            switches[key] = tuple(value) if isinstance(value, list) else value
+        elif key not in CHOICES and key not in FLAGS:
+            entry.fail(f"switches.{key}", "unknown switch")
+    try:
+        Conventions(**switches)
+    except (UsageError, TypeError) as exc:
+        entry.fail("switches", str(exc))
+    return switches
+
+
+def _identity(entry, names):
+    kinds = [kind for kind in ("training", "hardware") if entry.has(kind)]
+    if len(kinds) != 1:
+        entry.fail(None, "an identity gives exactly one of training or hardware")
+    assumes = {}
+    if entry.has("assumes"):
+        table = entry.entry("assumes")
+        for key in table.value:
+            if key in STRUCTURAL_ASSUMPTIONS:
+                assumes[key] = table.choice(key, STRUCTURAL_ASSUMPTIONS[key])
+            elif key in names:
+                assumes[key] = table.expression(key, names)
+            else:
+                table.fail(key, "unknown assumption (expected attention, windows, mlp or a symbol of the library)")
+    identity = Identity(entry.text("statement"), kinds[0], entry.expression(kinds[0], names), assumes)
+    entry.done()
+    return identity

@@ -88,3 +88,23 @@ def test_hardware_commands_read_the_hardware_file_of_formulas_dir(tmp_path):
     assert "500 TFLOP/s" in run("hardware", "show", "h100", "--formulas", tmp_path).stdout
     missing = run("hardware", "list", "--formulas", tmp_path / "nope")
     assert missing.exit_code == 1 and "not a directory of data files" in missing.output
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"reference": {"cite": "nobody2099", "where": "x"}}, "presets[0].reference.cite: unknown reference 'nobody2099'"),
+    ({"identities": [{"statement": "s", "training": "2 * n_params", "assumes": {"d_ff": "4 * d_modle"}}]},
+     "presets[0].identities[0].assumes.d_ff: unknown name 'd_modle'"),
+    ({"identities": [{"statement": "s", "training": "2 * n_params", "assumes": {"mlp": "swiglu"}}]},
+     "presets[0].identities[0].assumes.mlp: 'swiglu' (expected one of gated, plain)"),
+    ({"identities": [{"statement": "s"}]}, "an identity gives exactly one of training or hardware"),
+    ({"switches": {"mask": "diagonal"}}, "presets[0].switches"),
+    ({"colour": "red"}, "presets[0].colour: unknown field"),
+])
+def test_presets_are_checked_at_load(tmp_path, change, message):
+    good = {"name": "mine", "description": "d", "reference": {"cite": "vaswani2017", "where": "§3"},
+            "switches": {"mask": "full"}}
+    (tmp_path / "presets.yaml").write_text(yaml.safe_dump({"presets": [{**good, **change}]}))
+    from mfu_sym.conventions import load_presets
+    with pytest.raises(FormulaError) as info:
+        load_presets(data.root([tmp_path]))
+    assert message in str(info.value)

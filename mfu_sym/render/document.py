@@ -101,11 +101,7 @@ def dedupe(items):
 
 def _preset_citation(model):
     from ..conventions import load_presets
-    from ..library import Citation
-    ref = load_presets(model.library.root)[model.conventions.preset].reference
-    if ref.get("cite") in model.library.references:
-        return Citation(str(ref["cite"]), str(ref.get("where", "")))
-    return None
+    return load_presets(model.library.root)[model.conventions.preset].reference
 
 
 def component_citations(model, component, preset_citation=None):

@@ -113,11 +113,10 @@ def preset_rows(presets, references):
     rows = []
     for preset in presets.values():
         ref = preset.reference
-        source = references.get(ref.get("cite"))
+        source = references[ref.cite]
         rows.append({"name": preset.name, "description": preset.description, "switches": preset.switches,
-                     "reference": {"cite": ref.get("cite"), "where": ref.get("where"),
-                                   "title": source.title if source else "", "link": source.link if source else ""},
-                     "identities": [i["statement"] for i in preset.identities]})
+                     "reference": {"cite": ref.cite, "where": ref.where, "title": source.title, "link": source.link},
+                     "identities": [i.statement for i in preset.identities]})
     return rows
 
 
