@@ -1,7 +1,7 @@
 """The data root: every data file the engine reads, found by name, with one override rule.
 
 The bundled files are `formulas/*.yaml` and `hardware.yaml` (in a wheel, under
-`mfu_sym/data/`; see paths.py). Extra directories (`--formulas DIR`, any number, later
+`mfu_sym/bundled/`; see paths.py). Extra directories (`--formulas DIR`, any number, later
 ones winning) override by file name: a file in DIR replaces the bundled file of the same
 name, presets.yaml and hardware.yaml included; a new name adds a file.
 

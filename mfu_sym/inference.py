@@ -42,6 +42,7 @@ from .memory import load_data
 from .cost import at_position, position_sum, token_cost
 from .experts import DIGITS, EXACT_BITS, expected_experts
 from .expr import to_sympy
+from .mfu import fraction
 from .model import Model
 
 EXPERTS_TOUCHED = ("expected", "all")
@@ -299,13 +300,6 @@ class Inference:
 
 # ------------------------------------------------------------------ roofline
 
-def _fraction(value):
-    if isinstance(value, float):
-        return Fraction(value)
-    value = sympy.Rational(value)
-    return Fraction(int(value.p), int(value.q))
-
-
 def choose_peak_for(hardware, peak_dtype, registry=None):
     """The dense peak of `peak_dtype` on `hardware` (a name or a hardware.Device); a dtype
     the device has no peak for is an error that names --peak-dtype."""
@@ -338,13 +332,13 @@ def roofline(report, peak, gpus=1):
     bandwidth = Fraction(device.bandwidth_bytes_per_s) * gpus
 
     def bound(flops, bytes_, tokens):
-        compute = _fraction(flops) / flops_rate
-        memory = _fraction(bytes_) / bandwidth
+        compute = fraction(flops) / flops_rate
+        memory = fraction(bytes_) / bandwidth
         time = max(compute, memory)
         return {"compute_s": float(compute), "memory_s": float(memory), "time_s": float(time),
                 "bound": "memory" if memory >= compute else "compute",
                 "tokens_per_sec": float(tokens / time),
-                "arithmetic_intensity": float(_fraction(flops) / _fraction(bytes_))}
+                "arithmetic_intensity": float(fraction(flops) / fraction(bytes_))}
 
     decode, prefill = report["decode_step"], report["prefill"]
     batch = report["run"]["batch"]
@@ -379,7 +373,7 @@ def measured(report, peak, gpus, decode_tokens_per_sec):
     return {
         "decode_tokens_per_sec": float(decode_tokens_per_sec),
         "achieved_bandwidth_bytes_per_sec": float(Fraction(decode_tokens_per_sec) * bytes_per_token),
-        "achieved_flops_per_sec": float(Fraction(decode_tokens_per_sec) * _fraction(decode["flops_per_token"])),
+        "achieved_flops_per_sec": float(Fraction(decode_tokens_per_sec) * fraction(decode["flops_per_token"])),
         "mbu": mbu, "mfu": mfu,
         "step_time_s": float(batch / Fraction(decode_tokens_per_sec)),
         "reference": "agarwal2023 (MBU = achieved memory bandwidth / peak bandwidth)",

@@ -16,7 +16,7 @@ from pathlib import Path
 from .errors import LogError, UsageError
 from .files import DataError, decode_json
 from .peaks import PeakChoice, peak_warnings
-from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, _fraction, _positive, hfu_note, per_token
+from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, fraction, hfu_note, positive, per_token
 
 LOG_KINDS = ("tokens-per-sec", "step-time")
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -248,11 +248,11 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
         raise UsageError(None, "log_kind", f"{kind!r} (expected one of {', '.join(LOG_KINDS)})")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise UsageError(None, "warmup", f"{warmup!r} is not a non-negative integer")
-    _positive(devices, "gpus", integer=True)
+    positive(devices, "gpus", integer=True)
     if kind == "step-time":
         if batch is None:
             raise UsageError(None, "batch", "a step-time log needs the global batch (sequences per step)")
-        _positive(batch, "batch", integer=True)
+        positive(batch, "batch", integer=True)
     model_flops, hardware_flops, report = per_token(model, seq_len)
     length = int(report["run"]["seq_len"])
     log = read_log(path, column)
@@ -267,9 +267,9 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
             line = int(log.lines[warmup:][values.argmin()])
             raise LogError(path, f"line {line}", f"{column} is {values.min()!r} s (expected at least {MIN_SECONDS:g})")
         tps = (int(batch) * length) / values
-    denominator = int(devices) * _fraction(peak.flops)
-    model_scale = float(_fraction(model_flops) / denominator)
-    hardware_scale = float(_fraction(hardware_flops) / denominator)
+    denominator = int(devices) * fraction(peak.flops)
+    model_scale = float(fraction(model_flops) / denominator)
+    hardware_scale = float(fraction(hardware_flops) / denominator)
     columns = {"index": np.arange(warmup + 1, len(log.values) + 1), "line": log.lines[warmup:],
                "value": values, "tokens_per_sec": tps, "mfu": tps * model_scale, "hfu": tps * hardware_scale}
     summary = {key: summarize(columns[key]) for key in ("mfu", "hfu", "tokens_per_sec")}

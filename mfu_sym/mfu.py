@@ -43,7 +43,7 @@ MAX_MEASURE = 1e18   # tokens/s, tokens, seconds, devices
 MIN_SECONDS = 1e-12
 
 
-def _positive(value, name, integer=False, maximum=MAX_MEASURE):
+def positive(value, name, integer=False, maximum=MAX_MEASURE):
     """A finite number > 0 (an int > 0 when `integer`) and at most `maximum`, else UsageError."""
     kind = "a positive integer" if integer else "a positive number"
     numeric = isinstance(value, (int, float, Fraction)) or _is_rational(value)
@@ -66,7 +66,7 @@ def _is_rational(value):
     return getattr(value, "is_Rational", False) is True
 
 
-def _fraction(value):
+def fraction(value):
     """An exact Fraction of an int, float (its exact binary value), Fraction or sympy Rational."""
     if _is_rational(value):
         return Fraction(int(value.p), int(value.q))
@@ -75,22 +75,22 @@ def _fraction(value):
 
 def utilization(tokens_per_sec, flops_per_token, devices, peak_flops):
     """tokens/s x FLOPs per token / (devices x peak), computed exactly and rounded once."""
-    _positive(tokens_per_sec, "tokens_per_sec")
-    _positive(flops_per_token, "flops_per_token", maximum=None)
-    _positive(devices, "devices", integer=True)
-    _positive(peak_flops, "peak_flops", maximum=None)
-    return float(_fraction(tokens_per_sec) * _fraction(flops_per_token)
-                 / (int(devices) * _fraction(peak_flops)))
+    positive(tokens_per_sec, "tokens_per_sec")
+    positive(flops_per_token, "flops_per_token", maximum=None)
+    positive(devices, "devices", integer=True)
+    positive(peak_flops, "peak_flops", maximum=None)
+    return float(fraction(tokens_per_sec) * fraction(flops_per_token)
+                 / (int(devices) * fraction(peak_flops)))
 
 
 def tokens_per_second(batch, seq_len, step_time):
     """Global throughput of a step of `batch` sequences of `seq_len` tokens."""
-    _positive(batch, "batch", integer=True)
-    _positive(seq_len, "seq_len", integer=True)
-    _positive(step_time, "step_time")
+    positive(batch, "batch", integer=True)
+    positive(seq_len, "seq_len", integer=True)
+    positive(step_time, "step_time")
     if step_time < MIN_SECONDS:
         raise UsageError(None, "step_time", f"{step_time!r} s is out of range (at least {MIN_SECONDS:g} s)")
-    return _positive(int(batch) * int(seq_len) / float(step_time), "tokens_per_sec (batch x seq_len / step time)")
+    return positive(int(batch) * int(seq_len) / float(step_time), "tokens_per_sec (batch x seq_len / step time)")
 
 
 def per_token(model, seq_len=None):
@@ -162,12 +162,12 @@ class Measurement:
     @property
     def achieved_flops(self):
         """Model FLOP/s achieved: (total, per device)."""
-        total = float(_fraction(self.tokens_per_sec) * _fraction(self.flops_per_token))
+        total = float(fraction(self.tokens_per_sec) * fraction(self.flops_per_token))
         return total, total / self.devices
 
     @property
     def achieved_hardware_flops(self):
-        total = float(_fraction(self.tokens_per_sec) * _fraction(self.hardware_flops_per_token))
+        total = float(fraction(self.tokens_per_sec) * fraction(self.hardware_flops_per_token))
         return total, total / self.devices
 
     def to_dict(self):
@@ -200,7 +200,7 @@ def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batc
     `peak` is a PeakChoice (see choose_peak)."""
     if (tokens_per_sec is None) == (step_time is None):
         raise UsageError(None, "throughput", "give exactly one of tokens_per_sec and step_time")
-    _positive(devices, "gpus", integer=True)
+    positive(devices, "gpus", integer=True)
     model_flops, hardware_flops, report = per_token(model, seq_len)
     length = int(report["run"]["seq_len"])
     if step_time is not None:
@@ -208,9 +208,9 @@ def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batc
             raise UsageError(None, "batch", "a step time needs the global batch (sequences per step)")
         tokens_per_sec = tokens_per_second(batch, length, step_time)
     else:
-        _positive(tokens_per_sec, "tokens_per_sec")
+        positive(tokens_per_sec, "tokens_per_sec")
         if batch is not None:
-            _positive(batch, "batch", integer=True)
+            positive(batch, "batch", integer=True)
     mfu = utilization(tokens_per_sec, model_flops, devices, peak.flops)
     hfu = utilization(tokens_per_sec, hardware_flops, devices, peak.flops)
     return Measurement(report["model"], peak, int(devices), length, batch,
@@ -254,7 +254,7 @@ class MFUMeter:
         if isinstance(model, (str, Path)):
             from .loader import load
             model = load(model)
-        _positive(gpus, "gpus", integer=True)
+        positive(gpus, "gpus", integer=True)
         if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float)) or not 0 <= smoothing < 1:
             raise UsageError(None, "smoothing", f"{smoothing!r} (expected a number in [0, 1))")
         self.model = model
@@ -304,7 +304,7 @@ class MFUMeter:
         """(model, hardware) FLOPs per token as floats at another sequence length, cached."""
         value = self._cache.get(seq_len)
         if value is None:
-            _positive(seq_len, "seq_len", integer=True)
+            positive(seq_len, "seq_len", integer=True)
             model_flops, hardware_flops = self._compiled(int(seq_len))
             value = self._cache[seq_len] = (float(model_flops), float(hardware_flops))
         return value

@@ -124,7 +124,7 @@ class Plan:
         return None if seconds is None else seconds * self.devices / SECONDS_PER_HOUR
 
     def to_dict(self):
-        from .export import exact
+        from .render.units import exact
         out = {
             "model": self.model_name,
             "run": {"seq_len": self.seq_len, "batch": self.batch},

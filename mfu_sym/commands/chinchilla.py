@@ -3,6 +3,7 @@ symbolically from the Chinchilla loss, with the published fits."""
 
 import click
 
+from .options import data_root, formulas_option
 from .types import EXACT
 
 
@@ -11,7 +12,8 @@ from .types import EXACT
 @click.option("--fit", "fit_keys", multiple=True, metavar="NAME",
               help="a fit from formulas/scaling_laws.yaml (repeatable; default: all)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "latex"]), default="text", show_default=True)
-def chinchilla(compute, fit_keys, fmt):
+@formulas_option
+def chinchilla(compute, fit_keys, fmt, formula_dirs):
     """Compute-optimal N and D for a FLOP budget C under L = E + A/N^alpha + B/D^beta.
 
     sympy minimizes the loss along C = 6ND at run time and prints N_opt(C) and
@@ -25,7 +27,7 @@ def chinchilla(compute, fit_keys, fmt):
     """
     from .. import planning
     from ..errors import UsageError
-    fits = planning.load_fits()
+    fits = planning.load_fits(data_root(formula_dirs))
     for key in fit_keys:
         if key not in fits:
             raise UsageError(None, "fit", f"unknown fit {key!r} (expected one of: {', '.join(fits)})")
