@@ -117,7 +117,7 @@ def analyze(model, seq_len=None, batch=None, shares_at=()):
     at_s = {**values, **run}
     training = model.training()
     per_token = training / s
-    derivative = sympy.diff(training, s)
+    derivative = step_derivative(training, s)
     marginal = training.xreplace({**values, s: run[s] + 1}) - training.xreplace(at_s)
     lengths = sorted(set(shares_at) | {int(run[s])})
     return {
@@ -145,9 +145,61 @@ def crossovers(model):
     return out
 
 
+STEPS = (sympy.floor, sympy.ceiling, sympy.Mod)
+
+
+def _has_steps(expression):
+    return any(expression.has(f) for f in STEPS)
+
+
+def step_derivative(expression, s):
+    """d/ds of a closed form whose chunk counts are steps (floor, ceiling, Mod: chunked
+    attention, chunked scans, padding): the steps are constant between their jumps, so
+    this is the exact derivative everywhere but at the jumps (a plain derivative
+    without steps)."""
+    expression = to_sympy(expression)
+    if not _has_steps(expression):
+        return sympy.diff(expression, s)
+    expression = expression.replace(sympy.Mod, lambda a, b: a - b * sympy.floor(a / b))
+    steps = {node: sympy.Dummy() for node in expression.atoms(sympy.floor, sympy.ceiling)}
+    held = expression.xreplace(steps)
+    return sympy.diff(held, s).xreplace({v: k for k, v in steps.items()})
+
+
+def relaxed(expression):
+    """The continuous form of a closed form with steps: floor(x) and ceiling(x) -> x
+    (Mod(a, b) -> 0). Exact in its leading term as the sequence grows."""
+    expression = to_sympy(expression).replace(sympy.Mod, lambda a, b: sympy.Integer(0))
+    return expression.replace(sympy.floor, lambda x: x).replace(sympy.ceiling, lambda x: x)
+
+
+def _first_integer_root(expression, s, limit=2**48):
+    """The smallest positive integer s at which a closed form with steps reaches 0 from
+    below (or its sign changes), or None below `limit`: doubling, then bisection."""
+    def sign(n):
+        value = expression.xreplace({s: sympy.Integer(n)})
+        return int(bool(value > 0)) - int(bool(value < 0))
+    start = sign(1)
+    if start == 0:
+        return {"exact": sympy.Integer(1), "approx": 1.0}
+    high = 2
+    while sign(high) == start:
+        high *= 2
+        if high > limit:
+            return None
+    low = high // 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if sign(middle) == start else (low, middle)
+    return {"exact": sympy.Integer(high), "approx": float(high)}
+
+
 def _positive_root(expression, s):
     """The smallest positive root in s of a (piecewise) polynomial, exact, or None. A
-    Piecewise piece holds where its condition does and no earlier one does."""
+    Piecewise piece holds where its condition does and no earlier one does. With steps
+    (chunk counts), the smallest integer length where the sign changes."""
+    if _has_steps(expression):
+        return _first_integer_root(expression, s)
     real = sympy.Symbol("s_real", positive=True)  # seq_len is an integer symbol: solve over the reals
     # Min/Max (MaxText's min(s, W) window term) become Piecewise, which solve can split
     expression = sympy.piecewise_fold(expression.rewrite(sympy.Piecewise)).xreplace({s: real})
@@ -177,7 +229,7 @@ def _shares(model, length):
 def asymptotic(model):
     """The leading term of per-sequence training FLOPs as seq_len grows (past any window)."""
     s = model.seq_len
-    training = sympy.piecewise_fold(model.training().xreplace(model.values).rewrite(sympy.Piecewise))
+    training = sympy.piecewise_fold(relaxed(model.training().xreplace(model.values)).rewrite(sympy.Piecewise))
     if isinstance(training, sympy.Piecewise):
         training = training.args[-1][0]  # the piece that holds for large s
     polynomial = sympy.Poly(sympy.expand(training), s)

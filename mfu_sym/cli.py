@@ -44,7 +44,7 @@ def main():
 
 for _command in (analyze.analyze, budget.budget, chinchilla.chinchilla, derive.derive, hardware.hardware,
                  infer.infer, latex.latex, memory.memory_command, mfu.mfu, plot.plot, presets.presets,
-                 reconcile.reconcile, sweep.sweep):
+                 presets.variants, reconcile.reconcile, sweep.sweep):
     main.add_command(_command)
 
 

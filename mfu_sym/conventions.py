@@ -39,13 +39,33 @@ class Conventions:
     flops_from: str = "formulas"
     params_exclude: tuple = ()
     attention_core: bool = True
+    variants: tuple = ()  # ((name, choice), ...): disputed terms (formulas/variants.yaml)
     preset: str = "exact"
     overridden: tuple = field(default=(), compare=False)  # switches set over the preset
+    root: object = field(default=None, compare=False, repr=False)  # data.DataRoot of the variants
 
     def __post_init__(self):
         for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise UsageError(None, name, f"{getattr(self, name)!r} (expected one of {', '.join(choices)})")
+        if isinstance(self.variants, dict):
+            object.__setattr__(self, "variants", tuple(sorted(self.variants.items())))
+        table = load_variants(self.root)
+        for name, choice in self.variants:
+            check_variant(table, name, choice)
+
+    def variant(self, name):
+        """The choice in force for the disputed term `name`: set by the preset or
+        --variant, else the variant's default."""
+        chosen = dict(self.variants)
+        return chosen[name] if name in chosen else load_variants(self.root)[name].default
+
+    def resolved(self, names):
+        """These conventions with every variant in `names` (the ones a model reads) set
+        explicitly, defaults included, so that describe() says which were in force."""
+        from dataclasses import replace
+        return replace(self, variants=tuple(sorted({name: self.variant(name) for name in names}.items())),
+                       overridden=self.overridden)
 
     @classmethod
     def from_preset(cls, preset="exact", root=None, **overrides):
@@ -58,21 +78,28 @@ class Conventions:
             hint = f"did you mean {close[0]}? " if close else ""
             raise UsageError(None, "preset", f"unknown preset {preset!r} ({hint}expected one of {', '.join(presets)})")
         given = {k: v for k, v in overrides.items() if v is not None}
-        known = {f.name for f in fields(cls)} - {"preset", "overridden"}
+        known = {f.name for f in fields(cls)} - {"preset", "overridden", "root"}
         for key in given:
             if key not in known:
                 raise UsageError(None, key, f"unknown switch (expected one of {', '.join(sorted(known))})")
-        base = presets[preset].switches
-        changed = tuple(k for k, v in given.items() if base.get(k, getattr(cls, k)) != v)
-        return cls(**{**base, **given, "preset": preset, "overridden": changed})
+        base = dict(presets[preset].switches)
+        changed = [k for k, v in given.items() if k != "variants" and base.get(k, getattr(cls, k)) != v]
+        if "variants" in given:
+            base_variants = dict(base.get("variants", ()))
+            wanted = dict(given.pop("variants"))
+            changed += [f"variant {k}" for k, v in wanted.items() if base_variants.get(k) != v]
+            given["variants"] = {**base_variants, **wanted}
+        return cls(**{**base, **given, "preset": preset, "overridden": tuple(changed), "root": root})
 
-    def mask_for(self, sliding):
-        # A dense or halved count ignores the window (dense kernels compute the square;
-        # Megatron-LM's halving does not know windows), except MaxText's.
+    def mask_for(self, kind):
+        """The mask of a mixer kind's attention core (formulas/masks.yaml). A dense or
+        halved count ignores windows and chunks (dense kernels compute the square;
+        Megatron-LM's halving knows neither), except MaxText's (half_windows)."""
+        local = {"sliding_attention": ("sliding_window", "half_window"), "chunked_attention": ("chunked", "half_chunk")}
         if self.mask == "causal":
-            return "sliding_window" if sliding else "causal"
-        if self.mask == "half" and sliding and self.half_windows:
-            return "half_window"
+            return local[kind][0] if kind in local else "causal"
+        if self.mask == "half" and kind in local and self.half_windows:
+            return local[kind][1]
         return self.mask
 
     def counts_nonmatmul(self, name):
@@ -83,9 +110,10 @@ class Conventions:
 
     def describe(self):
         """The switches in force (machine-readable), with each explained in words."""
-        switches = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "overridden"}
+        switches = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("overridden", "root")}
         for key in LISTS:
             switches[key] = list(switches[key])
+        switches["variants"] = dict(self.variants)
         return {**switches, "overridden": list(self.overridden), "explained": self.explain()}
 
     def explain(self):
@@ -110,7 +138,7 @@ class Conventions:
         recompute = {"none": "none", "full": "every layer's forward recomputed",
                      "selective": "attention core recomputed"
                      + (" (forward and backward charged, Korthikanti Eq. 8)" if self.selective_cost == "training" else "")}
-        return {
+        explained = {
             "preset": preset,
             "counted": counted,
             "mask": mask,
@@ -123,6 +151,10 @@ class Conventions:
             "mtp": ("counted" + ("" if self.mtp_logits else ", without its logits")) if self.mtp
                    else "left out of the totals (reported apart)",
         }
+        table = load_variants(self.root)
+        for name, choice in self.variants:
+            explained[f"variant {name}"] = f"{choice}: {table[name].choices[choice].description}"
+        return explained
 
 
 @dataclass(frozen=True)
@@ -144,6 +176,67 @@ class Preset:
     reference: object     # definitions.Citation, checked against the bibliography
     switches: dict
     identities: tuple     # of Identity
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str
+    description: str
+    reference: object  # definitions.Citation
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A disputed term: the ways to count it, each with its source, and the default."""
+
+    name: str
+    description: str
+    default: str
+    choices: dict  # name -> Choice
+
+
+def load_variants(root=None):
+    """name -> Variant, from the variants sections of the data root (default bundled)."""
+    from . import data
+    return _load_variants(root or data.root())
+
+
+@lru_cache(maxsize=8)
+def _load_variants(root):
+    from .definitions import section_entries
+    from .library import _load as library_of
+    references = library_of(root).references
+    out = {}
+    for path, entries in root.sections("variants"):
+        for entry in section_entries(path, "variants", entries):
+            name = entry.name()
+            if name in out:
+                entry.fail("name", f"duplicate variant {name!r}")
+            choices = {}
+            for item in entry.entries("choices"):
+                choice = Choice(item.name(), item.text("description").strip(),
+                                item.citation("reference", references))
+                if choice.name in choices:
+                    item.fail("name", f"duplicate choice {choice.name!r}")
+                choices[choice.name] = choice
+                item.done()
+            default = entry.text("default")
+            if default not in choices:
+                entry.fail("default", f"{default!r} is not one of its choices ({', '.join(choices)})")
+            out[name] = Variant(name, entry.text("description").strip(), default, choices)
+            entry.done()
+    return out
+
+
+def check_variant(table, name, choice):
+    if name not in table:
+        import difflib
+        close = difflib.get_close_matches(str(name), list(table), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise UsageError(None, "variant", f"unknown disputed term {name!r} ({hint}expected one of "
+                                          f"{', '.join(sorted(table))})")
+    if choice not in table[name].choices:
+        raise UsageError(None, f"variant {name}", f"{choice!r} (expected one of {', '.join(table[name].choices)})")
 
 
 STRUCTURAL_ASSUMPTIONS = {"attention": ("standard", "mla"), "windows": ("none",), "mlp": ("gated", "plain")}
@@ -169,21 +262,25 @@ def _load_presets(root):
         if name in presets:
             entry.fail("name", f"duplicate preset {name!r}")
         presets[name] = Preset(name, entry.text("description").strip(),
-                               entry.citation("reference", library.references), _switches(entry),
+                               entry.citation("reference", library.references), _switches(entry, root),
                                tuple(_identity(e, names) for e in entry.entries("identities", [])))
         entry.done()
     return tuple(presets.items())
 
 
-def _switches(entry):
+def _switches(entry, root):
     switches = dict(entry.entry("switches").value) if entry.has("switches") else {}
     for key, value in switches.items():
-        if key in LISTS:
+        if key == "variants":
+            if not isinstance(value, dict):
+                entry.fail("switches.variants", "expected a mapping of disputed term -> choice")
+            switches[key] = tuple(sorted(value.items()))
+        elif key in LISTS:
             switches[key] = tuple(value) if isinstance(value, list) else value
         elif key not in CHOICES and key not in FLAGS:
             entry.fail(f"switches.{key}", "unknown switch")
     try:
-        Conventions(**switches)
+        Conventions(**switches, root=root)
     except (UsageError, TypeError) as exc:
         entry.fail("switches", str(exc))
     return switches

@@ -22,7 +22,7 @@ from .paths import data_path
 # section -> the module that reads it
 SECTIONS = {
     "symbols": "library", "references": "bibliography", "masks": "library", "formulas": "library",
-    "presets": "conventions", "scaling_laws": "planning", "dtypes": "dtypes",
+    "presets": "conventions", "variants": "conventions", "scaling_laws": "planning", "dtypes": "dtypes",
     "kv_cache": "memory", "master_weights": "memory", "optimizers": "memory", "zero": "memory",
     "shards": "memory", "training": "memory", "activations": "memory",
     "hf_families": "hf", "hf_reasons": "hf", "hf_known_extra_keys": "hf", "hf_base_ignore": "hf",

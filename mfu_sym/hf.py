@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sympy
 
-from . import expr, spec
+from . import blocks, expr, spec
 from .errors import ConfigError
 
 # model_types that are not decoder-only text configs, with what to use instead
@@ -33,21 +33,32 @@ def _read_table(root):
     shapes, every ignored field with a reason, every rule naming only attributes the
     family knows, every structure value one the reader implements."""
     from .definitions import Entry
-    path, table = root.section("hf_families")
-    if not isinstance(table, dict):
-        raise ConfigError(path, "hf_families", "expected a mapping of model_type -> family")
-    reasons = Entry(path, "hf_reasons", root.section("hf_reasons")[1], ConfigError)
-    reason_of = {key: reasons.text(key) for key in reasons.value}
-    families = {name: _family(Entry(path, f"hf_families.{name}", value, ConfigError), reason_of)
-                for name, value in table.items()}
-    known = root.section("hf_known_extra_keys")[1]
-    if not isinstance(known, list) or not all(isinstance(k, str) for k in known):
-        raise ConfigError(path, "hf_known_extra_keys", "expected a list of keys")
+    reason_of, where = {}, {}
+    for path, value in root.sections("hf_reasons"):
+        reasons = Entry(path, "hf_reasons", value, ConfigError)
+        for key in reasons.value:
+            if key in reason_of and reasons.text(key) != reason_of[key]:
+                reasons.fail(key, f"a different reason is given in {where[key]}")
+            reason_of[key], where[key] = reasons.text(key), path
+    families, where = {}, {}
+    for path, table in root.sections("hf_families"):
+        if not isinstance(table, dict):
+            raise ConfigError(path, "hf_families", "expected a mapping of model_type -> family")
+        for name, value in table.items():
+            entry = Entry(path, f"hf_families.{name}", value, ConfigError)
+            if name in families:
+                entry.fail(None, f"model_type {name!r} is also described in {where[name]}")
+            families[name], where[name] = _family(entry, reason_of), path
+    known = set()
+    for path, keys in root.sections("hf_known_extra_keys"):
+        if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+            raise ConfigError(path, "hf_known_extra_keys", "expected a list of keys")
+        known |= set(keys)
     return families, reason_of, frozenset(known)
 
 
 _MAPPINGS = ("aliases", "defaults", "kwargs", "absent", "when_null", "null_means", "derived", "refuse", "equal",
-             "keys", "zero_refused", "architecture")
+             "keys", "zero_refused", "architecture", "flags")
 _WINDOW_LAYERS = ("all", "qwen", "qwen2_moe", "pattern")
 _MOE_LAYERS = ("all", "first_dense", "qwen")
 
@@ -78,6 +89,14 @@ def _family(entry, reasons):
             entry.fail("moe", f"expected {{layers: {' | '.join(_MOE_LAYERS)}, ...}}")
     if entry.has("context"):
         family["context"] = entry.text("context")
+    if entry.has("stack"):
+        from . import hf_layers
+        family["stack"] = entry.get("stack")
+        if not isinstance(family["stack"], dict) or family["stack"].get("pattern") not in hf_layers.PATTERNS:
+            entry.fail("stack", f"expected {{pattern: {' | '.join(hf_layers.PATTERNS)}, ...}}")
+    for name in family["flags"]:
+        if name not in blocks.FEATURES:
+            entry.fail(f"flags.{name}", f"not a feature (expected one of {', '.join(blocks.FEATURES)})")
     entry.done()
     known = (set(family["defaults"]) | set(family["kwargs"]) | set(family["absent"]) | set(family["derived"])
              | set(family["aliases"].values()) | set(family["keys"].values()))
@@ -256,6 +275,8 @@ class _Reader:
             else:
                 fields[field] = spec.size(value, source, self._key(key))
         fields.update(family.get("architecture") or {})
+        for name, key in family["flags"].items():
+            fields[name] = self._flag(key)
         fields["attention_bias"] = self._bias(family.get("attention_bias", "none"))
         if "mlp_bias" in family:
             fields["mlp_bias"] = self._flag(family["mlp_bias"])
@@ -269,11 +290,20 @@ class _Reader:
                 for field in ("n_experts", "top_k", "d_expert", "d_shared", "shared_expert_gate"):
                     fields.pop(field, None)
                 dense = ()
+        groups = None
+        if "stack" in family:
+            from . import hf_layers
+            groups = hf_layers.read(self, family["stack"], fields, layer_types if window else (), dense)
         context = family.get("context")
         if context and attrs.get(context) is not None:
             fields["context_len"] = spec.size(attrs[context], source, context)
-        return spec.validate(spec.Architecture(**fields), source, layer_types=layer_types if window else (),
-                             dense_layers=dense)
+        sizes = {name: fields.pop(name) for name in list(fields) if name in spec.block_sizes()}
+        features = {name: fields.pop(name) for name in list(fields) if name in blocks.FEATURES}
+        arch = spec.Architecture(**fields, sizes=tuple(sorted((k, v) for k, v in sizes.items() if v)),
+                                 features=tuple(sorted(features.items())))
+        if groups is not None:
+            return spec.validate(arch, source, groups=groups)
+        return spec.validate(arch, source, layer_types=layer_types if window else (), dense_layers=dense)
 
     def _key(self, attr):
         return self.written.get(attr, attr)

@@ -39,7 +39,7 @@ import sympy
 
 from .errors import UsageError
 from .memory import load_data
-from .cost import at_position, position_sum, token_cost
+from .cost import at_position, decode_cost, position_sum
 from .experts import DIGITS, EXACT_BITS, expected_experts
 from .expr import to_sympy
 from .mfu import fraction
@@ -71,24 +71,37 @@ class Inference:
             terms += [(replace(term, formula=cached), cached.forward) for term in self.decode_model.terms
                       if term.formula.name == "mla_attention_core" and term.flops]
         self.decode_terms = tuple((term, cost) for term, cost in terms if cost != 0)
-        self.kv_terms = tuple((term, self.data.kv_for_core(term.formula.name)) for term in self.decode_model.terms
-                              if term.formula.component == "attention_core")
+        caches = [(term, self.data.cache_for(term.formula.name)) for term in self.decode_model.terms]
+        caches = [(term, cache) for term, cache in caches if cache is not None]
+        missing = [t.formula.name for t in self.decode_model.terms
+                   if t.formula.component == "attention_core" and t.formula.forward != 0
+                   and self.data.cache_for(t.formula.name) is None]
+        if missing:
+            from .errors import FormulaError
+            raise FormulaError(None, "kv_cache", f"no entry caches the layers of {', '.join(missing)}")
+        self.kv_terms = tuple((t, c) for t, c in caches if c.kind == "per_position")
+        self.state_terms = tuple((t, c) for t, c in caches if c.kind == "state")
 
     def _token_cost(self, term):
-        """Forward FLOPs of one token in one of the term's places, in `keys`, under the
-        decode model's conventions (the one cost rule, cost.token_cost)."""
-        return token_cost(term, "forward", self.decode_model.conventions)
+        """Forward FLOPs of one decode-step token in one of the term's places, in `keys`,
+        under the decode model's conventions (the one cost rule, cost.decode_cost)."""
+        return decode_cost(term, self.decode_model.conventions)
 
     # ---- per position and sums over positions (cost.py) -----------------------------
     def _keys_at(self, mask, position):
         return mask.keys.subs(self._t, position)
 
+    def _held(self, term):
+        """The mask that says how many positions a per-position cache of `term` holds: its
+        own, or causal (every position) for a term without one."""
+        return term.mask or self.model.library.masks["causal"]
+
     def _at(self, cost, mask, position):
-        return at_position(cost, mask, position, self._keys, self._t)
+        return at_position(cost, "token", mask, position, self._keys, self._t, self._seq_len)
 
     def _sum(self, cost, mask, low, high):
         """sum of cost(keys(t)) for t = low+1 .. high, in closed form."""
-        return position_sum(cost, mask, low, high, self._keys, self._seq_len)
+        return position_sum(cost, "token", mask, low, high, self._keys, self._seq_len)
 
     # ---- FLOPs ----------------------------------------------------------------------
     def prefill_flops(self):
@@ -121,18 +134,25 @@ class Inference:
     def kv_cache_bytes_per_token(self):
         return self.kv_elements_per_token() * self.kv_bits / 8
 
+    def state_elements(self):
+        """Elements of the fixed-size decode states of one sequence (recurrent and
+        convolution states of linear-attention and state-space layers), all layers."""
+        return sympy.Add(*[term.count * cache.elements for term, cache in self.state_terms])
+
     def kv_cache_bytes(self, position=None):
-        """KV cache of b sequences at context `position` (default C): full layers hold C
-        positions, window layers min(C, W)."""
+        """The decode cache of b sequences at context `position` (default C): full
+        attention layers hold C positions, window layers min(C, W), chunked layers the
+        positions of the current chunk; plus the fixed states of recurrent layers."""
         position = self.context if position is None else position
-        elements = sympy.Add(*[term.count * kv.elements * self._keys_at(term.mask, position)
+        elements = sympy.Add(*[term.count * kv.elements * self._keys_at(self._held(term), position)
                                for term, kv in self.kv_terms])
-        return self.batch * elements * self.kv_bits / 8
+        return self.batch * (elements + self.state_elements()) * self.kv_bits / 8
 
     def kv_positions(self, position=None):
-        """Positions one layer of each attention kind holds at context `position`."""
+        """Positions one layer of each cached kind holds at context `position`."""
         position = self.context if position is None else position
-        return {term.mask.name: self._keys_at(term.mask, position) for term, _ in self.kv_terms}
+        return {(term.mask.name if term.mask else kv.name): self._keys_at(self._held(term), position)
+                for term, kv in self.kv_terms}
 
     def weights_bytes(self):
         return self.model.params() * self.weight_bits / 8
@@ -177,9 +197,11 @@ class Inference:
     def decode_bytes_sum(self):
         """Bytes of the decode steps at contexts P+1 .. C."""
         weights = (self.context - self.prompt_len) * self.weights_read(self.batch) * self.weight_bits / 8
-        kv = sympy.Add(*[term.count * kv.elements * self._sum(self._keys, term.mask, self.prompt_len, self.context)
+        kv = sympy.Add(*[term.count * kv.elements * self._sum(self._keys, self._held(term), self.prompt_len,
+                                                               self.context)
                          for term, kv in self.kv_terms])
-        return weights + self.batch * kv * self.kv_bits / 8
+        states = (self.context - self.prompt_len) * self.state_elements()
+        return weights + self.batch * (kv + states) * self.kv_bits / 8
 
     def formulas(self):
         """The symbolic forms the CLI prints."""
@@ -248,7 +270,8 @@ class Inference:
                 "total": whole(self.kv_cache_bytes()),
                 "elements_per_token": at(self.kv_elements_per_token()),
                 "positions_per_layer": {k: at(v) for k, v in self.kv_positions().items()},
-                "layout": sorted({kv.name for _, kv in self.kv_terms}),
+                "state_elements_per_sequence": at(self.state_elements()),
+                "layout": sorted({kv.name for _, kv in self.kv_terms + self.state_terms}),
             },
             "prefill": {"tokens": B * P, "flops": prefill_flops, "flops_per_token": prefill_flops / (B * P),
                         "bytes": prefill_bytes},

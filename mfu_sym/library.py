@@ -60,6 +60,13 @@ class Formula:
     omits: str
     reference: Citation
     source: str
+    per: str = "token"  # "token": forward/backward for one token, in keys; "sequence": for a sequence, in seq_len
+    decode: sympy.Expr = None  # forward FLOPs of one decode-step token (with a cache), in keys
+
+    @property
+    def decode_forward(self):
+        """What one decode step costs: `decode`, else (a per-token formula) its forward."""
+        return self.forward if self.decode is None else self.decode
 
 
 class Entries(dict):
@@ -162,13 +169,24 @@ def _formula(entry, names, references):
     if not entry.has("forward") and not entry.has("params"):
         entry.fail(None, "a formula needs forward FLOPs, params, or both")
     zero = sympy.Integer(0)
-    forward = entry.expression("forward", names, zero)
-    static = {k: v for k, v in names.items() if k not in ("keys", "t")}
+    per = entry.choice("per", ("token", "sequence"), "token")
+    static = {k: v for k, v in names.items() if k not in ("keys", "t", "seq_len", "batch")}
+    # a per-token cost may depend on the keys its query sees; a per-sequence one on seq_len
+    dynamic = {**static, **({"keys": names["keys"]} if per == "token" and "keys" in names else {}),
+               **({"seq_len": names["seq_len"]} if per == "sequence" and "seq_len" in names else {})}
+    forward = entry.expression("forward", dynamic, zero)
     params = entry.expression("params", static, zero)
     active_params = entry.expression("active_params", static, params)
-    backward = _backward(entry, names, forward)
+    backward = _backward(entry, dynamic, forward)
+    decode = None
+    if entry.has("decode"):
+        decode = entry.expression("decode", {**static, **({"keys": names["keys"]} if "keys" in names else {})})
+    elif per == "sequence" and forward != 0:
+        entry.fail("decode", "missing (a per-sequence formula gives the FLOPs of one decode-step token "
+                             "explicitly: the cached form of the computation)")
     keys = names.get("keys")
-    for label, value in [("forward", forward)] + [(f"backward.{k}", v) for k, v in backward.items()]:
+    for label, value in ([("forward", forward)] + [(f"backward.{k}", v) for k, v in backward.items()]
+                         + ([("decode", decode)] if decode is not None else [])):
         # Per-sequence totals replace `keys` by the mask's closed-form sum: valid only
         # when the cost is linear in `keys`.
         if keys is not None and sympy.diff(value, keys, 2) != 0:
@@ -176,7 +194,7 @@ def _formula(entry, names, references):
     formula = Formula(name=name, component=component, forward=forward, backward=backward, params=params,
                       active_params=active_params, description=entry.text("description"),
                       omits=entry.text("omits", ""), reference=entry.citation("reference", references),
-                      source=str(entry.file))
+                      source=str(entry.file), per=per, decode=decode)
     entry.done()
     return formula
 

@@ -22,10 +22,11 @@ ZERO_STAGES = (0, 1, 2, 3)
 @dataclass(frozen=True)
 class KVCache:
     name: str
-    cores: tuple  # attention-core formula names whose layers cache this way
-    elements: sympy.Expr  # per position per layer
+    cores: tuple  # formula names whose layers cache this way
+    elements: sympy.Expr  # per position per layer (per_position), or per layer (state)
     description: str
     reference: object
+    kind: str = "per_position"  # per_position: grows with the keys held; state: fixed per layer
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,12 @@ class ByteData:
                              f"unknown optimizer {name!r} (expected one of: {', '.join(self.optimizers)})")
         return self.optimizers[key]
 
-    def kv_for_core(self, core_name):
+    def cache_for(self, formula_name):
+        """The cache entry of the layers that use formula `formula_name`, or None."""
         for entry in self.kv_cache:
-            if core_name in entry.cores:
+            if formula_name in entry.cores:
                 return entry
-        raise FormulaError(None, "kv_cache", f"no entry caches the layers of attention core {core_name!r}")
+        return None
 
 
 _LOADED = {}  # id(library) -> (library, ByteData); the library is kept so its id stays unique
@@ -118,7 +120,7 @@ def _read(library):
     root, refs = library.root, library.references
     names = {name: info.symbol for name, info in library.symbols.items()}
     shard = sympy.Symbol("shard", positive=True, integer=True)
-    sections = {name: root.section(name) for name in MEMORY_SECTIONS}
+    sections = {name: root.section(name) for name in MEMORY_SECTIONS if name != "kv_cache"}
 
     def mapping(name):
         path, value = sections[name]
@@ -129,13 +131,16 @@ def _read(library):
         return section_entries(path, name, value)
 
     kv = []
-    for entry in listed("kv_cache"):
+    # the caches of other mixers may sit beside their formulas: every file's kv_cache counts
+    cache_entries = [entry for path, value in root.sections("kv_cache") for entry in section_entries(path, "kv_cache", value)]
+    for entry in cache_entries:
         cores = entry.texts("cores")
         for core in cores:
             if core not in library.formulas:
                 entry.fail("cores", f"unknown formula {core!r}")
         kv.append(KVCache(entry.text("name"), cores, entry.expression("elements", names),
-                          entry.text("description"), entry.citation("reference", refs)))
+                          entry.text("description"), entry.citation("reference", refs),
+                          entry.choice("kind", ("per_position", "state"), "per_position")))
         entry.done()
     m = mapping("master_weights")
     master = Master(m.integer("bits", minimum=1), m.integer("below_bits", minimum=1), m.text("description"),

@@ -68,7 +68,9 @@ class Model:
     def __init__(self, arch: Architecture, conventions=None, library=None):
         self.arch = arch
         self.library = library or load_library()
-        self.conventions = conventions or Conventions.from_preset("exact", root=self.library.root)
+        conventions = conventions or Conventions.from_preset("exact", root=self.library.root)
+        # the disputed terms this model has, each with the choice in force (describe() lists them)
+        self.conventions = conventions.resolved(self.variants_read(arch))
         sym = self.library.symbol
         self.seq_len, self.batch, self.t = sym("seq_len"), sym("batch"), sym("t")
         self._keys = sym("keys")
@@ -78,6 +80,11 @@ class Model:
         self.mtp_terms = tuple(t for t in terms if t.kind == "mtp")
         self.terms = terms if self.conventions.mtp else tuple(t for t in terms if t.kind != "mtp")
         self._check_terms()
+
+    @staticmethod
+    def variants_read(arch):
+        """Names of the convention variants the model's blocks read."""
+        return sorted({name for block in arch.blocks() for name in block.variants})
 
     def _check_terms(self):
         """Every formula the model uses, at its sizes: parameters a non-negative integer,
@@ -130,8 +137,8 @@ class Model:
     def _cost(self, term, phase):
         """FLOPs of one term (all its places) for one sequence in a phase, under the
         conventions: the one cost rule, summed over positions 1..seq_len."""
-        cost = token_cost(term, phase, self.conventions)
-        return term.count * position_sum(cost, term.mask, 0, self.seq_len, self._keys, self.seq_len)
+        cost, per = token_cost(term, phase, self.conventions)
+        return term.count * position_sum(cost, per, term.mask, 0, self.seq_len, self._keys, self.seq_len)
 
     def forward(self, component=None):
         """Forward FLOPs of one sequence of seq_len tokens."""
@@ -175,8 +182,8 @@ class Model:
         same conventions as `forward()`: summed over t = 1..seq_len it gives forward()
         for position-exact masks."""
         position = self.t if position is None else sympy.Integer(position)
-        return sympy.Add(*[term.count * at_position(token_cost(term, "forward", self.conventions), term.mask,
-                                                     position, self._keys, self.t)
+        return sympy.Add(*[term.count * at_position(*token_cost(term, "forward", self.conventions), term.mask,
+                                                     position, self._keys, self.t, self.seq_len)
                            for term in self._select(component)])
 
     def breakdown(self, component=None):

@@ -9,7 +9,7 @@ below gives each field's meaning for error messages.
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import stack
+from . import blocks, stack
 from .errors import ConfigError
 
 # Bounds checked before anything is built: a per-layer list is allocated for n_layers,
@@ -37,9 +37,9 @@ class Architecture:
     name: str
     d_model: int
     n_layers: int
-    n_heads: int
-    d_ff: int
-    vocab_size: int
+    n_heads: int = 0  # 0: no attention layer (needed by the attention kinds)
+    d_ff: int = 0  # 0: no dense MLP (needed by the dense ffn kind)
+    vocab_size: int = 0
     n_kv_heads: int = 0  # 0: same as n_heads (filled in by validation)
     d_head: int = 0  # 0: d_model / n_heads (filled in by validation)
     mlp: str = "gated"
@@ -67,6 +67,8 @@ class Architecture:
     qk_rope_head_dim: int = 0
     v_head_dim: int = 0
     n_mtp_layers: int = 0  # multi-token-prediction modules
+    sizes: tuple = ()  # ((symbol, value), ...): the sizes of other mixers and blocks (blocks/)
+    features: tuple = ()  # ((name, value), ...): model-wide choices blocks read (blocks.FEATURES)
     seq_len: int = 0  # default sequence length for a run (0: none given)
     batch: int = 1
     context_len: int = 0  # the longest context the model supports (reported; never a run's length)
@@ -76,11 +78,26 @@ class Architecture:
 
     @property
     def n_window_layers(self):
-        return stack.counts(self.layers, "mixer").get("sliding_attention", 0)
+        return stack.count_of(self.layers, "mixer", "sliding_attention")
 
     @property
     def n_moe_layers(self):
-        return stack.counts(self.layers, "ffn").get("moe", 0)
+        return stack.count_of(self.layers, "ffn", "moe")
+
+    def size(self, name):
+        """A size symbol's value: an Architecture field, or one of `sizes` (0: not given)."""
+        if name in _FIELD_NAMES:
+            return getattr(self, name)
+        return dict(self.sizes).get(name, 0)
+
+    def feature(self, name):
+        """A feature's value, or its default (blocks.FEATURES)."""
+        chosen = dict(self.features)
+        return chosen[name] if name in chosen else blocks.FEATURES[name].default
+
+    def blocks(self):
+        """The Blocks of the stack's kinds, mixers first."""
+        return [blocks.get(part, kind) for part in blocks.PARTS for kind in stack.counts(self.layers, part)]
 
     @property
     def layer_types(self):
@@ -99,7 +116,7 @@ class Architecture:
     def values(self):
         """Symbol name -> value for every architecture symbol this model uses."""
         values = {name: getattr(self, name) for name in
-                  ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size")}
+                  ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size") if getattr(self, name)}
         if self.position_embedding == "learned":
             values["n_positions"] = self.n_positions
         if self.n_window_layers:
@@ -108,7 +125,11 @@ class Architecture:
             values.update(n_experts=self.n_experts, top_k=self.top_k, d_expert=self.d_expert)
             if self.d_shared:
                 values["d_shared"] = self.d_shared
-        values.update(stack.count_values(self.layers))  # n_window_layers, n_moe_layers: counted
+        values.update(stack.count_values(self.layers))  # n_window_layers, n_moe_layers, ...: counted
+        for block in self.blocks():
+            for name in block.sizes + block.optional_sizes:
+                if self.size(name):
+                    values[name] = self.size(name)
         if self.mla:
             for name in ("kv_lora_rank", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim"):
                 values[name] = getattr(self, name)
@@ -159,7 +180,7 @@ _DOCS = {
     "seq_len": "default sequence length for a run",
     "batch": "default sequences per step",
 }
-_REQUIRED = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size")
+_REQUIRED = ("d_model", "n_layers", "vocab_size")  # and what the stack's blocks need (Block.sizes)
 _POSITIVE = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size", "batch", "n_kv_heads", "d_head", "n_positions",
              "seq_len", "top_k", "d_expert", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 # optional parts, where 0 means "none" (as transformers reads num_nextn_predict_layers: 0)
@@ -167,14 +188,23 @@ _NONE_IF_ZERO = ("window", "n_experts", "d_shared", "q_lora_rank", "kv_lora_rank
 _BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate")
 SIZE_FIELDS = tuple(k for k in _POSITIVE + _NONE_IF_ZERO if k not in ("seq_len", "batch"))
 _TEXT = ("name", "source")
+_FIELD_NAMES = {f.name for f in fields(Architecture)}
+
+
+def block_sizes():
+    """Size symbols that some block reads and the Architecture has no field for."""
+    names = {name for part in blocks.PARTS for kind in blocks.kinds(part)
+             for name in blocks.get(part, kind).sizes + blocks.get(part, kind).optional_sizes}
+    return tuple(sorted(names - _FIELD_NAMES))
 
 
 def from_mapping(data, source):
     """Validate a plain mapping (already parsed) into an Architecture."""
     if not isinstance(data, dict):
         raise ConfigError(source, None, f"expected a mapping of fields, got {type(data).__name__}")
-    known = ({f.name for f in fields(Architecture)} - {"notes", "origin", "context_len"}
-             | {"layer_types", "full_attention_every", "dense_layers", "first_dense_layers"})
+    known = ({f.name for f in fields(Architecture)} - {"notes", "origin", "context_len", "sizes", "features"}
+             | {"layer_types", "full_attention_every", "dense_layers", "first_dense_layers"}
+             | set(block_sizes()) | set(blocks.FEATURES))
     for key in data:
         if key not in known:
             import difflib
@@ -188,6 +218,12 @@ def from_mapping(data, source):
     for key in _POSITIVE + _NONE_IF_ZERO:
         if data.get(key) is not None:
             values[key] = size(data[key], source, key, minimum=0 if key in _NONE_IF_ZERO else 1)
+    sizes = {key: size(data[key], source, key) for key in block_sizes() if data.get(key) is not None}
+    if sizes:
+        values["sizes"] = tuple(sorted(sizes.items()))
+    features = {key: feature_value(key, data[key], source) for key in blocks.FEATURES if key in data}
+    if features:
+        values["features"] = tuple(sorted(features.items()))
     for key in _BOOLS:
         if key in data:
             if not isinstance(data[key], bool):
@@ -237,6 +273,18 @@ def _layer_inputs(data, values, source):
         first = size(data["first_dense_layers"], source, "first_dense_layers", minimum=0)
         dense_layers = tuple(range(min(first, values["n_layers"])))
     return layer_types, dense_layers, groups
+
+
+def feature_value(name, value, source):
+    choices = blocks.FEATURES[name].choices
+    if value not in choices or type(value) is not type(choices[0]):
+        raise ConfigError(source, name, f"{_short(value)} (expected one of {', '.join(map(_yaml, choices))}: "
+                                        f"{blocks.FEATURES[name].description})")
+    return value
+
+
+def _yaml(value):
+    return {True: "true", False: "false"}.get(value, str(value)) if isinstance(value, bool) else str(value)
 
 
 def size(value, source, field, minimum=1):
@@ -332,17 +380,25 @@ def validate(arch, source, layer_types=(), dense_layers=(), groups=None):
     `layer_types` (per layer full_attention / sliding_attention; every layer slides when
     a window is given without them) and `dense_layers` (indices whose MLP stays dense)."""
     changes = {}
-    if not arch.n_kv_heads:
-        changes["n_kv_heads"] = arch.n_heads
-    n_kv_heads = changes.get("n_kv_heads", arch.n_kv_heads)
-    if arch.n_heads % n_kv_heads:
-        raise ConfigError(source, "n_kv_heads",
-                          f"n_heads ({arch.n_heads}) is not divisible by n_kv_heads ({n_kv_heads})")
-    if not arch.d_head:
-        if arch.d_model % arch.n_heads:
-            raise ConfigError(source, "d_head", f"missing, and d_model ({arch.d_model}) is not divisible "
-                              f"by n_heads ({arch.n_heads}) (give d_head explicitly)")
-        changes["d_head"] = arch.d_model // arch.n_heads
+    for name in _REQUIRED:
+        if not getattr(arch, name):
+            raise ConfigError(source, name, f"missing ({_DOCS[name]})")
+    if arch.n_heads:
+        if not arch.n_kv_heads:
+            changes["n_kv_heads"] = arch.n_heads
+        n_kv_heads = changes.get("n_kv_heads", arch.n_kv_heads)
+        if arch.n_heads % n_kv_heads:
+            raise ConfigError(source, "n_kv_heads",
+                              f"n_heads ({arch.n_heads}) is not divisible by n_kv_heads ({n_kv_heads})")
+        if not arch.d_head:
+            if arch.d_model % arch.n_heads:
+                raise ConfigError(source, "d_head", f"missing, and d_model ({arch.d_model}) is not divisible "
+                                  f"by n_heads ({arch.n_heads}) (give d_head explicitly)")
+            changes["d_head"] = arch.d_model // arch.n_heads
+    else:
+        for name in ("n_kv_heads", "d_head"):
+            if getattr(arch, name):
+                raise ConfigError(source, name, "given, but n_heads is not (the model has no attention heads)")
     if arch.position_embedding == "learned" and not arch.n_positions:
         raise ConfigError(source, "n_positions", "missing (needed by position_embedding: learned)")
     if arch.position_embedding == "none" and arch.n_positions:
@@ -373,13 +429,30 @@ def _per_layer(arch, source, layer_types, dense_layers):
 
 
 def _check_stack(arch, source, mixers, ffns):
+    present = [blocks.get("mixer", kind) for kind in dict.fromkeys(mixers)] + \
+              [blocks.get("ffn", kind) for kind in dict.fromkeys(ffns)]
+    for block in present:
+        for name in block.sizes:
+            if not arch.size(name):
+                what = f"{_DOCS[name]}; " if name in _DOCS else ""
+                raise ConfigError(source, name, f"missing ({what}the stack has {block.name} layers: "
+                                                f"{block.description})")
+    read = {name for block in present for name in block.sizes + block.optional_sizes}
+    for name, _ in arch.sizes:
+        if name not in read:
+            raise ConfigError(source, name, "given, but no layer of the model uses it (layers: "
+                                            f"{', '.join(dict.fromkeys(mixers + ffns))})")
+    declared = {name for block in present for name in block.features}
+    for name, value in arch.features:
+        if name not in declared and value != blocks.FEATURES[name].default:
+            raise ConfigError(source, name, "given, but no layer of the model has it")
+    for block in present:
+        if block.check:
+            block.check(arch, source)
     if "sliding_attention" in mixers and not arch.window:
         raise ConfigError(source, "window", "missing (the stack has sliding_attention layers)")
     if "mla" in mixers and not arch.mla:
         raise ConfigError(source, "kv_lora_rank", "missing (the stack has mla layers)")
-    if arch.mla and set(mixers) - {"mla"}:
-        raise ConfigError(source, "layers", "an MLA model's layers all use mla (sliding or standard "
-                                            "attention beside MLA is not supported)")
     if "moe" in ffns and not arch.n_experts:
         raise ConfigError(source, "n_experts", "missing (the stack has moe layers)")
     if arch.n_experts and "moe" not in ffns:
@@ -403,10 +476,9 @@ def _parse_groups(value, source, default_mixer, default_ffn):
         count = size(group.get("count"), source, f"{where}.count")
         mixer = group.get("mixer", default_mixer)
         ffn = group.get("ffn", default_ffn)
-        if mixer not in stack.MIXERS:
-            raise ConfigError(source, f"{where}.mixer", f"{mixer!r} (expected one of {', '.join(stack.MIXERS)})")
-        if ffn not in stack.FFNS:
-            raise ConfigError(source, f"{where}.ffn", f"{ffn!r} (expected one of {', '.join(stack.FFNS)})")
+        for part, kind in (("mixer", mixer), ("ffn", ffn)):
+            if kind not in blocks.kinds(part):
+                raise ConfigError(source, f"{where}.{part}", f"{kind!r} (expected one of {', '.join(blocks.kinds(part))})")
         if len(mixers) + count > MAX_LAYERS:
             raise ConfigError(source, f"{where}.count", f"more than {MAX_LAYERS:,} layers in all")
         mixers += [mixer] * count

@@ -1,26 +1,17 @@
 """The layer stack: a model's decoder layers as groups of identical layers.
 
-Each layer has a token mixer and a feed-forward block, each of a named kind; consecutive
-identical layers form a group. The stack is the one place the structure is stored: every
-count a formula needs (how many layers slide, how many route to experts) is counted from
-it, and composition sums over its kinds, so the costs stay closed forms in a handful of
-count symbols.
-
-Mixers:      attention (causal, every key), sliding_attention (a window of keys), mla
-             (DeepSeek's multi-head latent attention).
-Feed-forward: dense (one MLP), moe (router and experts, shared experts if any).
+Each layer has a token mixer and a feed-forward block, each of a named kind (a Block of
+blocks/: attention, sliding_attention, chunked_attention, mla, ... and dense, moe, or
+none for a layer that is a single block); consecutive identical layers form a group.
+The stack is the one place the structure is stored: every count a formula needs (how
+many layers slide, how many route to experts) is counted from it, and composition sums
+over its kinds, so the costs stay closed forms in a handful of count symbols.
 """
 
 from collections import Counter
 from dataclasses import dataclass
 
-from .errors import ConfigError
-
-MIXERS = ("attention", "sliding_attention", "mla")
-FFNS = ("dense", "moe")
-# The count symbol of a kind that shares the stack with others (formulas/symbols.yaml).
-# The one kind without a symbol counts the rest: n_layers - the others.
-COUNT_SYMBOLS = {("mixer", "sliding_attention"): "n_window_layers", ("ffn", "moe"): "n_moe_layers"}
+from . import blocks
 
 
 @dataclass(frozen=True)
@@ -48,41 +39,49 @@ def layers(stack):
 
 
 def counts(stack, part):
-    """kind -> number of layers, for part "mixer" or "ffn", kinds in the order of MIXERS
-    and FFNS (so a model's terms come in the same order whatever its first layer is)."""
+    """kind -> number of layers, for part "mixer" or "ffn", kinds in registration order
+    (so a model's terms come in the same order whatever its first layer is)."""
     out = Counter()
     for group in stack:
         out[getattr(group, part)] += group.count
-    order = MIXERS if part == "mixer" else FFNS
-    return {kind: out[kind] for kind in order if out[kind]}
+    return {kind: out[kind] for kind in blocks.kinds(part) if out[kind]}
+
+
+def _remainder(kinds, part):
+    """The kind counted as n_layers minus the others: the one without a count symbol,
+    else the first (so n_layers stays in the expressions)."""
+    symbols = blocks.count_symbols()
+    unnamed = [kind for kind in kinds if (part, kind) not in symbols]
+    if len(unnamed) > 1:
+        raise ValueError(f"{' and '.join(unnamed)} {part} kinds have no count symbol")
+    return unnamed[0] if unnamed else next(iter(kinds))
 
 
 def counted(stack, part, n_layers, symbol):
     """[(kind, count expression)] for `part`: n_layers when one kind fills the stack;
-    otherwise the kind's count symbol, and n_layers minus the others for the one kind
-    without a symbol. `symbol(name)` gives the sympy symbol of a name."""
+    otherwise each kind's count symbol, and n_layers minus the others for the remainder
+    kind. `symbol(name)` gives the sympy symbol of a name."""
     kinds = counts(stack, part)
     if len(kinds) == 1:
         return [(next(iter(kinds)), n_layers)]
-    named = {kind: symbol(COUNT_SYMBOLS[(part, kind)]) for kind in kinds if (part, kind) in COUNT_SYMBOLS}
-    rest = [kind for kind in kinds if kind not in named]
-    if len(rest) > 1:
-        raise ConfigError(None, "layers", f"{' and '.join(rest)} layers in one stack: only one {part} kind "
-                                          "may lack a count symbol")
-    out = []
-    for kind in kinds:
-        out.append((kind, named[kind] if kind in named else n_layers - sum(named.values())))
-    return out
+    rest = _remainder(kinds, part)
+    named = {kind: symbol(blocks.count_symbols()[(part, kind)]) for kind in kinds if kind != rest}
+    return [(kind, named[kind] if kind in named else n_layers - sum(named.values())) for kind in kinds]
 
 
 def count_values(stack):
     """Count symbol name -> value, for every count symbol the stack needs (a kind that
-    shares the stack with another)."""
+    shares the stack with another and is not the remainder)."""
     out = {}
-    for part in ("mixer", "ffn"):
+    for part in blocks.PARTS:
         kinds = counts(stack, part)
         if len(kinds) > 1:
+            rest = _remainder(kinds, part)
             for kind, n in kinds.items():
-                if (part, kind) in COUNT_SYMBOLS:
-                    out[COUNT_SYMBOLS[(part, kind)]] = n
+                if kind != rest:
+                    out[blocks.count_symbols()[(part, kind)]] = n
     return out
+
+
+def count_of(stack, part, kind):
+    return counts(stack, part).get(kind, 0)

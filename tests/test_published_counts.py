@@ -323,7 +323,7 @@ NONMATMUL = [
     ("softmax", "llama3_8b.yaml", lambda S: 3 * 32 * 32 * _causal(S)),
     ("norm_elementwise", "llama3_8b.yaml", lambda S: 5 * 4096 * (2 * 32 + 1) * S),
     ("activation_gated", "llama3_8b.yaml", lambda S: (14336 + 14336) * 32 * S),
-    ("residual_adds", "llama3_8b.yaml", lambda S: 2 * 4096 * 32 * S),
+    ("residual_add", "llama3_8b.yaml", lambda S: 2 * 4096 * 32 * S),
     ("rotary", "llama3_8b.yaml", lambda S: 3 * (32 + 8) * 128 * 32 * S),
     # GPT-2 124M: d 768, 12 layers, LayerNorm (affine), GELU d_ff 3072, learned positions (no rotary).
     ("norm_elementwise", "gpt2_124m.yaml", lambda S: 5 * 768 * (2 * 12 + 1) * S),

@@ -49,6 +49,8 @@ def model_options(function=None, *, command=None):
         click.option("--mla", type=click.Choice(["naive", "absorbed"]), hidden="mla" in skip,
                      help="MLA as trained (keys and values up-projected) or absorbed (scores in the latent)"),
         click.option("--mtp/--no-mtp", default=None, help="count multi-token-prediction modules in the totals"),
+        click.option("--variant", "variants", multiple=True, metavar="TERM=CHOICE",
+                     help="how to count a disputed term (see `mfu-sym variants`); repeatable"),
         _formulas(),
     ]
     for option in reversed(options):
@@ -61,6 +63,7 @@ def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **s
     nothing the running command prints."""
     from ..loader import load
     command = click.get_current_context().info_name
+    switches["variants"] = parse_variants(switches.get("variants") or ())
     given = {k: v for k, v in {**switches, "nonmatmul": nonmatmul}.items() if v is not None}
     for name in given:
         if name in NOT_APPLICABLE.get(command, {}):
@@ -82,6 +85,11 @@ def _refuse_idle_switches(model, command, given):
     def refuse(name, why):
         raise click.UsageError(f"--{name.replace('_', '-')}: {why}")
 
+    for name in given.get("variants") or {}:
+        read = model.variants_read(arch)
+        if name not in read:
+            refuse("variant", f"{name}: the model has no layer that counts this term (its disputed terms: "
+                              f"{', '.join(read) or 'none'})")
     if "mla" in given and not arch.mla:
         refuse("mla", "the model has no multi-head latent attention (kv_lora_rank)")
     if "mtp" in given and not arch.n_mtp_layers:
@@ -96,6 +104,23 @@ def _refuse_idle_switches(model, command, given):
         refuse("recompute", f"recomputation adds hardware FLOPs, which {command} does not report (the "
                             f"{conv.preset} preset leaves them out of model FLOPs); `derive` and `mfu` (HFU) "
                             "report them")
+
+
+def parse_variants(texts):
+    """--variant TERM=CHOICE, repeatable, into {TERM: CHOICE} (None when none given). The
+    names and choices are checked against the variants table when the model is built."""
+    if not texts:
+        return None
+    out = {}
+    for text in texts:
+        name, sep, choice = str(text).partition("=")
+        name, choice = name.strip(), choice.strip()
+        if not sep or not name or not choice:
+            raise click.UsageError(f"--variant: {text!r} is not TERM=CHOICE (see `mfu-sym variants`)")
+        if name in out and out[name] != choice:
+            raise click.UsageError(f"--variant: {name} given twice ({out[name]}, {choice})")
+        out[name] = choice
+    return out
 
 
 def echo_notes(notes):

@@ -114,7 +114,8 @@ def preset_rows(presets, references):
     for preset in presets.values():
         ref = preset.reference
         source = references[ref.cite]
-        rows.append({"name": preset.name, "description": preset.description, "switches": preset.switches,
+        switches = {k: (dict(v) if k == "variants" else v) for k, v in preset.switches.items()}
+        rows.append({"name": preset.name, "description": preset.description, "switches": switches,
                      "reference": {"cite": ref.cite, "where": ref.where, "title": source.title, "link": source.link},
                      "identities": [i.statement for i in preset.identities]})
     return rows
@@ -124,6 +125,25 @@ def presets(presets, references):
     rows = preset_rows(presets, references)
     return dumps([{**r, "switches": {k: list(v) if isinstance(v, tuple) else v
                                      for k, v in r["switches"].items()}} for r in rows])
+
+
+def variant_rows(variants, references):
+    """One record per disputed term: its choices, each with its source resolved."""
+    rows = []
+    for variant in variants.values():
+        choices = []
+        for choice in variant.choices.values():
+            source = references[choice.reference.cite]
+            choices.append({"name": choice.name, "description": choice.description,
+                            "reference": {"cite": choice.reference.cite, "where": choice.reference.where,
+                                          "title": source.title, "link": source.link}})
+        rows.append({"name": variant.name, "description": variant.description, "default": variant.default,
+                     "choices": choices})
+    return rows
+
+
+def variants(variants, references):
+    return dumps(variant_rows(variants, references))
 
 
 def chinchilla_forms(frontier):

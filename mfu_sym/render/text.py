@@ -126,10 +126,27 @@ def presets(presets, references):
     """Each preset: its description, switches, source and identities, then a blank line."""
     out = []
     for r in preset_rows(presets, references):
-        switches = ", ".join(f"{k}={'/'.join(v) if isinstance(v, tuple) else v}" for k, v in r["switches"].items())
+        switches = ", ".join(
+            f"{k}={'/'.join(v) if isinstance(v, tuple) else v}" if k != "variants"
+            else "variants " + " ".join(f"{name}={choice}" for name, choice in v.items())
+            for k, v in r["switches"].items())
         out.append(f"{r['name']}\n  {r['description']}\n  switches: {switches}\n"
                    f"  source: {r['reference']['title']}, {r['reference']['where']} ({r['reference']['link']})\n")
         out += [f"  identity: {statement}\n" for statement in r["identities"]]
+        out.append("\n")
+    return "".join(out)
+
+
+def variants(variants, references):
+    """Each disputed term: what is disputed, then each way of counting it with its source."""
+    from .json import variant_rows
+    out = []
+    for r in variant_rows(variants, references):
+        out.append(f"{r['name']}\n  {r['description']}\n")
+        for c in r["choices"]:
+            mark = " (default)" if c["name"] == r["default"] else ""
+            out.append(f"  {c['name']}{mark}: {c['description']}\n"
+                       f"    source: {c['reference']['title']}, {c['reference']['where']} ({c['reference']['link']})\n")
         out.append("\n")
     return "".join(out)
 

@@ -11,6 +11,12 @@ Facts and traps: /work/shared/reference/torch-flop-counting.md.  This module
   ``sdpa_flop_count`` / ``sdpa_backward_flop_count`` (trap 1);
 * selects an MoE experts implementation the counter sees: ``"eager"`` (per-expert loop
   of ``mm``) on real devices, ``"batched_mm"`` (``bmm``) on meta (trap 2);
+* charges ``convolution_backward``'s weight gradient with ``groups`` honoured: torch's
+  formula ignores it, so a depthwise conv1d backward reads ``channels x`` too much
+  (trap 3, :func:`_conv_backward_flop`);
+* charges ``linalg_solve_triangular`` (Gated DeltaNet's chunked path), which torch
+  counts as 0: ``n (n - 1) k`` FLOPs for a unit-triangular ``n x n`` solve against ``k``
+  right-hand sides, ``n^2 k`` otherwise (trap 4, :func:`_solve_triangular_flop`);
 * records every aten op that really executes and raises :class:`UncountedMatmulError`
   if a matmul-like op ran that the counter has no formula for (so nothing is ever
   silently counted as zero);
@@ -99,10 +105,67 @@ def _cpu_flash_sdpa_backward_flop(
     return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
+# --------------------------------------------------------------------------- trap 3: grouped conv backward
+
+
+def _conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
+                        output_padding, groups, output_mask, out_shape=None, **kwargs) -> int:
+    """``convolution_backward`` with ``groups`` honoured.
+
+    torch's formula charges the weight gradient as ``conv(input, grad_out)`` over every
+    input channel against every output channel, ignoring ``groups``: a depthwise conv1d
+    (groups = channels; Mamba, Gated DeltaNet, short-conv blocks) is over-charged by the
+    channel count.  Each weight element of a grouped conv meets ``C_in / groups`` input
+    channels, so the weight-gradient part is torch's figure divided by ``groups``; the
+    input-gradient part (a transposed conv with the real grouped weight) is torch's own.
+    """
+    from torch.utils.flop_counter import conv_flop_count
+
+    def t(shape):
+        return [shape[1], shape[0]] + list(shape[2:])
+
+    flops = 0
+    if output_mask[0]:
+        flops += conv_flop_count(grad_out_shape, w_shape, out_shape[0], not transposed)
+    if output_mask[1]:
+        if transposed:
+            weight = conv_flop_count(t(grad_out_shape), t(x_shape), t(out_shape[1]), transposed=False)
+        else:
+            weight = conv_flop_count(t(x_shape), t(grad_out_shape), t(out_shape[1]), transposed=False)
+        if weight % groups:
+            raise AssertionError(f"grouped conv weight gradient {weight} not divisible by groups {groups}")
+        flops += weight // groups
+    return flops
+
+
+# --------------------------------------------------------------------------- trap 4: triangular solve
+
+
+def _solve_triangular_flop(a_shape, b_shape, *args, upper=None, left=True, unitriangular=False,
+                           out_shape=None, **kwargs) -> int:
+    """``linalg_solve_triangular(A, B, *, upper, left=True, unitriangular=False)``: 0 in torch.
+
+    Forward (or back) substitution with an ``n x n`` triangular ``A`` against ``k``
+    right-hand sides: ``n (n - 1) / 2`` multiply-adds per right-hand side, ``n (n - 1) k``
+    FLOPs at 2 per multiply-add, plus ``n k`` divisions when the diagonal is not unit
+    (``n^2 k`` in all).  Batch dimensions broadcast (Gated DeltaNet solves one chunk per
+    head and sequence).
+    """
+    n = a_shape[-1]
+    k = b_shape[-1] if left else b_shape[-2]
+    batch = 1
+    for dim in torch.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2])):
+        batch *= dim
+    per_rhs = n * (n - 1) if unitriangular else n * n
+    return batch * per_rhs * k
+
+
 #: Formulas added to torch's registry (keys are OpOverloadPackets, values take shapes).
 CUSTOM_FLOP_MAPPING: dict[Any, Any] = {
     aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_sdpa_flop,
     aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_sdpa_backward_flop,
+    aten.convolution_backward: _conv_backward_flop,
+    aten.linalg_solve_triangular: _solve_triangular_flop,
 }
 
 
@@ -121,7 +184,7 @@ class UncountedMatmulError(RuntimeError):
 # Names of ops that do matrix products (or could hide them).  Matched against the
 # overload packet's bare name, e.g. "mm", "_grouped_mm", "_scaled_dot_product_...".
 _MATMUL_LIKE = re.compile(
-    r"mm|matmul|linear|conv|attention|grouped|einsum|tensordot"
+    r"mm|matmul|linear|conv|attention|grouped|einsum|tensordot|solve|triangular|cholesky|lstsq|inv"
     r"|^(mv|addmv|dot|vdot|addr|outer|inner|ger|chain_matmul|linalg_multi_dot)$"
 )
 # Matched by the pattern above but do no matrix product.
