@@ -10,7 +10,7 @@ for costs that depend on position, the mask that gives its keys.
 
 import sympy
 
-from . import blocks, stack
+from . import kinds, stack
 from .term import Term  # noqa: F401  (compose.Term)
 
 
@@ -27,9 +27,9 @@ def compose(arch, library, conventions):
 
     # the layer stack, by kind: each kind's terms times how many layers have it
     placed = []  # (block, count) of every kind in the stack
-    for part in blocks.PARTS:
+    for part in kinds.PARTS:
         for kind, count in stack.counted(arch.layers, part, layers, sym):
-            block = blocks.get(part, kind)
+            block = kinds.get(part, kind)
             placed.append((block, count))
             yield from block.terms(arch, library, conventions, count)
 
@@ -47,7 +47,7 @@ NORMS = {"rmsnorm": "rms_norm", "layernorm": "layer_norm", "layernorm_no_bias": 
 
 def norm_count(arch, placed, layers):
     """Norm layers in the stack: one before (pre) or after (post) every block, two
-    (sandwich), or one shared by a layer's parallel blocks."""
+    (sandwich), or one shared by a layer's parallel kinds."""
     if arch.norm_placement == "parallel":
         return layers
     per_block = 2 if arch.norm_placement == "sandwich" else 1
@@ -60,8 +60,8 @@ def _mtp(arch, library, conventions, count):
     formulas = library.formulas
     yield Term(formulas["mtp_projection"], count)
     yield Term(formulas["mtp_norms"], count)
-    layer = [(blocks.get("mixer", "mla" if arch.mla else "attention"), count),
-             (blocks.get("ffn", "moe" if arch.n_experts else "dense"), count)]
+    layer = [(kinds.get("mixer", "mla" if arch.mla else "attention"), count),
+             (kinds.get("ffn", "moe" if arch.n_experts else "dense"), count)]
     for block, _ in layer:
         yield from block.terms(arch, library, conventions, count, "mtp")
     yield Term(formulas[NORMS[arch.norm]], norm_count(arch, layer, count), component="mtp")

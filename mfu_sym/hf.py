@@ -13,7 +13,8 @@ from pathlib import Path
 
 import sympy
 
-from . import blocks, expr, spec
+from . import expr, spec
+from . import kinds
 from .errors import ConfigError
 
 # model_types that are not decoder-only text configs, with what to use instead
@@ -90,13 +91,13 @@ def _family(entry, reasons):
     if entry.has("context"):
         family["context"] = entry.text("context")
     if entry.has("stack"):
-        from . import hf_layers
+        from . import patterns
         family["stack"] = entry.get("stack")
-        if not isinstance(family["stack"], dict) or family["stack"].get("pattern") not in hf_layers.PATTERNS:
-            entry.fail("stack", f"expected {{pattern: {' | '.join(hf_layers.PATTERNS)}, ...}}")
+        if not isinstance(family["stack"], dict) or family["stack"].get("pattern") not in patterns.PATTERNS:
+            entry.fail("stack", f"expected {{pattern: {' | '.join(patterns.PATTERNS)}, ...}}")
     for name in family["flags"]:
-        if name not in blocks.FEATURES:
-            entry.fail(f"flags.{name}", f"not a feature (expected one of {', '.join(blocks.FEATURES)})")
+        if name not in kinds.FEATURES:
+            entry.fail(f"flags.{name}", f"not a feature (expected one of {', '.join(kinds.FEATURES)})")
     entry.done()
     known = (set(family["defaults"]) | set(family["kwargs"]) | set(family["absent"]) | set(family["derived"])
              | set(family["aliases"].values()) | set(family["keys"].values()))
@@ -292,13 +293,13 @@ class _Reader:
                 dense = ()
         groups = None
         if "stack" in family:
-            from . import hf_layers
-            groups = hf_layers.read(self, family["stack"], fields, layer_types if window else (), dense)
+            from . import patterns
+            groups = patterns.read(self, family["stack"], fields, layer_types if window else (), dense)
         context = family.get("context")
         if context and attrs.get(context) is not None:
             fields["context_len"] = spec.size(attrs[context], source, context)
         sizes = {name: fields.pop(name) for name in list(fields) if name in spec.block_sizes()}
-        features = {name: fields.pop(name) for name in list(fields) if name in blocks.FEATURES}
+        features = {name: fields.pop(name) for name in list(fields) if name in kinds.FEATURES}
         arch = spec.Architecture(**fields, sizes=tuple(sorted((k, v) for k, v in sizes.items() if v)),
                                  features=tuple(sorted(features.items())))
         if groups is not None:

@@ -20,8 +20,8 @@ from .errors import FormulaError
 
 # Components in display order. A formula adds to exactly one of them.
 COMPONENTS = (
-    "embedding", "attention_projections", "attention_core", "mlp", "router",
-    "experts", "shared_experts", "norms", "lm_head", "mtp", "nonmatmul",
+    "embedding", "attention_projections", "attention_core", "indexer", "linear_attention", "ssm", "mlp",
+    "router", "experts", "shared_experts", "norms", "lm_head", "mtp", "nonmatmul",
 )
 KERNELS = ("eager", "flash")
 SECTIONS = ("symbols", "references", "masks", "formulas")

@@ -9,7 +9,7 @@ below gives each field's meaning for error messages.
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from . import blocks, stack
+from . import kinds, stack
 from .errors import ConfigError
 
 # Bounds checked before anything is built: a per-layer list is allocated for n_layers,
@@ -68,7 +68,7 @@ class Architecture:
     v_head_dim: int = 0
     n_mtp_layers: int = 0  # multi-token-prediction modules
     sizes: tuple = ()  # ((symbol, value), ...): the sizes of other mixers and blocks (blocks/)
-    features: tuple = ()  # ((name, value), ...): model-wide choices blocks read (blocks.FEATURES)
+    features: tuple = ()  # ((name, value), ...): model-wide choices blocks read (kinds.FEATURES)
     seq_len: int = 0  # default sequence length for a run (0: none given)
     batch: int = 1
     context_len: int = 0  # the longest context the model supports (reported; never a run's length)
@@ -91,13 +91,13 @@ class Architecture:
         return dict(self.sizes).get(name, 0)
 
     def feature(self, name):
-        """A feature's value, or its default (blocks.FEATURES)."""
+        """A feature's value, or its default (kinds.FEATURES)."""
         chosen = dict(self.features)
-        return chosen[name] if name in chosen else blocks.FEATURES[name].default
+        return chosen[name] if name in chosen else kinds.FEATURES[name].default
 
     def blocks(self):
         """The Blocks of the stack's kinds, mixers first."""
-        return [blocks.get(part, kind) for part in blocks.PARTS for kind in stack.counts(self.layers, part)]
+        return [kinds.get(part, kind) for part in kinds.PARTS for kind in stack.counts(self.layers, part)]
 
     @property
     def layer_types(self):
@@ -193,8 +193,8 @@ _FIELD_NAMES = {f.name for f in fields(Architecture)}
 
 def block_sizes():
     """Size symbols that some block reads and the Architecture has no field for."""
-    names = {name for part in blocks.PARTS for kind in blocks.kinds(part)
-             for name in blocks.get(part, kind).sizes + blocks.get(part, kind).optional_sizes}
+    names = {name for part in kinds.PARTS for kind in kinds.kinds(part)
+             for name in kinds.get(part, kind).sizes + kinds.get(part, kind).optional_sizes}
     return tuple(sorted(names - _FIELD_NAMES))
 
 
@@ -204,7 +204,7 @@ def from_mapping(data, source):
         raise ConfigError(source, None, f"expected a mapping of fields, got {type(data).__name__}")
     known = ({f.name for f in fields(Architecture)} - {"notes", "origin", "context_len", "sizes", "features"}
              | {"layer_types", "full_attention_every", "dense_layers", "first_dense_layers"}
-             | set(block_sizes()) | set(blocks.FEATURES))
+             | set(block_sizes()) | set(kinds.FEATURES))
     for key in data:
         if key not in known:
             import difflib
@@ -221,7 +221,7 @@ def from_mapping(data, source):
     sizes = {key: size(data[key], source, key) for key in block_sizes() if data.get(key) is not None}
     if sizes:
         values["sizes"] = tuple(sorted(sizes.items()))
-    features = {key: feature_value(key, data[key], source) for key in blocks.FEATURES if key in data}
+    features = {key: feature_value(key, data[key], source) for key in kinds.FEATURES if key in data}
     if features:
         values["features"] = tuple(sorted(features.items()))
     for key in _BOOLS:
@@ -276,10 +276,10 @@ def _layer_inputs(data, values, source):
 
 
 def feature_value(name, value, source):
-    choices = blocks.FEATURES[name].choices
+    choices = kinds.FEATURES[name].choices
     if value not in choices or type(value) is not type(choices[0]):
         raise ConfigError(source, name, f"{_short(value)} (expected one of {', '.join(map(_yaml, choices))}: "
-                                        f"{blocks.FEATURES[name].description})")
+                                        f"{kinds.FEATURES[name].description})")
     return value
 
 
@@ -429,8 +429,8 @@ def _per_layer(arch, source, layer_types, dense_layers):
 
 
 def _check_stack(arch, source, mixers, ffns):
-    present = [blocks.get("mixer", kind) for kind in dict.fromkeys(mixers)] + \
-              [blocks.get("ffn", kind) for kind in dict.fromkeys(ffns)]
+    present = [kinds.get("mixer", kind) for kind in dict.fromkeys(mixers)] + \
+              [kinds.get("ffn", kind) for kind in dict.fromkeys(ffns)]
     for block in present:
         for name in block.sizes:
             if not arch.size(name):
@@ -444,7 +444,7 @@ def _check_stack(arch, source, mixers, ffns):
                                             f"{', '.join(dict.fromkeys(mixers + ffns))})")
     declared = {name for block in present for name in block.features}
     for name, value in arch.features:
-        if name not in declared and value != blocks.FEATURES[name].default:
+        if name not in declared and value != kinds.FEATURES[name].default:
             raise ConfigError(source, name, "given, but no layer of the model has it")
     for block in present:
         if block.check:
@@ -477,8 +477,8 @@ def _parse_groups(value, source, default_mixer, default_ffn):
         mixer = group.get("mixer", default_mixer)
         ffn = group.get("ffn", default_ffn)
         for part, kind in (("mixer", mixer), ("ffn", ffn)):
-            if kind not in blocks.kinds(part):
-                raise ConfigError(source, f"{where}.{part}", f"{kind!r} (expected one of {', '.join(blocks.kinds(part))})")
+            if kind not in kinds.kinds(part):
+                raise ConfigError(source, f"{where}.{part}", f"{kind!r} (expected one of {', '.join(kinds.kinds(part))})")
         if len(mixers) + count > MAX_LAYERS:
             raise ConfigError(source, f"{where}.count", f"more than {MAX_LAYERS:,} layers in all")
         mixers += [mixer] * count

@@ -11,7 +11,7 @@ over its kinds, so the costs stay closed forms in a handful of count symbols.
 from collections import Counter
 from dataclasses import dataclass
 
-from . import blocks
+from . import kinds
 
 
 @dataclass(frozen=True)
@@ -44,42 +44,42 @@ def counts(stack, part):
     out = Counter()
     for group in stack:
         out[getattr(group, part)] += group.count
-    return {kind: out[kind] for kind in blocks.kinds(part) if out[kind]}
+    return {kind: out[kind] for kind in kinds.kinds(part) if out[kind]}
 
 
-def _remainder(kinds, part):
+def _remainder(present, part):
     """The kind counted as n_layers minus the others: the one without a count symbol,
     else the first (so n_layers stays in the expressions)."""
-    symbols = blocks.count_symbols()
-    unnamed = [kind for kind in kinds if (part, kind) not in symbols]
+    symbols = kinds.count_symbols()
+    unnamed = [kind for kind in present if (part, kind) not in symbols]
     if len(unnamed) > 1:
         raise ValueError(f"{' and '.join(unnamed)} {part} kinds have no count symbol")
-    return unnamed[0] if unnamed else next(iter(kinds))
+    return unnamed[0] if unnamed else next(iter(present))
 
 
 def counted(stack, part, n_layers, symbol):
     """[(kind, count expression)] for `part`: n_layers when one kind fills the stack;
     otherwise each kind's count symbol, and n_layers minus the others for the remainder
     kind. `symbol(name)` gives the sympy symbol of a name."""
-    kinds = counts(stack, part)
-    if len(kinds) == 1:
-        return [(next(iter(kinds)), n_layers)]
-    rest = _remainder(kinds, part)
-    named = {kind: symbol(blocks.count_symbols()[(part, kind)]) for kind in kinds if kind != rest}
-    return [(kind, named[kind] if kind in named else n_layers - sum(named.values())) for kind in kinds]
+    present = counts(stack, part)
+    if len(present) == 1:
+        return [(next(iter(present)), n_layers)]
+    rest = _remainder(present, part)
+    named = {kind: symbol(kinds.count_symbols()[(part, kind)]) for kind in present if kind != rest}
+    return [(kind, named[kind] if kind in named else n_layers - sum(named.values())) for kind in present]
 
 
 def count_values(stack):
     """Count symbol name -> value, for every count symbol the stack needs (a kind that
     shares the stack with another and is not the remainder)."""
     out = {}
-    for part in blocks.PARTS:
-        kinds = counts(stack, part)
-        if len(kinds) > 1:
-            rest = _remainder(kinds, part)
-            for kind, n in kinds.items():
+    for part in kinds.PARTS:
+        present = counts(stack, part)
+        if len(present) > 1:
+            rest = _remainder(present, part)
+            for kind, n in present.items():
                 if kind != rest:
-                    out[blocks.count_symbols()[(part, kind)]] = n
+                    out[kinds.count_symbols()[(part, kind)]] = n
     return out
 
 
