@@ -61,6 +61,10 @@ class TrainingMemory:
         self.symbols = {name: sym(name) for name in
                         ("n_params", "weight_bits", "grad_bits", "optimizer_bytes", "tp", "pp", "dp")}
         self.k = self.optimizer.bytes_per_param(self.weight_dtype.bits, self.data.master)
+        # layer kinds the per-layer activation constants do not model (state-space, linear attention)
+        from . import stack
+        present = [kind for part in ("mixer", "ffn") for kind in stack.counts(arch.layers, part) if kind != "none"]
+        self.unmodelled = tuple(k for k in dict.fromkeys(present) if k not in self.data.activations_kinds)
 
     # ---- symbolic -------------------------------------------------------------------
     def partitioned(self, part):
@@ -74,8 +78,9 @@ class TrainingMemory:
         for part in PARTS:
             shard = d.shards["partitioned" if self.partitioned(part) else "replicated"]
             out[part] = d.training[part].xreplace({d.shard: shard})
-        per_layer = d.activations[(self.recompute, self.sequence_parallel)].bytes
-        out["activations"] = d.layers_held * per_layer
+        if not self.unmodelled:
+            per_layer = d.activations[(self.recompute, self.sequence_parallel)].bytes
+            out["activations"] = d.layers_held * per_layer
         out["total"] = sympy.Add(*out.values())
         return out
 
@@ -104,7 +109,7 @@ class TrainingMemory:
         values = self.run_values(seq_len, batch)
         formulas = self.formulas()
         parts, rounded = {}, []
-        for name in PARTS + ("activations",):
+        for name in PARTS + (() if self.unmodelled else ("activations",)):
             exact = formulas[name].xreplace(values)
             if not exact.is_Rational:
                 raise FormulaError(None, name, f"did not evaluate to a number: {exact}")
@@ -133,7 +138,7 @@ class TrainingMemory:
             "rounded_up": rounded,
             "recompute": self.recompute,
             "layers_held": d.layers_held.xreplace(values),
-            "activations_per_layer": act.bytes.xreplace(values),
+            "activations_per_layer": None if self.unmodelled else act.bytes.xreplace(values),
             "formulas": {k: str(v) for k, v in formulas.items()},
             "references": {
                 "weights_gradients_optimizer": str(d.training_note[1]),
@@ -148,6 +153,12 @@ class TrainingMemory:
                             "Fixed overheads (CUDA context, allocator fragmentation, communication buffers) "
                             "are not counted."],
         }
+        if self.unmodelled:
+            report["activations_not_modelled"] = (
+                f"{', '.join(self.unmodelled)} layers: the per-layer activation constants (Korthikanti et al. "
+                "2022) model attention and MLP layers only, so no activation figure is given and the total is "
+                "weights, gradients and optimizer states alone (a lower bound)")
+            report["assumptions"].insert(0, report["activations_not_modelled"])
         if device is not None:
             capacity = device.memory_bytes
             report["device"] = {"key": device.key, "name": device.name, "memory_bytes": capacity,

@@ -74,6 +74,7 @@ class ByteData:
     layers_note: tuple
     activations: dict  # (recompute, sequence_parallel) -> Activation
     activations_omits: str
+    activations_kinds: tuple  # layer kinds the per-layer constants model
     shard: sympy.Symbol  # the placeholder of `training`
 
     def dtype(self, name, field="dtype"):
@@ -184,6 +185,7 @@ def _read(library):
         shards=shards, shards_note=shards_note, training=training, training_note=training_note,
         layers_held=a.expression("layers_held", names),
         layers_note=(a.text("layers_description"), a.citation("layers_reference", refs)),
-        activations=activations, activations_omits=a.text("omits"), shard=shard)
+        activations=activations, activations_omits=a.text("omits"), shard=shard,
+        activations_kinds=tuple(a.texts("applies_to")))
     a.done()
     return data

@@ -141,17 +141,26 @@ def memory(r, source=None):
              f"  parameters {grouped(r['params']['total'])}", "",
              f"  {'':<13}{'bytes':>22}{'GB':>11}   formula (N = parameters)"]
     for name in ("weights", "gradients", "optimizer", "activations"):
+        if name not in r["bytes"]:
+            lines.append(f"  {name:<13}{'not modelled':>22}{'':>11}   (see below)")
+            continue
         value = r["bytes"][name]
         lines.append(f"  {name:<13}{grouped(value):>22}{float(value) / 1e9:>11.3f}   {r['formulas'][name]}")
     total = r["bytes"]["total"]
-    lines.append(f"  {'total':<13}{grouped(total):>22}{float(total) / 1e9:>11.3f}")
-    lines.append(f"  activations: {grouped(r['layers_held'])} layers held x {grouped(r['activations_per_layer'])} "
-                 f"bytes a layer")
+    lines.append(f"  {'total':<13}{grouped(total):>22}{float(total) / 1e9:>11.3f}"
+                 + ("   (at least: no activations)" if "activations_not_modelled" in r else ""))
+    if "activations_not_modelled" in r:
+        lines.append(f"  activations not modelled for {r['activations_not_modelled']}")
+    else:
+        lines.append(f"  activations: {grouped(r['layers_held'])} layers held x {grouped(r['activations_per_layer'])} "
+                     f"bytes a layer")
     if r["rounded_up"]:
         lines.append(f"  rounded up to whole bytes: {', '.join(r['rounded_up'])}")
     if "device" in r:
         d = r["device"]
         verdict = "fits" if d["fits"] else "does NOT fit"
+        if "activations_not_modelled" in r and d["fits"]:
+            verdict = "fits before activations (not modelled)"
         lines.append(f"  on {d['name']} ({d['memory_bytes'] / 1e9:,.1f} GB): {d['fraction_used']:.1%} of its memory, "
                      f"{verdict}")
     lines += ["", "Sources"]
