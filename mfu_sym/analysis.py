@@ -47,6 +47,14 @@ def reconcile(base, other, seq_len=None, batch=None):
             "relative_to_base": float(value / base_total) if base_total else 0.0,
         }
     residual = base.training() - other.training()
+    terms = {}
+    ours, theirs = base.training_by_formula(), other.training_by_formula()
+    for name in _union(list(ours), list(theirs)):
+        difference = ours.get(name, 0) - theirs.get(name, 0)
+        value = at(b * difference)
+        if value != 0:
+            terms[name] = {"value": value, "relative_to_base": float(value / base_total) if base_total else 0.0,
+                           "base": at(b * ours.get(name, 0)), "against": at(b * theirs.get(name, 0))}
     return {
         "model": base.arch.name,
         "run": {"seq_len": run[base.seq_len], "batch": b},
@@ -57,8 +65,22 @@ def reconcile(base, other, seq_len=None, batch=None):
         "ratio": float(base_total / other_total) if other_total else None,
         "residual": collect_in(residual, base.seq_len),
         "components": rows,
+        "terms": terms,
+        "differences": differences(base.conventions, other.conventions),
         "identities": prove_identities(base) + prove_identities(other),
     }
+
+
+def differences(base, other):
+    """The switches and disputed-term variants on which two conventions differ, each in
+    words on both sides: why their numbers differ."""
+    ours, theirs = base.explain(), other.explain()
+    out = []
+    for key in _union(list(ours), list(theirs)):
+        if key == "preset" or ours.get(key) == theirs.get(key):
+            continue
+        out.append({"switch": key, "base": ours.get(key, "not counted"), "against": theirs.get(key, "not counted")})
+    return out
 
 
 def _union(first, second):

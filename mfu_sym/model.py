@@ -153,6 +153,15 @@ class Model:
         total = self.forward(component) + self.backward(component)
         return total + self.recompute(component) if self.conventions.count_recompute else total
 
+    def training_by_formula(self):
+        """formula name -> its training FLOPs per sequence (forward + backward, all its
+        places), in the order the terms come: the finest split of training()."""
+        out = {}
+        for term in self.terms:
+            cost = self._cost(term, "forward") + self._cost(term, "backward")
+            out[term.formula.name] = out.get(term.formula.name, sympy.Integer(0)) + cost
+        return out
+
     def recompute(self, component=None):
         """Extra forward FLOPs that activation recomputation executes (for HFU): none; the
         attention core (selective, Korthikanti et al. 2022 §4); or every layer's forward

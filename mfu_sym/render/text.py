@@ -114,6 +114,17 @@ def reconcile(result):
     for name, row in result["components"].items():
         lines.append(f"    {name:<22}{grouped(row['value']):>30}  {row['relative_to_base']:+.3%}")
         lines.append(f"      = {row['residual']}")
+    if result.get("terms"):
+        lines.append("  by term (training FLOPs per step: difference, then each side):")
+        for name, row in result["terms"].items():
+            lines.append(f"    {name:<30}{grouped(row['value']):>26}  {row['relative_to_base']:+.3%}   "
+                         f"({grouped(row['base'])} vs {grouped(row['against'])})")
+    if result.get("differences"):
+        lines.append("  why: the conventions differ on")
+        for row in result["differences"]:
+            lines.append(f"    {row['switch']}")
+            lines.append(f"      {base['preset']}: {row['base']}")
+            lines.append(f"      {other['preset']}: {row['against']}")
     for identity in result["identities"]:
         status = identity["status"] + (f" ({identity['reason']})" if identity.get("reason") else "")
         lines.append(f"  identity [{identity['preset']}] {identity['statement']}: {status}")
