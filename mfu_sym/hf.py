@@ -114,6 +114,22 @@ def families(root=None):
     return _table(root)[0]
 
 
+def unsupported(root=None):
+    """model_type -> why mfu-sym does not read it (formulas/hf_unsupported.yaml)."""
+    from . import data
+    return _unsupported(root or data.root())
+
+
+@lru_cache(maxsize=8)
+def _unsupported(root):
+    out = {}
+    for path, table in root.sections("hf_unsupported"):
+        if not isinstance(table, dict) or not all(isinstance(v, str) and v for v in table.values()):
+            raise ConfigError(path, "hf_unsupported", "expected a mapping of model_type -> reason")
+        out.update(table)
+    return out
+
+
 def reasons(root=None):
     """field -> why it changes neither FLOPs nor parameters."""
     return _table(root)[1]
@@ -145,6 +161,9 @@ def from_config(config, source, root=None):
     if model_type in REDIRECTS:
         raise ConfigError(source, "model_type", f"{model_type!r} {REDIRECTS[model_type]}")
     family = families(root).get(model_type)
+    if family is None and model_type in unsupported(root):
+        raise ConfigError(source, "model_type", f"{model_type!r} is not supported by mfu-sym: "
+                                                f"{unsupported(root)[model_type]}")
     if family is None:
         import difflib
         close = difflib.get_close_matches(model_type, list(families(root)), n=1)
