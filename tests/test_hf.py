@@ -82,7 +82,8 @@ def test_biases_per_family(tmp_path):
 
 
 @pytest.mark.parametrize("config, field, message", [
-    ({"model_type": "bert"}, "model_type", "unknown model_type 'bert'"),
+    ({"model_type": "resnet"}, "model_type", "unknown model_type 'resnet'"),
+    ({"model_type": "bert"}, "model_type", "'bert' is not supported by mfu-sym: a bidirectional encoder"),
     ({"model_type": "lama"}, "model_type", "did you mean llama"),
     ({"hidden_size": 8}, "model_type", "missing"),
     ({"model_type": "gemma3"}, "model_type", "text_config"),
