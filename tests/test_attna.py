@@ -109,11 +109,22 @@ def test_cohere_qk_norm_switch(tmp_path):
     ({"model_type": "smollm3", **BASE, "layer_types": ["full_attention"] * 3}, "layer_types", "gives 3 layers"),
     ({"model_type": "hunyuan_v1_dense", **BASE}, "head_dim", "missing"),
     ({"model_type": "cohere2", **BASE, "sliding_window_pattern": 0}, "sliding_window_pattern", "not positive"),
+    # no window in the attention, but one in transformers' decode cache
+    ({"model_type": "glm", **BASE, "sliding_window": 4}, "sliding_window", "decode cache"),
+    ({"model_type": "granite", **BASE, "attention_chunk_size": 4}, "attention_chunk_size", "decode cache"),
+    ({"model_type": "cohere", **BASE, "layer_types": ["sliding_attention"] * 4}, "layer_types", "decode cache"),
 ])
 def test_refusals_name_the_field(tmp_path, config, field, message):
     with pytest.raises(ConfigError, match=message) as error:
         mfu_sym.load(_write(tmp_path, "config.json", config))
     assert error.value.field == field
+
+
+@pytest.mark.parametrize("model_type", ["glm", "glm4", "cohere", "granite", "ernie4_5", "hunyuan_v1_dense"])
+def test_null_window_keys_are_harmless(tmp_path, model_type):
+    config = {"model_type": model_type, **BASE, "head_dim": 16, "sliding_window": None, "layer_types": None}
+    model = mfu_sym.load(_write(tmp_path, "config.json", config))
+    assert model.arch.n_window_layers == 0
 
 
 def test_the_smollm3_default_has_no_windows_and_nope_changes_nothing(tmp_path):

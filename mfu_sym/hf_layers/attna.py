@@ -1,7 +1,8 @@
 """Layer patterns of the dense attention families whose windows need more than the generic
 `windows` rule of hf.py: OLMo 3 and Cohere 2 (a sliding-window mask is built at every
-forward, so the window must be set), and SmolLM3 (windows on its NoPE layers, switched by
-use_sliding_window, or given per layer)."""
+forward, so the window must be set), SmolLM3 (windows on its NoPE layers, switched by
+use_sliding_window, or given per layer), and the families without windows, where a window
+key the modeling code never reads still changes transformers' decode cache."""
 
 from .. import spec
 from ..errors import ConfigError
@@ -70,4 +71,25 @@ def _rope_layers(reader, n_layers):
     return [bool(flag) for flag in value[:n_layers]]
 
 
-PATTERNS = {"attna_always_windowed": always_windowed, "attna_smollm3": smollm3}
+def no_windows(reader, rule, fields, layer_types, dense):
+    """GLM, GLM-4, Cohere, Granite, ERNIE 4.5, Hunyuan: every layer attends to every
+    previous key. Their attention never reads sliding_window, attention_chunk_size or
+    layer_types, but transformers' DynamicCache does (cache_utils.get_layer_types_and_kwargs,
+    for any config): a window there makes the cache keep only the last window - 1 positions,
+    so decode attends to fewer keys than training did. No one count is what transformers
+    executes: such a config is refused."""
+    attrs = reader.attrs
+    for key in ("sliding_window", "attention_chunk_size"):
+        if attrs.get(key) is not None:
+            raise ConfigError(reader.source, reader.written.get(key, key),
+                              f"{attrs[key]!r}, but {reader.family['class']}'s attention has no window while "
+                              "transformers' decode cache would keep only the window (remove it, or set it null)")
+    kinds = attrs.get("layer_types")
+    if kinds is not None and (not isinstance(kinds, list) or set(kinds) - {"full_attention"}):
+        raise ConfigError(reader.source, reader.written.get("layer_types", "layer_types"),
+                          f"{kinds!r:.60}: {reader.family['class']}'s attention has no window, but transformers' "
+                          "decode cache follows layer_types (expected null, or only full_attention)")
+    return ["attention"] * fields["n_layers"], default_ffns(fields, dense)
+
+
+PATTERNS = {"attna_always_windowed": always_windowed, "attna_smollm3": smollm3, "attna_no_windows": no_windows}

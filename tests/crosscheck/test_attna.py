@@ -235,6 +235,23 @@ def test_windows_that_depend_on_the_attention_kernel_are_refused(tmp_path):
         mfu_sym.load(path)
 
 
+@pytest.mark.parametrize("model_type", ["glm", "cohere", "granite"])
+def test_a_window_the_attention_never_reads_still_windows_the_decode_cache(tmp_path, model_type):
+    """Why a stray sliding_window is refused for the families without windows: training
+    FLOPs are unchanged, but transformers' DynamicCache keeps window - 1 positions, so the
+    decode step attends to fewer keys."""
+    config = {"model_type": model_type, **BASE}
+    stray = {**config, "sliding_window": 4}
+    assert measure(config, batch=1, seq_len=9).forward == measure(stray, batch=1, seq_len=9).forward
+    plain, windowed = (measure_decode(c, batch=1, context=9) for c in (config, stray))
+    assert windowed.forward < plain.forward
+    assert [k[2] for k, _ in windowed.cache_shapes] == [3] * BASE["num_hidden_layers"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(stray))
+    with pytest.raises(ConfigError, match="decode cache"):
+        mfu_sym.load(path)
+
+
 @pytest.mark.parametrize("value, message", [
     ([1, 2, 1, 0], "expected 0 for a NoPE layer or 1 for RoPE"),
     ([1, 0.0, 1, 0], "expected 0 for a NoPE layer or 1 for RoPE"),
