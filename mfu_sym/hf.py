@@ -59,7 +59,7 @@ def _read_table(root):
 
 
 _MAPPINGS = ("aliases", "defaults", "kwargs", "absent", "when_null", "null_means", "derived", "refuse", "equal",
-             "keys", "zero_refused", "architecture", "flags")
+             "keys", "zero_refused", "architecture", "flags", "switches")
 _WINDOW_LAYERS = ("all", "qwen", "qwen2_moe", "pattern")
 _MOE_LAYERS = ("all", "first_dense", "qwen")
 
@@ -98,6 +98,11 @@ def _family(entry, reasons):
     for name in family["flags"]:
         if name not in kinds.FEATURES:
             entry.fail(f"flags.{name}", f"not a feature (expected one of {', '.join(kinds.FEATURES)})")
+    for name, rule in family["switches"].items():
+        if name not in spec.CHOICES or not isinstance(rule, dict) or set(rule) != {"key", "when_true"} \
+                or rule["when_true"] not in spec.CHOICES[name]:
+            entry.fail(f"switches.{name}", f"expected {{key: ATTRIBUTE, when_true: VALUE}} for one of "
+                                          f"{', '.join(spec.CHOICES)}, VALUE one of the field's choices")
     entry.done()
     known = (set(family["defaults"]) | set(family["kwargs"]) | set(family["absent"]) | set(family["derived"])
              | set(family["aliases"].values()) | set(family["keys"].values()))
@@ -297,6 +302,9 @@ class _Reader:
         fields.update(family.get("architecture") or {})
         for name, key in family["flags"].items():
             fields[name] = self._flag(key)
+        for name, rule in family["switches"].items():  # a boolean attribute that selects a choice
+            if self._flag(rule["key"]):
+                fields[name] = rule["when_true"]
         fields["attention_bias"] = self._bias(family.get("attention_bias", "none"))
         if "mlp_bias" in family:
             fields["mlp_bias"] = self._flag(family["mlp_bias"])

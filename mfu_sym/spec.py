@@ -20,7 +20,7 @@ MAX_SIZE = 2**53
 CHOICES = {
     "mlp": ("gated", "plain"),
     "attention_bias": ("none", "qkv", "all"),
-    "qk_norm": ("none", "per_head", "full"),
+    "qk_norm": ("none", "per_head", "full", "per_head_unshared"),
     "norm": ("rmsnorm", "layernorm", "layernorm_no_bias"),
     "norm_placement": ("pre", "post", "sandwich", "parallel"),
     "position_embedding": ("none", "learned"),
@@ -153,7 +153,7 @@ _DOCS = {
     "mlp": "gated (SwiGLU/GeGLU, 3 matmuls) or plain (GELU, 2 matmuls)",
     "mlp_bias": "MLP projections have biases",
     "attention_bias": "none, qkv (Q/K/V biases only) or all (O too)",
-    "qk_norm": "none, per_head (Qwen3, Gemma 3) or full (OLMo 2)",
+    "qk_norm": "none, per_head (Qwen3, Gemma 3), full (OLMo 2) or per_head_unshared (Cohere: each head its own scale)",
     "norm": "rmsnorm, layernorm (scale + bias) or layernorm_no_bias",
     "norm_placement": "pre (2 norms a layer), post (2, OLMo 2), sandwich (4, Gemma 2/3) or parallel (1, PaLM)",
     "tied_embeddings": "LM head shares the token embedding",

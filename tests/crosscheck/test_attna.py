@@ -1,0 +1,298 @@
+"""GLM, GLM-4, OLMo 3, SmolLM3, Cohere, Cohere 2, Granite, ERNIE 4.5 and Hunyuan dense
+against what transformers 5.23 executes, counted by FlopCounterMode.
+
+Small models of every family (every branch that changes parameters or FLOPs: biases,
+q/k norms of three shapes, 2 / 4 / 1 norms a layer, parallel attention and MLP, windows
+from every layer-pattern form, NoPE layers, muP multipliers) are exact (0 difference)
+for parameters, forward, backward and training FLOPs and component by component, with
+eager attention (mask=full, eager backward) and SDPA (flash backward), at sequence lengths
+below and past every window (11 is no multiple of any window). A decode step with a
+DynamicCache is exact too, and the cache transformers allocates is the engine's. Every
+config reads the same in the four forms users have it. Inputs transformers cannot run,
+or runs differently per attention kernel, are refused, and the tests show transformers
+failing on them."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import mfu_sym
+from mfu_sym.errors import ConfigError
+from mfu_sym.inference import Inference
+
+from .compare import assert_same, engine
+from .reference import build_model, count_params, measure, measure_decode
+from .test_config_fidelity import _forms, _keys_per_layer, _our_keys_per_layer
+
+ROOT = Path(__file__).resolve().parents[2]
+# token ids inside the tiny vocabularies (GLM's default pad id 151329 is not)
+IDS = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+BASE = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, vocab_size=96,
+            intermediate_size=40, **IDS)
+
+SMALL = {
+    # q/k/v biases without an o_proj bias, head_dim 24 != 64 / 4, fused gate_up_proj
+    "glm": {"model_type": "glm", **BASE, "head_dim": 24},
+    "glm-no-bias-mqa": {"model_type": "glm", **BASE, "num_key_value_heads": 1, "head_dim": 16,
+                        "attention_bias": False, "tie_word_embeddings": True},
+    # GLM plus post-attention and post-MLP norms: 4 a layer
+    "glm4": {"model_type": "glm4", **BASE, "head_dim": 24},
+    # the default pattern (layer 4 full), post-norms, full-width q/k norms
+    "olmo3": {"model_type": "olmo3", **BASE, "sliding_window": 5},
+    "olmo3-layer-types": {"model_type": "olmo3", **BASE, "num_key_value_heads": None, "sliding_window": 4,
+                          "attention_bias": True,
+                          "layer_types": ["full_attention", "sliding_attention", "full_attention",
+                                          "sliding_attention"]},
+    # NoPE every 4th layer, no windows (SmolLM3-3B's form)
+    "smollm3": {"model_type": "smollm3", **BASE},
+    # windows on the NoPE layers (no_rope_layers given), biases
+    "smollm3-windows": {"model_type": "smollm3", **BASE, "use_sliding_window": True, "sliding_window": 5,
+                        "no_rope_layers": [1, 0, 1, 0], "attention_bias": True, "mlp_bias": True,
+                        "tie_word_embeddings": False},
+    # windows per layer_types
+    "smollm3-layer-types": {"model_type": "smollm3", **BASE, "use_sliding_window": True, "sliding_window": 6,
+                            "layer_types": ["sliding_attention", "full_attention", "full_attention",
+                                            "sliding_attention"]},
+    # parallel attention + MLP after one LayerNorm without bias, tied
+    "cohere": {"model_type": "cohere", **BASE},
+    # q/k LayerNorms per head with per-head scales, every bias
+    "cohere-qk-norm": {"model_type": "cohere", **BASE, "use_qk_norm": True, "attention_bias": True},
+    # 3 sliding : 1 full from sliding_window_pattern (a keyword argument)
+    "cohere2": {"model_type": "cohere2", **BASE, "sliding_window": 5},
+    "cohere2-pattern": {"model_type": "cohere2", **BASE, "num_hidden_layers": 5, "sliding_window": 4,
+                        "sliding_window_pattern": 2, "attention_bias": True},
+    "cohere2-layer-types": {"model_type": "cohere2", **BASE, "sliding_window": 6, "tie_word_embeddings": False,
+                            "layer_types": ["full_attention", "sliding_attention", "sliding_attention",
+                                            "full_attention"]},
+    # muP multipliers (scalars) and every bias
+    "granite": {"model_type": "granite", **BASE, "attention_bias": True, "mlp_bias": True,
+                "embedding_multiplier": 12.0, "residual_multiplier": 0.22, "attention_multiplier": 0.0078125,
+                "logits_scaling": 8.0},
+    # one use_bias for every projection; head_dim null -> hidden / heads
+    "ernie4_5": {"model_type": "ernie4_5", **BASE, "head_dim": None, "use_bias": True},
+    "ernie4_5-head-dim": {"model_type": "ernie4_5", **BASE, "head_dim": 24, "tie_word_embeddings": False},
+    # per-head q/k RMSNorms after the rotary embedding
+    "hunyuan_v1_dense": {"model_type": "hunyuan_v1_dense", **BASE, "head_dim": 16},
+    "hunyuan_v1_dense-bias": {"model_type": "hunyuan_v1_dense", **BASE, "head_dim": 24, "attention_bias": True,
+                              "tie_word_embeddings": True},
+}
+WINDOWED = [name for name, config in SMALL.items() if config.get("sliding_window")]
+SEQ_LENS = [3, 11]  # below every window (4..6); past every window and no multiple of one
+BATCH = 2
+
+
+def test_the_sequence_lengths_fall_on_both_sides_of_every_window():
+    windows = {SMALL[name]["sliding_window"] for name in WINDOWED}
+    assert all(min(SEQ_LENS) < w < max(SEQ_LENS) and max(SEQ_LENS) % w for w in windows)
+
+
+def test_every_family_is_covered():
+    """Every family of formulas/hf_families_attna.yaml has small models here."""
+    import yaml
+    table = yaml.safe_load((ROOT / "formulas" / "hf_families_attna.yaml").read_text())
+    assert {config["model_type"] for config in SMALL.values()} == set(table["hf_families"])
+
+
+# ------------------------------------------------------------------ forward, backward, training
+
+
+@pytest.mark.parametrize("seq_len", SEQ_LENS)
+@pytest.mark.parametrize("implementation, kernel", [("eager", "eager"), ("sdpa", "flash")])
+@pytest.mark.parametrize("name", list(SMALL))
+def test_small_models_exact(tmp_path, name, implementation, kernel, seq_len):
+    config = SMALL[name]
+    measured = measure(config, batch=BATCH, seq_len=seq_len, attn_implementation=implementation)
+    model = engine(config, tmp_path, mask="full", attention_kernel=kernel)
+    assert_same(model, measured, batch=BATCH, seq_len=seq_len)
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_keys_per_layer_match_transformers_masks(tmp_path, name):
+    """The causal count sums, per layer, the keys transformers' own masks let each query see."""
+    config = SMALL[name]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    arch = mfu_sym.load_architecture(path)
+    assert _our_keys_per_layer(arch, max(SEQ_LENS)) == _keys_per_layer(config, max(SEQ_LENS))
+
+
+# ------------------------------------------------------------------ decode and the KV cache
+
+CONTEXTS = [1, 3, 9]  # an empty cache; below every window; past every window
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+@pytest.mark.parametrize("name", list(SMALL))
+def test_decode_step_exact(tmp_path, name, implementation, context):
+    config = SMALL[name]
+    measured = measure_decode(config, batch=BATCH, context=context, attn_implementation=implementation)
+    inference = Inference(engine(config, tmp_path), dtype="fp32")
+    assert inference.report(context, batch=BATCH)["decode_step"]["flops"] == measured.forward
+    assert inference.model.evaluate(inference.decode_step_flops().subs(
+        {inference.context: context, inference.batch: BATCH})) == measured.forward
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("name", list(SMALL))
+def test_kv_cache_is_what_transformers_allocates(tmp_path, name, context):
+    """Full layers hold every position; window layers hold min(C, W) in the engine, and
+    transformers' sliding cache keeps W - 1 once the step is done (the relation
+    test_decode.py pins): the totals differ by exactly those positions."""
+    config = SMALL[name]
+    measured = measure_decode(config, batch=BATCH, context=context, attn_implementation="eager")
+    inference = Inference(engine(config, tmp_path), dtype="fp32")
+    arch = inference.model.arch
+    report = inference.report(context, batch=BATCH)
+    kinds = arch.layer_types
+    held = [keys[2] for keys, _ in measured.cache_shapes]
+    assert held == [min(context, arch.window - 1) if kind == "sliding_attention" else context for kind in kinds]
+    (per_position,) = {4 * (k[1] * k[3] + v[1] * v[3]) for k, v in measured.cache_shapes}
+    assert report["kv_cache_bytes_per_token"] == arch.n_layers * per_position
+    dropped = sum(1 for kind in kinds if kind == "sliding_attention" and context >= arch.window)
+    assert report["kv_cache_bytes"] == measured.cache_bytes + BATCH * per_position * dropped
+
+
+# ------------------------------------------------------------------ the forms of a config
+
+
+def _counts(data, tmp_path, **conventions):
+    report = engine(data, tmp_path, **conventions).report(seq_len=max(SEQ_LENS), batch=1)
+    return report["params"]["total"], report["flops"]["forward"], report["flops"]["training"]
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_every_form_reads_the_same(tmp_path, name):
+    """As written, aliased, to_dict() and save_pretrained: the same exact counts, equal to
+    the parameters of the model built from each form and to FlopCounterMode."""
+    config = SMALL[name]
+    measured = measure(config, batch=1, seq_len=max(SEQ_LENS), attn_implementation="eager")
+    exact = set()
+    for form, data in _forms(config, tmp_path).items():
+        assert count_params(build_model(data, attn_implementation="eager", device="meta")) == measured.params, form
+        assert _counts(data, tmp_path, mask="full", attention_kernel="eager") == (
+            measured.params, measured.forward, measured.training), form
+        exact.add(_counts(data, tmp_path))
+    assert len(exact) == 1
+
+
+# ------------------------------------------------------------------ refused, and why
+
+
+def _transformers_fails(config, seq_len=6):
+    with pytest.raises(Exception):
+        model = build_model(config, attn_implementation="eager")
+        with torch.no_grad():
+            model(torch.zeros(1, seq_len, dtype=torch.long))
+
+
+REFUSED = {
+    # both masks are built at every forward; create_sliding_window_causal_mask raises
+    "olmo3-null-window": ({"model_type": "olmo3", **BASE, "sliding_window": None}, "sliding_window", True),
+    "cohere2-null-window": ({"model_type": "cohere2", **BASE, "sliding_window": None}, "sliding_window", True),
+    "cohere2-all-full-null-window": ({"model_type": "cohere2", **BASE, "sliding_window": None,
+                                      "layer_types": ["full_attention"] * 4}, "sliding_window", True),
+    # SmolLM3 reads no_rope_layers[i] for every layer
+    "smollm3-short-no-rope": ({"model_type": "smollm3", **BASE, "no_rope_layers": [1, 1, 1]},
+                              "no_rope_layers", True),
+    "smollm3-sliding-null-window": ({"model_type": "smollm3", **BASE, "use_sliding_window": True,
+                                     "layer_types": ["full_attention", "sliding_attention"] * 2},
+                                    "sliding_window", True),
+    # Hunyuan's class default head_dim (null) builds no attention
+    "hunyuan-null-head-dim": ({"model_type": "hunyuan_v1_dense", **BASE}, "head_dim", True),
+    "glm-null-head-dim": ({"model_type": "glm", **BASE, "head_dim": None}, "head_dim", True),
+    "granite-null-head-dim": ({"model_type": "granite", **BASE, "head_dim": None}, "head_dim", True),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_what_transformers_cannot_run_is_refused(tmp_path, name):
+    config, field, fails = REFUSED[name]
+    if fails:
+        _transformers_fails(config)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError) as error:
+        mfu_sym.load(path)
+    assert error.value.field == field or str(error.value.field).startswith(field)
+
+
+def test_windows_that_depend_on_the_attention_kernel_are_refused(tmp_path):
+    """SmolLM3 with sliding layer_types but use_sliding_window off: the eager and SDPA
+    masks slide (they follow layer_types), flash attention does not (its window follows
+    use_sliding_window). No one count is what transformers executes: refused."""
+    config = {"model_type": "smollm3", **BASE, "sliding_window": 3, "use_sliding_window": False,
+              "layer_types": ["sliding_attention", "full_attention"] * 2}
+    keys = _keys_per_layer(config, 8)
+    assert keys[0] < keys[1]  # the eager mask slides on layer 0
+    model = build_model(config, attn_implementation="eager")
+    assert model.model.layers[0].self_attn.sliding_window is None  # the kernel's window is off
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="use_sliding_window is false"):
+        mfu_sym.load(path)
+
+
+@pytest.mark.parametrize("model_type", ["glm", "cohere", "granite"])
+def test_a_window_the_attention_never_reads_still_windows_the_decode_cache(tmp_path, model_type):
+    """Why a stray sliding_window is refused for the families without windows: training
+    FLOPs are unchanged, but transformers' DynamicCache keeps window - 1 positions, so the
+    decode step attends to fewer keys."""
+    config = {"model_type": model_type, **BASE}
+    stray = {**config, "sliding_window": 4}
+    assert measure(config, batch=1, seq_len=9).forward == measure(stray, batch=1, seq_len=9).forward
+    plain, windowed = (measure_decode(c, batch=1, context=9) for c in (config, stray))
+    assert windowed.forward < plain.forward
+    assert [k[2] for k, _ in windowed.cache_shapes] == [3] * BASE["num_hidden_layers"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(stray))
+    with pytest.raises(ConfigError, match="decode cache"):
+        mfu_sym.load(path)
+
+
+@pytest.mark.parametrize("value, message", [
+    ([1, 2, 1, 0], "expected 0 for a NoPE layer or 1 for RoPE"),
+    ([1, 0.0, 1, 0], "expected 0 for a NoPE layer or 1 for RoPE"),
+    ("1110", "expected a list"),
+])
+def test_no_rope_layers_must_be_a_list_of_flags(tmp_path, value, message):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "smollm3", **BASE, "no_rope_layers": value}))
+    with pytest.raises(ConfigError, match=message):
+        mfu_sym.load(path)
+
+
+def test_use_qk_norm_must_be_a_boolean(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "cohere", **BASE, "use_qk_norm": "yes"}))
+    with pytest.raises(ConfigError, match="not true or false"):
+        mfu_sym.load(path)
+
+
+@pytest.mark.parametrize("head_dim, expected", [(None, 16), (32, 32)])
+def test_cohere2_head_dim_given_replaces_the_derived_one(tmp_path, head_dim, expected):
+    """Cohere2Config.__post_init__ sets head_dim = hidden_size // num_attention_heads, then
+    sets the keyword arguments it did not consume, a head_dim among them: a head_dim in
+    the file wins, in transformers and here."""
+    config = {"model_type": "cohere2", **BASE, "sliding_window": 5}
+    if head_dim:
+        config["head_dim"] = head_dim
+    measured = measure(config, batch=1, seq_len=7, attn_implementation="eager")
+    model = engine(config, tmp_path, mask="full", attention_kernel="eager")
+    assert model.arch.d_head == expected
+    assert_same(model, measured, batch=1, seq_len=7)
+
+
+def test_nope_layers_change_no_flops(tmp_path):
+    """SmolLM3's NoPE layers skip an elementwise rotation only: any no_rope_layers gives
+    the same counts, in transformers and here."""
+    counts = set()
+    for pattern in ([1, 1, 1, 1], [0, 0, 0, 0], [1, 0, 0, 1]):
+        config = {"model_type": "smollm3", **BASE, "no_rope_layers": pattern}
+        measured = measure(config, batch=1, seq_len=5, attn_implementation="eager")
+        model = engine(config, tmp_path, mask="full", attention_kernel="eager")
+        assert_same(model, measured, batch=1, seq_len=5)
+        counts.add((measured.params, measured.forward, measured.backward))
+    assert len(counts) == 1
