@@ -13,8 +13,10 @@ hf.py.
 
 from .errors import ConfigError
 from .hf_layers import common
+from .hf_layers import mamba
 
 MODULES = (common,)
+MODULES += (mamba,)
 
 PATTERNS = {}
 for _module in MODULES:
