@@ -86,17 +86,15 @@ def lfm2_pattern(reader, rule, fields, layer_types, dense):
 
 def lfm2_ffn_width(reader):
     """Lfm2MLP's width, in the same arithmetic (Python floats and int()): with
-    block_auto_adjust_ff_dim, int(2 * intermediate_size / 3), then, with a
-    block_ffn_dim_multiplier, int(multiplier * that) rounded up to a multiple of
-    block_multiple_of; otherwise intermediate_size itself."""
+    block_auto_adjust_ff_dim, int(2 * intermediate_size / 3), then int(multiplier *
+    that) rounded up to a multiple of block_multiple_of (Lfm2MLP skips this step for a
+    null multiplier, which Lfm2Config's type refuses); otherwise intermediate_size."""
     attrs, source = reader.attrs, reader.source
     width = spec.size(attrs.get("intermediate_size"), source, reader.written.get("intermediate_size", "intermediate_size"))
     if not reader._flag("block_auto_adjust_ff_dim"):
         return width
     width = int(2 * width / 3)
-    multiplier = attrs.get("block_ffn_dim_multiplier")
-    if multiplier is None:
-        return spec.size(width, source, "intermediate_size")
+    multiplier = attrs.get("block_ffn_dim_multiplier")  # typed float | int: Lfm2Config refuses null
     if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not 0 < multiplier < 2**20:
         raise ConfigError(source, "block_ffn_dim_multiplier", f"{multiplier!r} is not a positive number")
     multiple = spec.size(attrs.get("block_multiple_of"), source, "block_multiple_of")
