@@ -30,8 +30,8 @@ def _count(name, what="total"):
     ("jamba_v0_1", "total", 51.57e9, 0.005e9),
     ("jamba_v0_1", "total", 52e9, 0.5e9),
     ("jamba_v0_1", "active", 12e9, 0.5e9),
-    # LiquidAI/LFM2-700M: 742,489,344 parameters ("742M" on the Hub, the raw count in a
-    # published model registry, parameters_raw 742489344).
+    # LiquidAI/LFM2-700M: 742,489,344 parameters (a published model registry: "parameter_count":
+    # "742M", "parameters_raw": 742489344; tests/sources.md).
     ("lfm2_700m", "total", 742_489_344, 0),
     ("lfm2_700m", "total", 742e6, 0.5e6),
 ])
