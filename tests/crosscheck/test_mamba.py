@@ -70,8 +70,8 @@ SMALL = {
                             "full_attn_idxs": [1]},
 }
 WITH_ATTENTION = [name for name in SMALL if not name.startswith("mamba")]
-# 1 and 2 are below every conv kernel (2..4), 4 and 5 at and just past them, 9 well past
-SIZES = [(1, 1), (2, 2), (1, 4), (2, 5), (1, 9)]
+# 1 and 3 are at or below every conv kernel (2..4), 5 just past them, 9 well past
+SIZES = [(1, 1), (2, 3), (1, 5), (2, 9)]
 TORCH = {"mamba_scan": "readout", "conv_outputs": "padded"}  # what the PyTorch path executes
 
 
