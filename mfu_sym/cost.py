@@ -21,7 +21,9 @@ is built from these functions, so a convention's rule is written once:
       the sum of a per-token cost(keys(t)) over positions t = low+1 .. high, in closed
       form: the cost is linear in keys, a + b * keys, so the sum is a (high - low) +
       b (total(high) - total(low)), `total` being the mask's closed-form sum of keys
-      (formulas/masks.yaml); for a per-sequence cost f, f(high) - f(low).
+      (formulas/masks.yaml); for a per-sequence cost f, f(high) - f(low), with f(0) = 0:
+      an empty sequence costs nothing, so a constant a formula pays once per sequence
+      (nn.Conv1d's K - 1 padded outputs) counts with the first token.
 """
 
 import sympy
@@ -70,11 +72,22 @@ def decode_cost(term, conventions):
     return FLOPS_PER_PARAM["forward"] * formula.active_params
 
 
+def sequence_cost(cost, seq_len, length):
+    """A per-sequence cost f at `length` tokens, f(0) = 0 (an empty sequence costs
+    nothing whatever constant the formula carries)."""
+    length = sympy.sympify(length)
+    if length == 0:
+        return ZERO
+    if length.is_positive:
+        return cost.subs(seq_len, length)
+    return sympy.Piecewise((ZERO, sympy.Eq(length, 0)), (cost.subs(seq_len, length), True))
+
+
 def at_position(cost, per, mask, position, keys, t, seq_len):
     """`cost` for the token at `position`: keys replaced by the mask's keys there; for a
     per-sequence cost f, f(position) - f(position - 1)."""
     if per == "sequence":
-        return cost.subs(seq_len, position) - cost.subs(seq_len, position - 1)
+        return sequence_cost(cost, seq_len, position) - sequence_cost(cost, seq_len, position - 1)
     if mask is None:
         return cost
     return cost.subs(keys, mask.keys.subs(t, position))
@@ -85,7 +98,7 @@ def position_sum(cost, per, mask, low, high, keys, seq_len):
     linear in keys). For a mask whose keys depend on the sequence length itself (full,
     half) the sum is only meaningful over a whole sequence: low 0, high seq_len."""
     if per == "sequence":
-        return cost.subs(seq_len, high) - cost.subs(seq_len, low)
+        return sequence_cost(cost, seq_len, high) - sequence_cost(cost, seq_len, low)
     if mask is None:
         return cost * (high - low)
     slope = sympy.diff(cost, keys)

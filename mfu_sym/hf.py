@@ -59,7 +59,7 @@ def _read_table(root):
 
 
 _MAPPINGS = ("aliases", "defaults", "kwargs", "absent", "when_null", "null_means", "derived", "refuse", "equal",
-             "keys", "zero_refused", "architecture", "flags", "switches")
+             "keys", "zero_refused", "architecture", "flags", "switches", "when_auto", "post_init_kwargs")
 _WINDOW_LAYERS = ("all", "qwen", "qwen2_moe", "pattern")
 _MOE_LAYERS = ("all", "first_dense", "qwen")
 
@@ -105,8 +105,9 @@ def _family(entry, reasons):
                                           f"{', '.join(spec.CHOICES)}, VALUE one of the field's choices")
     entry.done()
     known = (set(family["defaults"]) | set(family["kwargs"]) | set(family["absent"]) | set(family["derived"])
-             | set(family["aliases"].values()) | set(family["keys"].values()))
-    for section in ("when_null", "null_means", "absent", "derived"):
+             | set(family["aliases"].values()) | set(family["keys"].values())
+             | set(family["post_init_kwargs"].values()))
+    for section in ("when_null", "when_auto", "null_means", "absent", "derived"):
         for key, rule in family[section].items():
             for node in ast.walk(ast.parse(str(rule), mode="eval")):
                 if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS and node.id not in known:
@@ -183,6 +184,16 @@ def _short(value):
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _read_by(groups, sizes, features):
+    """The sizes and features that some block of the stack (per-layer mixer and ffn
+    kinds) reads: a hybrid config whose layers are all attention still carries its
+    state-space fields, which then describe nothing transformers builds."""
+    present = [kinds.get(part, kind) for part, names in zip(kinds.PARTS, groups) for kind in dict.fromkeys(names)]
+    read = {name for block in present for name in block.sizes + block.optional_sizes}
+    declared = {name for block in present for name in block.features}
+    return ({k: v for k, v in sizes.items() if k in read}, {k: v for k, v in features.items() if k in declared})
+
+
 def _json_kind(value):
     kinds = {list: "array", dict: "object", str: "string", int: "number", float: "number", bool: "boolean"}
     return kinds.get(type(value), "null")
@@ -208,13 +219,21 @@ class _Reader:
             if field in config:
                 attrs[canonical(field)] = config[field]
         self.attrs = attrs
-        # 2. __post_init__: attributes left null
+        # 2. __post_init__: attributes left null or "auto"; keyword arguments it pops into
+        #    an attribute (`x = kwargs.pop(key, x)`: the key wins, and is not stored)
         for key, rule in (family.get("when_null") or {}).items():
             if attrs.get(key) is None:
                 attrs[key] = self._evaluate(key, rule)
+        for key, rule in (family.get("when_auto") or {}).items():
+            if attrs.get(key) == "auto":
+                attrs[key] = self._evaluate(key, rule)
+        popped = family.get("post_init_kwargs") or {}
+        for key, attribute in popped.items():
+            if key in config:
+                attrs[attribute] = config[key]
         # 3. every other key, set as an attribute (through the attribute_map)
         for key, value in config.items():
-            if key not in fields:
+            if key not in fields and key not in popped:
                 attrs[canonical(key)] = value
         for key, value in (family.get("kwargs") or {}).items():
             attrs.setdefault(key, value)
@@ -248,6 +267,7 @@ class _Reader:
         family = self.family
         honoured = fields | set(aliases) | set(family.get("kwargs") or ()) | set(family.get("absent") or ())
         honoured |= set(family["keys"].values()) | set(family.get("computed") or ()) | known
+        honoured |= set(family.get("post_init_kwargs") or ())
         unknown = sorted(str(k) for k in self.given if k not in honoured)
         if not unknown:
             return ()
@@ -327,6 +347,8 @@ class _Reader:
             fields["context_len"] = spec.size(attrs[context], source, context)
         sizes = {name: fields.pop(name) for name in list(fields) if name in spec.block_sizes()}
         features = {name: fields.pop(name) for name in list(fields) if name in kinds.FEATURES}
+        if groups is not None:  # a config carries every field: keep what the stack's blocks read
+            sizes, features = _read_by(groups, sizes, features)
         arch = spec.Architecture(**fields, sizes=tuple(sorted((k, v) for k, v in sizes.items() if v)),
                                  features=tuple(sorted(features.items())))
         if groups is not None:

@@ -15,11 +15,13 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 """
 
 from .blocks import attention, empty, ffn
+from .blocks import mamba, short_conv
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
 MODULES = (attention, ffn, empty)
+MODULES += (mamba, short_conv)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import attna, common
+from .hf_layers import attna, common, mamba
 
-MODULES = (common, attna)
+MODULES = (common, attna, mamba)
 
 PATTERNS = {}
 for _module in MODULES:
