@@ -29,6 +29,10 @@ SECTIONS = {
     "hf_unsupported": "hf",
     "version": "hardware", "devices": "hardware",
 }
+# sections each data file may add to (every group of families brings its own formulas, variants,
+# caches and HF tables); every other section belongs to exactly one file
+SPREAD = frozenset({"symbols", "references", "masks", "formulas", "variants", "kv_cache", "hf_families",
+                    "hf_reasons", "hf_known_extra_keys", "hf_base_ignore"})
 BUNDLED = ("formulas", "hardware.yaml")
 
 

@@ -60,7 +60,7 @@ def test_a_heterogeneous_stack_costs_each_group(tmp_path):
 
 @pytest.mark.parametrize("change, field, message", [
     ({"layers": [{"count": 2}, {"count": 3}], "n_layers": 4}, "n_layers", "4, but the layers add up to 5"),
-    ({"layers": [{"count": 2, "mixer": "mamba"}]}, "layers[0].mixer", "'mamba' (expected one of"),
+    ({"layers": [{"count": 2, "mixer": "mambo"}]}, "layers[0].mixer", "'mambo' (expected one of"),
     ({"layers": [{"count": 2, "mixer": "mla"}]}, "kv_lora_rank", "missing (the stack has mla layers)"),
     ({"layers": [{"count": 2, "ffn": "moe"}]}, "n_experts", "missing (the stack has moe layers)"),
     ({"layers": [{"count": 2, "mixer": "sliding_attention"}]}, "window", "missing"),
