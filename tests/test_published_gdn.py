@@ -64,3 +64,42 @@ def test_qwen3_next_layers():
     assert stack.counts(arch.layers, "mixer") == {"gated_deltanet": 36, "attention": 12}
     assert stack.counts(arch.layers, "ffn") == {"moe": 48}
     assert (arch.n_experts, arch.top_k) == (512, 10)
+
+
+# ---------------------------------------------------------------- the peers' GDN counts
+
+def _gdn_training_per_token(variants):
+    model = mfu_sym.load(HF / "qwen3_next_80b_a3b" / "config.json", variants=variants)
+    training = model.forward("linear_attention") + model.backward("linear_attention")
+    return model.evaluate(training, seq_len=4096) / 4096
+
+
+# Qwen3-Next-80B-A3B sizes (the config above): 36 GDN layers
+H, NK, NV, DK, DV, KC, GDN_LAYERS = 2048, 16, 32, 128, 128, 4, 36
+QK, V = NK * DK, NV * DV
+
+
+@pytest.mark.parametrize("variants, core", [
+    # Megatron-LM training.py gdn_layer_flops (and Megatron-Bridge flop_utils.py, aligned with it):
+    # 3 x 2 x [h (2 qk + 2 v + 2 n_v) + K_c (2 qk + v) + 4 n_v d_v^2 + h v] per token and layer
+    ({"linear_core": "megatron"}, 4 * NV * DV * DV),
+    # MaxText calculate_gated_delta_net_flops_per_device: the same, with the core 8 n_v d_k d_v FLOPs
+    ({"linear_core": "recurrent_8"}, 4 * NV * DK * DV),
+    # torchtitan PR #4300: delta_rule_flops_per_token = 6 x 3 x H d_k d_v (training)
+    ({"linear_core": "recurrent_6"}, 3 * NV * DK * DV),
+])
+def test_the_peer_choices_reproduce_the_peers_gdn_formulas(variants, core):
+    """Written from the peers' formulas (frontier-architectures.md §1.4), in multiply-adds per
+    token; x 2 FLOPs, x 3 for training. The model's own choices (conv_outputs=causal) are theirs."""
+    macs = H * (2 * QK + 2 * V + 2 * NV) + KC * (2 * QK + V) + core + H * V
+    assert _gdn_training_per_token(variants) == GDN_LAYERS * 3 * 2 * macs
+
+
+def test_torchtitan_snapshot_counts_six_times_the_layer_parameters():
+    """torchtitan (snapshot b5bcd76, get_moe_model_nparams_and_flops) bills a linear-attention
+    layer 6 x its parameters. linear_core=none reproduces that for every matmul parameter;
+    A_log, dt_bias (n_v each) and the gated norm's d_v weights are parameters without a
+    matmul, which torchtitan bills too: 6 (2 n_v + d_v) per token and layer apart."""
+    model = mfu_sym.load(HF / "qwen3_next_80b_a3b" / "config.json")
+    layer_params = int(model.evaluate(model.params("linear_attention"))) // GDN_LAYERS + DV  # + the norm weight
+    assert _gdn_training_per_token({"linear_core": "none"}) == GDN_LAYERS * 6 * (layer_params - 2 * NV - DV)
