@@ -14,12 +14,12 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 (`Architecture.features`), declared with their allowed values.
 """
 
-from .blocks import attention, empty, ffn, linear
+from .blocks import attention, empty, ffn, gdn
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
-MODULES = (attention, ffn, empty, linear)
+MODULES = (attention, ffn, empty, gdn)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import common, linear
+from .hf_layers import common, gdn
 
-MODULES = (common, linear)
+MODULES = (common, gdn)
 
 PATTERNS = {}
 for _module in MODULES:

@@ -11,7 +11,7 @@ the square), the attention kernel of the implementation, and `conv_outputs=padde
 (nn.Conv1d with padding K - 1: s + K - 1 outputs; a cached step convolves K + 1 inputs
 into 2 outputs). The chunked core needs no convention: the default `linear_core=chunked`
 is what torch_chunk_gated_delta_rule executes. The recurrent decode step runs with its
-contractions as matmuls (linear_patches.py); the triangular solves and the grouped conv
+contractions as matmuls (gdn_patches.py); the triangular solves and the grouped conv
 backward are charged by reference.py."""
 
 import json
@@ -21,7 +21,7 @@ import pytest
 from mfu_sym.inference import Inference
 
 from .compare import assert_same, engine
-from .linear_patches import matmul_recurrent_step, measure_linear_decode
+from .gdn_patches import matmul_recurrent_step, measure_linear_decode
 from .reference import build_model, count_params, measure
 from .test_config_fidelity import _forms
 

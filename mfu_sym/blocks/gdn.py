@@ -3,7 +3,7 @@
 A Gated DeltaNet layer projects q, k, v, the output gate z and the per-head beta and
 decay inputs from the layer input, runs one depthwise causal convolution over q|k|v,
 the gated delta rule per value head, a gated RMSNorm and the output projection
-(formulas/linear_attention.yaml). Two counts are disputed and read from the conventions:
+(formulas/gdn.yaml). Two counts are disputed and read from the conventions:
 the core (variant linear_core: what the chunked algorithm executes, or a per-token
 multiple of the state size as the peers write it) and the convolution's outputs
 (variant conv_outputs: one per token, or the s + K - 1 of transformers' padded
