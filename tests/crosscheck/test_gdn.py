@@ -2,8 +2,8 @@
 and dense), Qwen3.5 (dense, MoE, and their multimodal configs read through text_config)
 and OLMo Hybrid. Exact parameters, forward, backward and training FLOPs, component by
 component, at sequence lengths below, at and past the 64-token chunk and not multiples
-of it, with eager attention and SDPA; a decode step at contexts on both sides of a chunk
-boundary, and the cache transformers allocates (keys and values of the attention layers,
+of it, with eager attention (and SDPA past a chunk); a decode step after a one-token, a
+one-chunk and a two-chunk prefill, and the cache transformers allocates (keys and values of the attention layers,
 conv and recurrent states of the GDN layers); every form of each config.
 
 Conventions for what the PyTorch path executes: `mask="full"` (eager attention computes
