@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import attna, common, mamba
+from .hf_layers import attna, common, gdn, mamba
 
-MODULES = (common, attna, mamba)
+MODULES = (common, attna, mamba, gdn)
 
 PATTERNS = {}
 for _module in MODULES:

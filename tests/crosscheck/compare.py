@@ -8,6 +8,8 @@ import mfu_sym
 # transformers names the attention module self_attn (most) or attn (GPT-2), the MLP mlp.
 _ATTENTION = re.compile(r"(^|\.)(self_attn|attn)$")
 _MLP = re.compile(r"(^|\.)mlp$")
+# Gated DeltaNet layers (Qwen3-Next, Qwen3.5, OLMo Hybrid): every matmul is linear_attention.
+_LINEAR_ATTENTION = re.compile(r"(^|\.)linear_attn$")
 # Children of a MoE block, by mfu-sym component.
 _MOE_PARTS = {"gate": "router", "experts": "experts", "shared_expert": "shared_experts",
               "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts"}
@@ -21,7 +23,7 @@ def _children(by_module, path):
 def torch_components(by_module, mtp_prefix=None):
     """FlopCounterMode's per-module totals grouped into mfu-sym's components."""
     out = {"attention_projections": 0, "attention_core": 0, "mlp": 0, "router": 0, "experts": 0,
-           "shared_experts": 0, "lm_head": by_module.get("lm_head", 0)}
+           "shared_experts": 0, "lm_head": by_module.get("lm_head", 0), "linear_attention": 0}
     for path, flops in by_module.items():
         if _MLP.search(path):
             children = _children(by_module, path)
@@ -31,6 +33,8 @@ def torch_components(by_module, mtp_prefix=None):
                 out["experts"] += flops - sum(children.values())  # combine arithmetic (0 when counted right)
             else:
                 out["mlp"] += flops
+        elif _LINEAR_ATTENTION.search(path):
+            out["linear_attention"] += flops
         elif _ATTENTION.search(path):
             projections = sum(_children(by_module, path).values())
             out["attention_projections"] += projections
