@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import common
+from .hf_layers import common, deepseek
 
-MODULES = (common,)
+MODULES = (common, deepseek)
 
 PATTERNS = {}
 for _module in MODULES:
