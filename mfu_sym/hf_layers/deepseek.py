@@ -21,6 +21,7 @@ def deepseek_v32(reader, rule, fields, layer_types, dense):
     the first first_k_dense_replace layers dense and the rest MoE. A model with no sparse
     layer builds no expert: its expert sizes are dropped (`fields` is the reader's own)."""
     n_layers = fields["n_layers"]
+    _legacy_num_experts(reader)
     if reader.attrs.get("layer_types") is not None:
         types = reader.attrs["layer_types"]
         written = reader.written.get("layer_types", "layer_types")
@@ -48,6 +49,20 @@ def deepseek_v32(reader, rule, fields, layer_types, dense):
         for field in EXPERT_FIELDS:
             fields.pop(field, None)
     return ["dsa"] * n_layers, ffns
+
+
+def _legacy_num_experts(reader):
+    """__post_init__ moves a `num_experts` keyword into n_routed_experts (the family reads
+    it so), but its alias num_local_experts is applied after that: which value wins then
+    depends on how the file names it. Two different values are refused."""
+    legacy = reader.given.get("num_experts")
+    if legacy is None:
+        return
+    for key in ("n_routed_experts", "num_local_experts"):
+        if reader.given.get(key) is not None and reader.given[key] != legacy:
+            raise ConfigError(reader.source, "num_experts", f"{legacy!r}, but {key} is {reader.given[key]!r} "
+                              "(transformers keeps one or the other depending on which key names it: expected "
+                              "one value)")
 
 
 PATTERNS = {"deepseek_v32": deepseek_v32}
