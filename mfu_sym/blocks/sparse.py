@@ -22,7 +22,7 @@ INDEXER = {
                   (("dsa_indexer_scores_grad", "sparse"), ("dsa_indexer_teacher", "sparse"))),
     "kl_dense": ("dsa_indexer_projections_wgrad", "dsa_indexer_scores_trained", (("dsa_indexer_teacher", "dense"),)),
     "maxtext": ("dsa_indexer_projections_maxtext", "dsa_indexer_scores_maxtext", ()),
-    "none": None,
+    "none": ("dsa_indexer_projections_uncounted", None, ()),  # parameters only
 }
 
 
@@ -64,13 +64,12 @@ def dsa_terms(arch, library, conventions, count, component=""):
 
     # the lightning indexer
     yield term("dsa_indexer_k_norm")
-    indexer = INDEXER[conventions.variant("dsa_indexer")]
-    if indexer is not None:
-        projections, scores, extra = indexer
-        yield term(projections)
+    projections, scores, extra = INDEXER[conventions.variant("dsa_indexer")]
+    yield term(projections)
+    if scores is not None:
         yield term(scores, dense)
-        for name, keys in extra:
-            yield term(name, sparse if keys == "sparse" else dense)
+    for name, keys in extra:
+        yield term(name, sparse if keys == "sparse" else dense)
 
 
 def _elementwise(arch, library, conventions, count):
