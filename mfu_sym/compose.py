@@ -56,11 +56,13 @@ def norm_count(arch, placed, layers):
 
 def _mtp(arch, library, conventions, count):
     """DeepSeek-V3's MTP module: projection, norms, one transformer layer (a MoE layer
-    when the model has experts), logits through the shared head."""
+    when the model has experts; DSA when the stack's layers are, as in DeepSeek-V3.2),
+    logits through the shared head."""
     formulas = library.formulas
     yield Term(formulas["mtp_projection"], count)
     yield Term(formulas["mtp_norms"], count)
-    layer = [(kinds.get("mixer", "mla" if arch.mla else "attention"), count),
+    mixer = "dsa" if stack.count_of(arch.layers, "mixer", "dsa") else "mla" if arch.mla else "attention"
+    layer = [(kinds.get("mixer", mixer), count),
              (kinds.get("ffn", "moe" if arch.n_experts else "dense"), count)]
     for block, _ in layer:
         yield from block.terms(arch, library, conventions, count, "mtp")

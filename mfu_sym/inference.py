@@ -18,7 +18,8 @@ Everything is a sympy expression over the model's symbols and the run's: `prompt
                    latent kv_lora_rank + qk_rope_head_dim) x positions held, C on full
                    layers and min(C, W) on window layers, x kv_bits / 8.
   weights          all parameters x weight_bits / 8 (MoE: every expert is resident).
-  bytes of a step  weights read + the KV cache read. Weights read: every parameter once,
+  bytes of a step  weights read + the KV cache read (the positions each layer attends to:
+                   DSA holds every position but reads its top-k). Weights read: every parameter once,
                    except that an embedding table is read only at the looked-up rows (one
                    per token, at most the table) unless the LM head shares it; MoE routed
                    experts: the expected number of distinct experts b tokens touch,
@@ -91,10 +92,13 @@ class Inference:
     def _keys_at(self, mask, position):
         return mask.keys.subs(self._t, position)
 
-    def _held(self, term):
+    def _held(self, term, cache=None):
         """The mask that says how many positions a per-position cache of `term` holds: its
-        own, or causal (every position) for a term without one."""
-        return term.mask or self.model.library.masks["causal"]
+        own, or causal (every position) for a term without one or a cache that holds
+        every position (`held: all`: DSA attends to its top-k of them)."""
+        if term.mask is None or (cache is not None and cache.held == "all"):
+            return self.model.library.masks["causal"]
+        return term.mask
 
     def _at(self, cost, mask, position):
         return at_position(cost, "token", mask, position, self._keys, self._t, self._seq_len)
@@ -139,20 +143,23 @@ class Inference:
         convolution states of linear-attention and state-space layers), all layers."""
         return sympy.Add(*[term.count * cache.elements for term, cache in self.state_terms])
 
-    def kv_cache_bytes(self, position=None):
+    def kv_cache_bytes(self, position=None, read=False):
         """The decode cache of b sequences at context `position` (default C): full
         attention layers hold C positions, window layers min(C, W), chunked layers the
-        positions of the current chunk; plus the fixed states of recurrent layers."""
+        positions of the current chunk; plus the fixed states of recurrent layers.
+        `read`: the part a step reads, the positions each layer attends to (DSA holds
+        every position but reads its top-k)."""
         position = self.context if position is None else position
-        elements = sympy.Add(*[term.count * kv.elements * self._keys_at(self._held(term), position)
+        elements = sympy.Add(*[term.count * kv.elements * self._keys_at(self._held(term, None if read else kv),
+                                                                         position)
                                for term, kv in self.kv_terms])
         return self.batch * (elements + self.state_elements()) * self.kv_bits / 8
 
     def kv_positions(self, position=None):
         """Positions one layer of each cached kind holds at context `position`."""
         position = self.context if position is None else position
-        return {(term.mask.name if term.mask else kv.name): self._keys_at(self._held(term), position)
-                for term, kv in self.kv_terms}
+        return {(term.mask.name if term.mask and kv.held == "keys" else kv.name):
+                self._keys_at(self._held(term, kv), position) for term, kv in self.kv_terms}
 
     def weights_bytes(self):
         return self.model.params() * self.weight_bits / 8
@@ -187,7 +194,7 @@ class Inference:
 
     def decode_step_bytes(self):
         """Bytes one decode step moves: weights read + the KV cache read."""
-        return self.weights_read(self.batch) * self.weight_bits / 8 + self.kv_cache_bytes()
+        return self.weights_read(self.batch) * self.weight_bits / 8 + self.kv_cache_bytes(read=True)
 
     def prefill_bytes(self):
         """Bytes a prefill moves at least: weights read + the KV cache it leaves."""
@@ -251,7 +258,7 @@ class Inference:
         arch = self.model.arch
         decode_flops = at(self.decode_step_flops())
         weights_read = self.weights_read(self.batch) * self.weight_bits / 8
-        decode_weights, decode_kv = whole(weights_read), whole(self.kv_cache_bytes())
+        decode_weights, decode_kv = whole(weights_read), whole(self.kv_cache_bytes(read=True))
         decode_bytes = decode_weights + decode_kv
         prefill_flops = at(self.prefill_flops())
         prefill_bytes = whole(self.prefill_bytes())

@@ -27,6 +27,7 @@ class KVCache:
     description: str
     reference: object
     kind: str = "per_position"  # per_position: grows with the keys held; state: fixed per layer
+    held: str = "keys"  # positions held: the keys the layer attends to, or every position (DSA's top-k)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,8 @@ def _read(library):
                 entry.fail("cores", f"unknown formula {core!r}")
         kv.append(KVCache(entry.text("name"), cores, entry.expression("elements", names),
                           entry.text("description"), entry.citation("reference", refs),
-                          entry.choice("kind", ("per_position", "state"), "per_position")))
+                          entry.choice("kind", ("per_position", "state"), "per_position"),
+                          entry.choice("held", ("keys", "all"), "keys")))
         entry.done()
     m = mapping("master_weights")
     master = Master(m.integer("bits", minimum=1), m.integer("below_bits", minimum=1), m.text("description"),

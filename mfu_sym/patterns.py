@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import attna, common, gdn, mamba
+from .hf_layers import attna, common, deepseek, gdn, mamba
 
-MODULES = (common, attna, mamba, gdn)
+MODULES = (common, attna, mamba, gdn, deepseek)
 
 PATTERNS = {}
 for _module in MODULES:

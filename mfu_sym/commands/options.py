@@ -90,8 +90,11 @@ def _refuse_idle_switches(model, command, given):
         if name not in read:
             refuse("variant", f"{name}: the model has no layer that counts this term (its disputed terms: "
                               f"{', '.join(read) or 'none'})")
-    if "mla" in given and not arch.mla:
-        refuse("mla", "the model has no multi-head latent attention (kv_lora_rank)")
+    from .. import stack
+    if "mla" in given and not stack.count_of(arch.layers, "mixer", "mla"):
+        refuse("mla", "the model has no multi-head latent attention layers" + (
+            " (its DSA layers' core is --variant dsa_core=...)" if stack.count_of(arch.layers, "mixer", "dsa")
+            else " (kv_lora_rank)"))
     if "mtp" in given and not arch.n_mtp_layers:
         refuse("mtp", "the model has no multi-token-prediction modules")
     if conv.flops_from == "params":

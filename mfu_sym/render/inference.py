@@ -46,10 +46,16 @@ def infer(r, inference, source=None):
                if e["assumption"] == "expected" else "all experts (--experts-touched all)")
         lines.append(f"  {'experts read':<{w}}{float(e['per_moe_layer']):>22.4g}  of {e['n_experts']} "
                      f"a layer: {how}; between {e['min']} and {e['max']}")
-    if model.arch.mla:
+    mixers = {group.mixer for group in model.arch.layers}
+    if "mla" in mixers:
         lines.append(f"  MLA {model.conventions.mla}: " + (
             "kv_b_proj re-applied to the C - 1 cached latents every step (as transformers runs it)"
             if model.conventions.mla == "naive" else "attention in the latent space (up-projections absorbed)"))
+    if "dsa" in mixers:
+        lines.append(f"  DSA core {model.conventions.variant('dsa_core')}: the indexer scores every cached key; the "
+                     "core attends to " + ("every cached key (the top-k as a mask)"
+                                           if model.conventions.variant("dsa_core") == "dense"
+                                           else "min(C, index_topk) of them"))
     lines.append("")
     if gen["decode_steps"]:
         lines += [f"Generation: prefill {P:,}, then {gen['decode_steps']:,} decode steps at contexts "
@@ -62,7 +68,7 @@ def infer(r, inference, source=None):
     if "roofline" in r:
         lines += _roofline(r, w)
     lines.append(f"  counted under: matmul FLOPs (2 per multiply-add); prefill mask {model.conventions.mask}; "
-                 f"decode keys = cached + 1 (window-aware)" + (f"; MLA {model.conventions.mla}" if arch.mla else ""))
+                 f"decode keys = cached + 1 (window-aware)" + (f"; MLA {model.conventions.mla}" if "mla" in mixers else ""))
     lines.append("  bytes: weights read once a step (embedding tables only at the looked-up rows), KV cache read; "
                  "activations and logits not counted")
     return "\n".join(lines)

@@ -13,6 +13,8 @@ _LINEAR_ATTENTION = re.compile(r"(^|\.)linear_attn$")
 # Children of a MoE block, by mfu-sym component.
 _MOE_PARTS = {"gate": "router", "experts": "experts", "shared_expert": "shared_experts",
               "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts"}
+# Children of an attention module that are not its projections, by mfu-sym component.
+_ATTENTION_PARTS = {"indexer": "indexer"}  # DeepSeek-V3.2's lightning indexer
 
 
 def _children(by_module, path):
@@ -23,7 +25,7 @@ def _children(by_module, path):
 def torch_components(by_module, mtp_prefix=None):
     """FlopCounterMode's per-module totals grouped into mfu-sym's components."""
     out = {"attention_projections": 0, "attention_core": 0, "mlp": 0, "router": 0, "experts": 0,
-           "shared_experts": 0, "lm_head": by_module.get("lm_head", 0), "linear_attention": 0}
+           "shared_experts": 0, "lm_head": by_module.get("lm_head", 0), "linear_attention": 0, "indexer": 0}
     for path, flops in by_module.items():
         if _MLP.search(path):
             children = _children(by_module, path)
@@ -36,9 +38,10 @@ def torch_components(by_module, mtp_prefix=None):
         elif _LINEAR_ATTENTION.search(path):
             out["linear_attention"] += flops
         elif _ATTENTION.search(path):
-            projections = sum(_children(by_module, path).values())
-            out["attention_projections"] += projections
-            out["attention_core"] += flops - projections
+            children = _children(by_module, path)
+            for child, value in children.items():
+                out[_ATTENTION_PARTS.get(child, "attention_projections")] += value
+            out["attention_core"] += flops - sum(children.values())
     return out
 
 
