@@ -78,6 +78,13 @@ def _family(entry, reasons):
     for key in ("optional", "computed"):
         family[key] = tuple(entry.texts(key, ()))
     family["attention_bias"] = entry.get("attention_bias", "none")
+    if entry.has("qk_norm"):  # {key: boolean attribute, when_true: the qk_norm it means}
+        family["qk_norm"] = entry.get("qk_norm")
+        rule = family["qk_norm"]
+        if not isinstance(rule, dict) or set(rule) != {"key", "when_true"} or \
+                rule["when_true"] not in spec.CHOICES["qk_norm"]:
+            entry.fail("qk_norm", f"expected {{key: ATTRIBUTE, when_true: {' | '.join(spec.CHOICES['qk_norm'])}}}")
+    family["uniform"] = tuple(entry.texts("uniform", ()))
     if entry.has("mlp_bias"):
         family["mlp_bias"] = entry.text("mlp_bias")
     family["windows"] = entry.get("windows", "none")
@@ -194,6 +201,9 @@ class _Reader:
                 attrs[canonical(key)] = value
         for key, value in (family.get("kwargs") or {}).items():
             attrs.setdefault(key, value)
+        for key in family.get("uniform") or ():
+            if isinstance(attrs.get(key), list):
+                attrs[key] = self._uniform(key, attrs[key])
         for key, rule in (family.get("absent") or {}).items():
             if key not in attrs:
                 attrs[key] = self._evaluate(key, rule)
@@ -218,6 +228,19 @@ class _Reader:
                 raise ConfigError(self.source, key, f"{_short(value)}, but {other} (the same attribute, "
                                                     f"{attr}) is {_short(first)} (expected one value)")
             seen.setdefault(attr, (key, value))
+
+    def _uniform(self, key, values):
+        """A per-layer list (moe_topk as a list) read as its one value: the engine has one
+        value for every layer, so entries that differ are refused."""
+        written = self.written.get(key, key)
+        if not values:
+            raise ConfigError(self.source, written, "an empty list (expected a value, or one per layer)")
+        for i, value in enumerate(values):
+            if value != values[0] or isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(self.source, f"{written}[{i}]", f"{_short(value)}, but {written}[0] is "
+                                  f"{_short(values[0])} (mfu-sym has one value for every layer; expected equal "
+                                  "integers)")
+        return values[0]
 
     def _notes(self, fields, aliases):
         _, _, known = _table(self.root)
@@ -279,6 +302,8 @@ class _Reader:
         for name, key in family["flags"].items():
             fields[name] = self._flag(key)
         fields["attention_bias"] = self._bias(family.get("attention_bias", "none"))
+        if "qk_norm" in family:
+            fields["qk_norm"] = self._bias(family["qk_norm"])
         if "mlp_bias" in family:
             fields["mlp_bias"] = self._flag(family["mlp_bias"])
         window, layer_types = self._windows(family.get("windows", "none"), fields["n_layers"])

@@ -6,11 +6,12 @@ import re
 import mfu_sym
 
 # transformers names the attention module self_attn (most) or attn (GPT-2), the MLP mlp.
-_ATTENTION = re.compile(r"(^|\.)(self_attn|attn)$")
-_MLP = re.compile(r"(^|\.)mlp$")
+_ATTENTION = re.compile(r"(^|\.)(self_attn|attn)(\.\d+)?$")  # LongCat-Flash: self_attn.0, self_attn.1
+_MLP = re.compile(r"(^|\.)(mlp|mlps\.\d+)$")  # LongCat-Flash: mlps.0, mlps.1
 # Children of a MoE block, by mfu-sym component.
 _MOE_PARTS = {"gate": "router", "experts": "experts", "shared_expert": "shared_experts",
-              "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts"}
+              "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts",
+              "shared_mlp": "shared_experts", "router": "router"}  # Hunyuan; LongCat-Flash
 
 
 def _children(by_module, path):
