@@ -251,6 +251,9 @@ class Model:
         one step; `capacity_factor` is exact (give a Rational or decimal text)."""
         if not self.arch.n_experts:
             raise UsageError(None, "capacity_factor", "the model has no experts")
+        if any(term.expected for term in self.terms):
+            raise UsageError(None, "capacity_factor", "the model's routed-expert FLOPs are an expectation over "
+                             "routing (zero-computation experts): expert slots under a capacity factor are not modelled")
         factor = _exact_positive(capacity_factor, "capacity_factor")
         run = self.run_values(seq_len, batch)
         values = {**self.values, **run}
