@@ -391,10 +391,11 @@ def validate(arch, source, layer_types=(), dense_layers=(), groups=None):
             raise ConfigError(source, "n_kv_heads",
                               f"n_heads ({arch.n_heads}) is not divisible by n_kv_heads ({n_kv_heads})")
         if not arch.d_head:
-            if arch.d_model % arch.n_heads:
+            if arch.d_model % arch.n_heads == 0:
+                changes["d_head"] = arch.d_model // arch.n_heads
+            elif not arch.mla:  # MLA heads have their own widths; d_head is read by the other mixers only
                 raise ConfigError(source, "d_head", f"missing, and d_model ({arch.d_model}) is not divisible "
                                   f"by n_heads ({arch.n_heads}) (give d_head explicitly)")
-            changes["d_head"] = arch.d_model // arch.n_heads
     else:
         for name in ("n_kv_heads", "d_head"):
             if getattr(arch, name):

@@ -35,6 +35,8 @@ def zero_moe_terms(arch, library, conventions, count, component=""):
     formulas = library.formulas
     if not arch.size("n_zero_experts"):
         yield Term(formulas["router"], count, component=component, flops=conventions.router)
+        if arch.feature("zero_moe_router_bias"):
+            yield Term(formulas["zero_moe_router_bias_real_only"], count, component=component)
         yield Term(formulas[f"experts_{arch.expert_mlp}"], count, component=component)
         return
     yield Term(formulas["zero_moe_router"], count, component=component, flops=conventions.router)
@@ -71,9 +73,6 @@ def _check_zero_moe(arch, source):
     if arch.expert_mlp != "gated":
         raise ConfigError(source, "expert_mlp", f"{arch.expert_mlp!r}, but zero-computation-expert MoE layers "
                                                 "are modelled with gated experts only (expected gated)")
-    if arch.feature("zero_moe_router_bias") and not arch.size("n_zero_experts"):
-        raise ConfigError(source, "zero_moe_router_bias", "given, but n_zero_experts is not (the bias is the "
-                                                          "zero-computation-expert router's)")
 
 
 def ernie_moe_terms(arch, library, conventions, count, component=""):
