@@ -209,3 +209,29 @@ def test_a_config_whose_every_layer_is_dense_is_read_as_the_dense_model(tmp_path
     """transformers builds no experts at all then; the expert sizes are dropped, not refused."""
     model = _load(tmp_path, config, "config.json")
     assert {g.ffn for g in model.arch.layers} == {"dense"} and not model.arch.n_experts
+
+
+# ---------------------------------------------------------------- expectations elsewhere
+
+ZERO_MOE_YAML = {"name": "z", "d_model": 64, "n_heads": 4, "vocab_size": 96, "n_experts": 4, "top_k": 2, "d_expert": 24,
+                 "n_zero_experts": 3, "layers": [{"count": 2, "mixer": "attention", "ffn": "zero_moe"}]}
+
+
+def test_a_compiled_sweep_refuses_a_fractional_expectation_instead_of_flooring(tmp_path):
+    """8/7 real experts a token: 7 tokens give a whole count, 6 do not, and the numpy sweep
+    never rounds one (the exact value stays available from Model.evaluate)."""
+    import numpy as np
+    from mfu_sym.errors import UsageError
+    model = _load(tmp_path, ZERO_MOE_YAML)
+    step = model.batch * model.forward()
+    f = model.compile(step, "seq_len", "batch")
+    assert list(f(np.array([7, 14]), np.array([1, 1]))) == [model.evaluate(step, seq_len=n, batch=1) for n in (7, 14)]
+    with pytest.raises(UsageError, match="not a whole number"):
+        f(np.array([6, 7]), np.array([1, 1]))
+    assert not model.evaluate(step, seq_len=6, batch=1).is_Integer
+
+
+def test_capacity_is_refused_with_zero_experts(tmp_path):
+    from mfu_sym.errors import UsageError
+    with pytest.raises(UsageError, match="expectation over routing"):
+        _load(tmp_path, ZERO_MOE_YAML).capacity("1", seq_len=8, batch=1)
