@@ -235,3 +235,14 @@ def test_capacity_is_refused_with_zero_experts(tmp_path):
     from mfu_sym.errors import UsageError
     with pytest.raises(UsageError, match="expectation over routing"):
         _load(tmp_path, ZERO_MOE_YAML).capacity("1", seq_len=8, batch=1)
+
+
+def test_the_text_reports_say_how_zero_experts_are_counted(tmp_path):
+    path = _write(tmp_path, LONGCAT, "config.json")
+    derived = run("derive", path, "--seq-len", 8)
+    assert derived.exit_code == 0, derived.output
+    assert "top_k = 3 slots over 4 real and 2 zero-computation experts" in derived.output
+    assert "variant zero_expert_routing  uniform" in derived.output
+    inferred = run("infer", path, "--context", 8, "--batch", 2)
+    assert inferred.exit_code == 0, inferred.output
+    assert "expected distinct real experts per MoE layer as zero_expert_routing routes the pool" in inferred.output
