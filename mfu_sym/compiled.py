@@ -75,16 +75,25 @@ class _Polynomial:
 
     def __call__(self, *arrays):
         if any(a.dtype == object for a in arrays):
-            return np.asarray(self.function(*[a.astype(object) for a in arrays]), dtype=object) // self.denominator
+            return self._whole(np.asarray(self.function(*[a.astype(object) for a in arrays]), dtype=object))
         ints = [a.astype(np.int64) for a in arrays]
         with np.errstate(over="ignore", invalid="ignore"):
             bound = np.max(np.abs(np.asarray(self.function(*[a.astype(np.float64) for a in ints]),
                                              dtype=np.float64)), initial=0.0)
         if bound < INT64_SAFE:
             value = np.asarray(self.function(*ints))
-            return value.astype(np.int64) // self.denominator
+            return self._whole(value.astype(np.int64))
         exact = np.asarray(self.function(*[a.astype(object) for a in ints]), dtype=object)
-        return exact // self.denominator
+        return self._whole(exact)
+
+    def _whole(self, numerator):
+        """numerator / denominator, which must be whole: a count is, but an expectation over
+        routing (zero-computation experts) may be a fraction, which this never rounds."""
+        if self.denominator != 1 and np.any(numerator % self.denominator != 0):
+            raise UsageError(None, "expression", "is not a whole number at some of these inputs (an "
+                             "expectation, such as zero-computation experts' FLOPs?): evaluate it exactly "
+                             "with Model.evaluate")
+        return numerator // self.denominator
 
 
 def _condition(condition, variables):

@@ -79,6 +79,7 @@ def _family(entry, reasons):
     for key in ("optional", "computed"):
         family[key] = tuple(entry.texts(key, ()))
     family["attention_bias"] = entry.get("attention_bias", "none")
+    family["uniform"] = tuple(entry.texts("uniform", ()))
     if entry.has("mlp_bias"):
         family["mlp_bias"] = entry.text("mlp_bias")
     family["windows"] = entry.get("windows", "none")
@@ -268,6 +269,9 @@ class _Reader:
                 attrs[canonical(key)] = value
         for key, value in (family.get("kwargs") or {}).items():
             attrs.setdefault(key, value)
+        for key in family.get("uniform") or ():
+            if isinstance(attrs.get(key), list):
+                attrs[key] = self._uniform(key, attrs[key])
         for key, rule in (family.get("absent") or {}).items():
             if key not in attrs:
                 attrs[key] = self._evaluate(key, rule)
@@ -292,6 +296,19 @@ class _Reader:
                 raise ConfigError(self.source, key, f"{_short(value)}, but {other} (the same attribute, "
                                                     f"{attr}) is {_short(first)} (expected one value)")
             seen.setdefault(attr, (key, value))
+
+    def _uniform(self, key, values):
+        """A per-layer list (moe_topk as a list) read as its one value: the engine has one
+        value for every layer, so entries that differ are refused."""
+        written = self.written.get(key, key)
+        if not values:
+            raise ConfigError(self.source, written, "an empty list (expected a value, or one per layer)")
+        for i, value in enumerate(values):
+            if value != values[0] or isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(self.source, f"{written}[{i}]", f"{_short(value)}, but {written}[0] is "
+                                  f"{_short(values[0])} (mfu-sym has one value for every layer; expected equal "
+                                  "integers)")
+        return values[0]
 
     def _notes(self, fields, aliases):
         _, _, known = _table(self.root)

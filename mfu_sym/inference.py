@@ -164,14 +164,32 @@ class Inference:
     def weights_bytes(self):
         return self.model.params() * self.weight_bits / 8
 
-    def experts_touched(self, tokens):
+    def experts_touched(self, tokens, zero=None):
         """Distinct routed experts per MoE layer that `tokens` tokens touch: expected under
-        uniform independent top-k routing, E (1 - (1 - k/E)^tokens), or all E."""
+        uniform independent top-k routing, E (1 - (1 - k/E)^tokens), or all E. In a layer
+        whose pool also holds zero-computation experts (`zero`; default: whether the model
+        has them) only the real ones count, as the zero_expert_routing variant routes."""
         sym = self.model.library.symbol
         n, k = sym("n_experts"), sym("top_k")
         if self.experts == "all":
             return n
+        if zero is None:
+            zero = bool(self.model.arch.size("n_zero_experts"))
+        if zero:
+            return self._real_experts_touched(tokens)
         return expected_experts(n, k, tokens)
+
+    def _real_experts_touched(self, tokens):
+        """Real experts touched when the pool holds n_zero_experts identities (blocks/moeb.py):
+        uniform over the pool of E + Z, a real expert is missed by a token with probability
+        1 - k/(E + Z), so E (1 - (1 - k/(E + Z))^tokens); none_zero: each token takes
+        min(k, E) of the E; all_zero: max(0, k - Z) of them."""
+        sym = self.model.library.symbol
+        n, k, z = sym("n_experts"), sym("top_k"), sym("n_zero_experts")
+        routing = self.model.conventions.variant("zero_expert_routing")
+        if routing == "uniform":
+            return expected_experts(n + z, k, tokens) * n / (n + z)
+        return expected_experts(n, sympy.Min(k, n) if routing == "none_zero" else sympy.Max(0, k - z), tokens)
 
     def weights_read(self, tokens):
         """Weight elements a forward over `tokens` tokens reads (see the module docstring)."""
@@ -186,10 +204,15 @@ class Inference:
                 continue  # the LM head reads the whole table
             table = term.count * formula.params
             total += sympy.Min(tokens * d_model, table) - table
-        experts = sympy.Add(*[t.count * t.formula.params for t in model.terms if t.formula.component == "experts"])
-        if experts != 0:
-            n = model.library.symbol("n_experts")
-            total += experts * self.experts_touched(tokens) / n - experts
+        n = model.library.symbol("n_experts")
+        for term in model.terms:
+            if term.formula.component != "experts" or term.formula.params == 0:
+                continue
+            experts = term.count * term.formula.params
+            if term.formula.forward == 0:
+                total -= experts  # weights no token runs (identity experts' slots) are never read
+            else:
+                total += experts * self.experts_touched(tokens, zero=term.expected) / n - experts
         return total
 
     def decode_step_bytes(self):
@@ -293,10 +316,11 @@ class Inference:
         }
         if arch.n_experts:
             n, k = arch.n_experts, arch.top_k
+            z = arch.size("n_zero_experts")  # zero-computation experts: fewer real ones may be touched
             report["decode_step"]["experts_touched"] = {
                 "assumption": self.experts,
                 "per_moe_layer": at(self.experts_touched(self.batch)),
-                "min": k, "max": min(n, B * k), "n_experts": n, "top_k": k,
+                "min": max(0, k - z), "max": min(n, B * min(k, n)), "n_experts": n, "top_k": k,
             }
         if decode_tokens_per_sec is not None and hardware is None:
             raise UsageError(None, "decode_tokens_per_sec", "MBU needs the hardware's bandwidth (give hardware)")

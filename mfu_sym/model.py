@@ -57,6 +57,11 @@ def _shown(value):
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _count(value, expected):
+    """A count is a whole number; an expectation over routing (Term.expected) an exact fraction."""
+    return value.is_Integer or (expected and value.is_Rational)
+
+
 def _check_size(value, name):
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
         raise UsageError(None, name, f"{value!r} is not a positive integer")
@@ -93,7 +98,7 @@ class Model:
             formula = term.formula
             for what, expression in (("params", formula.params), ("active_params", formula.active_params)):
                 value = (term.count * expression).xreplace(self.values)
-                if not (value.is_Integer and value >= 0):
+                if not (_count(value, term.expected and what == "active_params") and value >= 0):
                     raise FormulaError(formula.source, f"formula {formula.name}.{what}",
                                        f"evaluates to {_shown(value)} at this model's sizes "
                                        "(expected a non-negative integer: a count)")
@@ -109,7 +114,7 @@ class Model:
         for term in self.terms:
             for phase in ("forward", "backward"):
                 value = (self.batch * self._cost(term, phase)).xreplace(values)
-                if not (value.is_Integer and value >= 0):
+                if not (_count(value, term.expected) and value >= 0):
                     run = f"seq_len {values[self.seq_len]}, batch {values[self.batch]}"
                     raise FormulaError(term.formula.source, f"formula {term.formula.name}.{phase}",
                                        f"gives {_shown(value)} FLOPs for one step ({run}) (expected a "
@@ -255,6 +260,9 @@ class Model:
         one step; `capacity_factor` is exact (give a Rational or decimal text)."""
         if not self.arch.n_experts:
             raise UsageError(None, "capacity_factor", "the model has no experts")
+        if any(term.expected for term in self.terms):
+            raise UsageError(None, "capacity_factor", "the model's routed-expert FLOPs are an expectation over "
+                             "routing (zero-computation experts): expert slots under a capacity factor are not modelled")
         factor = _exact_positive(capacity_factor, "capacity_factor")
         run = self.run_values(seq_len, batch)
         values = {**self.values, **run}

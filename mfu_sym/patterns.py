@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import attna, common, deepseek, gdn, mamba
+from .hf_layers import attna, common, deepseek, gdn, mamba, moeb
 
-MODULES = (common, attna, mamba, gdn, deepseek)
+MODULES = (common, attna, mamba, gdn, deepseek, moeb)
 
 PATTERNS = {}
 for _module in MODULES:

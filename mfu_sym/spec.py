@@ -391,10 +391,11 @@ def validate(arch, source, layer_types=(), dense_layers=(), groups=None):
             raise ConfigError(source, "n_kv_heads",
                               f"n_heads ({arch.n_heads}) is not divisible by n_kv_heads ({n_kv_heads})")
         if not arch.d_head:
-            if arch.d_model % arch.n_heads:
+            if arch.d_model % arch.n_heads == 0:
+                changes["d_head"] = arch.d_model // arch.n_heads
+            elif not arch.mla:  # MLA heads have their own widths; d_head is read by the other mixers only
                 raise ConfigError(source, "d_head", f"missing, and d_model ({arch.d_model}) is not divisible "
                                   f"by n_heads ({arch.n_heads}) (give d_head explicitly)")
-            changes["d_head"] = arch.d_model // arch.n_heads
     else:
         for name in ("n_kv_heads", "d_head"):
             if getattr(arch, name):
@@ -453,9 +454,11 @@ def _check_stack(arch, source, mixers, ffns):
         raise ConfigError(source, "window", "missing (the stack has sliding_attention layers)")
     if "mla" in mixers and not arch.mla:
         raise ConfigError(source, "kv_lora_rank", "missing (the stack has mla layers)")
-    if "moe" in ffns and not arch.n_experts:
-        raise ConfigError(source, "n_experts", "missing (the stack has moe layers)")
-    if arch.n_experts and "moe" not in ffns:
+    # the ffn kinds with routed experts: moe, and any kind that needs n_experts (blocks/)
+    routed = [kind for kind in dict.fromkeys(ffns) if kind == "moe" or "n_experts" in kinds.get("ffn", kind).sizes]
+    if routed and not arch.n_experts:
+        raise ConfigError(source, "n_experts", f"missing (the stack has {routed[0]} layers)")
+    if arch.n_experts and not routed:
         raise ConfigError(source, "layers", "every layer is dense: no layer has experts (drop n_experts)")
 
 

@@ -115,6 +115,8 @@ ELSEWHERE = {"gemma3_27b.yaml", "hf/gemma3_27b/config.json", "gpt3_175b.yaml", "
 ELSEWHERE |= {"hf/mamba_2_8b/config.json", "hf/jamba_v0_1/config.json", "hf/lfm2_700m/config.json"}
 # Pinned in tests/test_published_dsa.py
 ELSEWHERE |= {"hf/deepseek_v2_lite/config.json", "hf/deepseek_v32/config.json"}
+# Pinned in tests/test_published_moeb.py
+ELSEWHERE |= {"hf/glm4_7/config.json", "hf/dots_llm1_base/config.json", "hf/longcat_flash_chat/config.json"}
 
 
 def _example_files():

@@ -44,6 +44,9 @@ def infer(r, inference, source=None):
         e = dec["experts_touched"]
         how = ("expected distinct experts per MoE layer under uniform top-k routing, E(1 - (1 - k/E)^b)"
                if e["assumption"] == "expected" else "all experts (--experts-touched all)")
+        if e["assumption"] == "expected" and model.arch.size("n_zero_experts"):  # blocks/moeb.py
+            how = ("expected distinct real experts per MoE layer as zero_expert_routing routes the pool "
+                   "(zero-computation experts read no weights)")
         lines.append(f"  {'experts read':<{w}}{float(e['per_moe_layer']):>22.4g}  of {e['n_experts']} "
                      f"a layer: {how}; between {e['min']} and {e['max']}")
     mixers = {group.mixer for group in model.arch.layers}

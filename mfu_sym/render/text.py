@@ -25,7 +25,11 @@ def derive(model, report, source=None):
               "Parameters (exact)"]
     for key in PARAM_KEYS:
         lines.append(f"  {key:<15}{grouped(params[key]):>22}")
-    if model.arch.n_experts:
+    if model.arch.size("n_zero_experts"):  # blocks/moeb.py
+        lines.append(f"  (MoE: top_k = {model.arch.top_k} slots over {model.arch.n_experts} real and "
+                     f"{model.arch.size('n_zero_experts')} zero-computation experts; active counts the real experts "
+                     "a token runs as the variant zero_expert_routing assumes)")
+    elif model.arch.n_experts:
         lines.append(f"  (MoE: active counts top_k = {model.arch.top_k} of n_experts = {model.arch.n_experts} routed "
                      "experts; FLOPs and MFU use active, never total, parameters)")
     lines += _extras(report)

@@ -6,13 +6,14 @@ import re
 import mfu_sym
 
 # transformers names the attention module self_attn (most) or attn (GPT-2), the MLP mlp.
-_ATTENTION = re.compile(r"(^|\.)(self_attn|attn)$")
-_MLP = re.compile(r"(^|\.)mlp$")
+_ATTENTION = re.compile(r"(^|\.)(self_attn|attn)(\.\d+)?$")  # LongCat-Flash: self_attn.0, self_attn.1
+_MLP = re.compile(r"(^|\.)(mlp|mlps\.\d+)$")  # LongCat-Flash: mlps.0, mlps.1
 # Gated DeltaNet layers (Qwen3-Next, Qwen3.5, OLMo Hybrid): every matmul is linear_attention.
 _LINEAR_ATTENTION = re.compile(r"(^|\.)linear_attn$")
 # Children of a MoE block, by mfu-sym component.
 _MOE_PARTS = {"gate": "router", "experts": "experts", "shared_expert": "shared_experts",
-              "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts"}
+              "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts",
+              "shared_mlp": "shared_experts", "router": "router"}  # Hunyuan; LongCat-Flash
 # Children of an attention module that are not its projections, by mfu-sym component.
 _ATTENTION_PARTS = {"indexer": "indexer"}  # DeepSeek-V3.2's lightning indexer
 
