@@ -20,6 +20,8 @@ from .errors import ConfigError
 # model_types that are not decoder-only text configs, with what to use instead
 REDIRECTS = {
     "gemma3": "is Gemma 3's multimodal config: pass its text_config as a config with model_type gemma3_text",
+    "llama4": "is Llama 4's multimodal config (Llama4ForConditionalGeneration): pass its text_config as a config "
+              "with model_type llama4_text (Llama4ForCausalLM, the text decoder)",
 }
 
 
@@ -262,7 +264,7 @@ class _Reader:
         fields = {"name": self._name(model_type), "source": str(source), "notes": self.notes}
         for field, key in family["keys"].items():
             value = attrs.get(key)
-            if field == "tied_embeddings":
+            if field in ("tied_embeddings", "lm_head_bias"):
                 if not isinstance(value, bool):
                     raise ConfigError(source, self._key(key), f"{_short(value)} is not true or false")
                 fields[field] = value

@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import common
+from .hf_layers import common, moea
 
-MODULES = (common,)
+MODULES = (common, moea)
 
 PATTERNS = {}
 for _module in MODULES:
