@@ -8,6 +8,7 @@ know is reported as a note (transformers stores it, its modeling code never read
 """
 
 import ast
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,8 +21,6 @@ from .errors import ConfigError
 # model_types that are not decoder-only text configs, with what to use instead
 REDIRECTS = {
     "gemma3": "is Gemma 3's multimodal config: pass its text_config as a config with model_type gemma3_text",
-    "llama4": "is Llama 4's multimodal config (Llama4ForConditionalGeneration): pass its text_config as a config "
-              "with model_type llama4_text (Llama4ForCausalLM, the text decoder)",
 }
 
 
@@ -92,6 +91,8 @@ def _family(entry, reasons):
             entry.fail("moe", f"expected {{layers: {' | '.join(_MOE_LAYERS)}, ...}}")
     if entry.has("context"):
         family["context"] = entry.text("context")
+    if entry.has("text_config"):
+        family["text_config"] = entry.text("text_config")
     if entry.has("stack"):
         from . import patterns
         family["stack"] = entry.get("stack")
@@ -153,7 +154,35 @@ def from_config(config, source, root=None):
         hint = f"did you mean {close[0]}? " if close else ""
         raise ConfigError(source, "model_type",
                           f"unknown model_type {model_type!r} ({hint}supported: {', '.join(families(root))})")
+    if "text_config" in family:
+        return _text_config(config, family, source, root)
     return _Reader(config, family, source, root).architecture(model_type)
+
+
+def _text_config(config, family, source, root):
+    """A composite config whose causal LM transformers builds from its `text_config`
+    alone (AutoModelForCausalLM swaps in config.get_text_config()): that part is read as
+    the family's text model_type, whatever model_type it names (the config class fixes
+    the text class); a null or absent one is that class's defaults."""
+    text = config.get("text_config")
+    if text is None:
+        text = {}
+    if not isinstance(text, dict):
+        raise ConfigError(source, "text_config", f"expected a JSON object, got a JSON {_json_kind(text)}")
+    inner = {**text, "model_type": family["text_config"]}
+    if "_name_or_path" not in inner and config.get("_name_or_path") is not None:
+        inner["_name_or_path"] = config["_name_or_path"]
+    try:
+        arch = from_config(inner, source, root)
+    except ConfigError as exc:
+        raise ConfigError(exc.source, f"text_config.{exc.field}" if exc.field else "text_config", exc.message) from None
+    _, _, known = _table(root)
+    outer = sorted(str(k) for k in config if k not in field_names(family) and k not in known)
+    if outer:
+        note = (f"{', '.join(outer[:8])}{' ...' if len(outer) > 8 else ''}: not a field of transformers' "
+                f"{family['class']}; stored by transformers but not read by its modeling code, so ignored")
+        arch = replace(arch, notes=arch.notes + (note,))
+    return arch
 
 
 def _short(value):
