@@ -17,7 +17,7 @@ HF = Path(__file__).resolve().parent.parent / "examples" / "hf"
 def _count(name, what="total"):
     model = mfu_sym.load(HF / name / "config.json")
     counts = model.param_counts()
-    if what == "active_without_embedding":  # the gpt-oss model card's "active": unembedding in, embedding out
+    if what == "active_without_embedding":  # "active" without the embedding (a lookup), the LM head in
         return int(model.evaluate(counts["active"] - counts["embedding"]))
     return int(model.evaluate(counts[what]))
 
@@ -32,6 +32,14 @@ def _count(name, what="total"):
     ("gpt_oss_20b", "total", 21e9, 0.5e9),
     ("gpt_oss_20b", "active_without_embedding", 3.61e9, 0.005e9),
     ("gpt_oss_20b", "active_without_embedding", 3.6e9, 0.05e9),
+    # arcee-ai/Trinity-Nano-Preview (AFMoE): "Trinity Nano having 6B total parameters with 1B
+    # activated per token" (Singh et al., "Arcee Trinity Large Technical Report", February 2026, abstract);
+    # "only 800M non-embedding parameters active per token across 56 layers and 128 experts"
+    # (Arcee, "The Trinity Manifesto", 2025-12-01): the LM head counted, the embedding (a
+    # lookup) not.
+    ("trinity_nano", "total", 6e9, 0.5e9),
+    ("trinity_nano", "active", 1e9, 0.5e9),
+    ("trinity_nano", "active_without_embedding", 0.8e9, 0.05e9),
 ])
 def test_published_parameters(name, what, published, half_digit):
     count = _count(name, what)
