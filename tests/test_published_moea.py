@@ -87,3 +87,37 @@ def test_llama4_scout_text_decoder(tmp_path):
     assert abs(counts["total"] + SCOUT_VISION - 109e9) <= 0.5e9
     assert abs(counts["active"] - 17e9) <= 0.5e9
     assert counts["total"] == 107_769_861_120  # exact sum of Llama4ForCausalLM's parameters (meta device)
+
+
+# MiniMax-M2 (and M2.1/M2.5, the same architecture): no verbatim copy of the Hub config.json
+# was found; the sizes are those of a fixture described as the real model's
+# (search-index file id 62677649764), read as transformers reads a minimax_m2 config.
+MINIMAX_M2 = {"model_type": "minimax_m2", "vocab_size": 200064, "hidden_size": 3072, "intermediate_size": 1536,
+              "num_hidden_layers": 62, "num_attention_heads": 48, "num_key_value_heads": 8, "head_dim": 128,
+              "max_position_embeddings": 196608, "num_local_experts": 256, "num_experts_per_tok": 8,
+              "tie_word_embeddings": False}
+
+
+def _fp8_block_scales(rows, cols, block=128):
+    """One float32 scale per 128 x 128 block of an FP8 weight (weight_block_size [128, 128])."""
+    return -(-rows // block) * -(-cols // block)
+
+
+def test_minimax_m2_against_the_hub_safetensors_total(tmp_path):
+    """The Hub's safetensors total of the FP8 checkpoint, 228,703,644,928 (a published
+    test's ground truth "from HF API", search-index file id 4289690615), counts every
+    tensor stored: the model's parameters, plus per layer one float32 scale per 128 x 128
+    block of each FP8 matrix (attention and experts; the router and LM head stay bf16)
+    and the router's e_score_correction_bias buffer (256 values, not a parameter)."""
+    import json
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(MINIMAX_M2))
+    model = mfu_sym.load(path)
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    h, heads, kv, d, experts, f = 3072, 48, 8, 128, 256, 1536
+    scales = (_fp8_block_scales(heads * d, h) + 2 * _fp8_block_scales(kv * d, h) + _fp8_block_scales(h, heads * d)
+              + experts * (2 * _fp8_block_scales(f, h) + _fp8_block_scales(h, f)))
+    assert counts["total"] + 62 * (scales + experts) == 228_703_644_928
+    # "230 billion total parameters with 10 billion active" (transformers' model page for
+    # MiniMax-M2): the active count without the embedding (a lookup)
+    assert abs(counts["active"] - counts["embedding"] - 10e9) <= 0.5e9
