@@ -121,3 +121,27 @@ def test_minimax_m2_against_the_hub_safetensors_total(tmp_path):
     # "230 billion total parameters with 10 billion active" (transformers' model page for
     # MiniMax-M2): the active count without the embedding (a lookup)
     assert abs(counts["active"] - counts["embedding"] - 10e9) <= 0.5e9
+
+
+# Granite 3.0/3.1 3B-A800M (granitemoe): the sizes of ibm-granite/granite-3.1-3b-a800m-instruct's
+# config.json as a published planner quotes them (search-index file id 71463455676); no whole
+# copy of the Hub file was found. Granite 3.1 extends 3.0's context (RoPE theta) with the same
+# architecture.
+GRANITE_3B_A800M = {"model_type": "granitemoe", "hidden_size": 1536, "intermediate_size": 512, "num_hidden_layers": 32,
+                    "num_attention_heads": 24, "num_key_value_heads": 8, "num_local_experts": 40,
+                    "num_experts_per_tok": 8, "vocab_size": 49155, "tie_word_embeddings": True,
+                    "max_position_embeddings": 131072}
+
+
+def test_granite_3b_a800m_parameters(tmp_path):
+    """3,298,793,472 parameters: granite-3.1-3b-a800m-instruct's count read off its file
+    (a published model roster and gate log, search-index file ids 70921079371, 71471098890)
+    and ibm-granite/granite-guardian-3.2-3b-a800m's (the same architecture; run metadata in
+    search-index file ids 68517529394, 68688959620); "~800M active" (the model names)."""
+    import json
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(GRANITE_3B_A800M))
+    model = mfu_sym.load(path)
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    assert counts["total"] == 3_298_793_472
+    assert abs(counts["active"] - counts["embedding"] - 800e6) <= 50e6
