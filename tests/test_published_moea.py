@@ -145,3 +145,27 @@ def test_granite_3b_a800m_parameters(tmp_path):
     counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
     assert counts["total"] == 3_298_793_472
     assert abs(counts["active"] - counts["embedding"] - 800e6) <= 50e6
+
+
+# Phi-3.5-MoE (phimoe): sizes of microsoft/Phi-3.5-MoE-instruct from a trimmed copy of its
+# config (search-index file id 54525692000: 32 layers, hidden 4096, 32 heads, 8 KV heads,
+# experts of 6400, 16 experts, top 2, vocabulary 32,064); the checkpoint's attention and LM
+# head biases (attention_bias, lm_head_bias: true; the trimmed copy leaves them out, a Phi-3.5
+# MoE loader's test fixture sets both, id 70217094165). No whole copy of the Hub file was found.
+PHI35_MOE = {"model_type": "phimoe", "vocab_size": 32064, "hidden_size": 4096, "intermediate_size": 6400,
+             "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8, "num_local_experts": 16,
+             "num_experts_per_tok": 2, "attention_bias": True, "lm_head_bias": True, "tie_word_embeddings": False}
+
+
+def test_phi35_moe_parameters(tmp_path):
+    """41,873,153,344 parameters (a published per-module count of Phi-3.5-MoE, search-index
+    file id 5536979741), exact only with both biases (without the LM head's: 32,064 fewer;
+    without the attention biases: 327,680 fewer); "16x3.8B parameters with 6.6B active
+    parameters when using 2 experts" (Microsoft's model card)."""
+    import json
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(PHI35_MOE))
+    model = mfu_sym.load(path)
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    assert counts["total"] == 41_873_153_344
+    assert abs(counts["active"] - 6.6e9) <= 0.05e9
