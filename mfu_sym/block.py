@@ -17,7 +17,9 @@ class Block:
     the remainder, n_layers minus the others. `norms`: normalisation layers one block
     adds under pre/post placement (sandwich doubles them); 0 for an empty block.
     `sizes`: symbols the block needs; `optional_sizes`: symbols it reads when given.
-    `variants`: convention variants (formulas/variants.yaml) it reads.
+    `variants`: convention variants (formulas/variants.yaml) it reads;
+    `variants_for(arch)`: those it reads only for some models of the kind (a variant
+    that applies to one family's experts, say), beside `variants`.
     """
 
     name: str
@@ -32,6 +34,7 @@ class Block:
     variants: tuple = ()
     features: tuple = ()
     check: Callable = None  # check(arch, source): cross-field rules, raising ConfigError
+    variants_for: Callable = None  # variants_for(arch) -> variant names read for this model only
 
     @property
     def empty(self):

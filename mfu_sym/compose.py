@@ -35,6 +35,8 @@ def compose(arch, library, conventions):
 
     yield Term(formulas[NORMS[arch.norm]], norm_count(arch, placed, layers) + 1)  # + the final norm
     yield Term(formulas["lm_head_tied" if arch.tied_embeddings else "lm_head"], one)
+    if arch.lm_head_bias:
+        yield Term(formulas["lm_head_bias"], one)
 
     if arch.n_mtp_layers:
         yield from _mtp(arch, library, conventions, sym("n_mtp_layers"))

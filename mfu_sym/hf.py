@@ -354,7 +354,7 @@ class _Reader:
         fields = {"name": self._name(model_type), "source": str(source), "notes": self.notes}
         for field, key in family["keys"].items():
             value = attrs.get(key)
-            if field == "tied_embeddings":
+            if field in ("tied_embeddings", "lm_head_bias"):
                 if not isinstance(value, bool):
                     raise ConfigError(source, self._key(key), f"{_short(value)} is not true or false")
                 fields[field] = value

@@ -89,7 +89,8 @@ class Model:
     @staticmethod
     def variants_read(arch):
         """Names of the convention variants the model's blocks read."""
-        return sorted({name for block in arch.blocks() for name in block.variants})
+        return sorted({name for block in arch.blocks()
+                       for name in block.variants + (block.variants_for(arch) if block.variants_for else ())})
 
     def _check_terms(self):
         """Every formula the model uses, at its sizes: parameters a non-negative integer,

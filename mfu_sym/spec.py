@@ -49,6 +49,7 @@ class Architecture:
     norm: str = "rmsnorm"
     norm_placement: str = "pre"
     tied_embeddings: bool = False
+    lm_head_bias: bool = False
     position_embedding: str = "none"
     n_positions: int = 0
     window: int = 0  # 0: no sliding window
@@ -157,6 +158,7 @@ _DOCS = {
     "norm": "rmsnorm, layernorm (scale + bias) or layernorm_no_bias",
     "norm_placement": "pre (2 norms a layer), post (2, OLMo 2), sandwich (4, Gemma 2/3) or parallel (1, PaLM)",
     "tied_embeddings": "LM head shares the token embedding",
+    "lm_head_bias": "the LM head has a bias (Phi-3.5-MoE)",
     "position_embedding": "none (rotary, ...) or learned (GPT-2)",
     "n_positions": "rows of a learned position embedding",
     "window": "sliding-window width (keys per query, itself included)",
@@ -185,7 +187,7 @@ _POSITIVE = ("d_model", "n_layers", "n_heads", "d_ff", "vocab_size", "batch", "n
              "seq_len", "top_k", "d_expert", "qk_nope_head_dim", "qk_rope_head_dim", "v_head_dim")
 # optional parts, where 0 means "none" (as transformers reads num_nextn_predict_layers: 0)
 _NONE_IF_ZERO = ("window", "n_experts", "d_shared", "q_lora_rank", "kv_lora_rank", "n_mtp_layers")
-_BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate")
+_BOOLS = ("mlp_bias", "tied_embeddings", "shared_expert_gate", "lm_head_bias")
 SIZE_FIELDS = tuple(k for k in _POSITIVE + _NONE_IF_ZERO if k not in ("seq_len", "batch"))
 _TEXT = ("name", "source")
 _FIELD_NAMES = {f.name for f in fields(Architecture)}

@@ -17,14 +17,33 @@ FEATURES = (
     Feature("attention_sinks", (False, True), False,
             "one learned logit per head added to the softmax denominator (gpt-oss): n_heads parameters a layer, "
             "no matmul"),
+    Feature("rotary_layers", ("all", "local"), "all",
+            "the attention layers that rotate queries and keys: all, or only the local (sliding-window and "
+            "chunked) ones, the global layers using no position embedding (NoPE: Llama 4, AFMoE); no matmul "
+            "changes either way, only the elementwise rotary counted under --nonmatmul"),
+    Feature("qk_l2_norm", (False, True), False,
+            "queries and keys L2-normalised without weights on the layers that rotate them (Llama 4 "
+            "use_qk_norm): no parameters, no matmul; elementwise under --nonmatmul"),
 )
+
+LOCAL = ("sliding_attention", "chunked_attention")
+
+
+def mask_name(conventions, kind):
+    """The mask of a kind's core: the conventions' (conventions.mask_for), except that a
+    chunked layer's exact count follows the variant chunked_attention_keys (the keys of
+    the query's own chunk, or the last attention_chunk keys transformers computes)."""
+    name = conventions.mask_for(kind)
+    if name == "chunked" and conventions.variant("chunked_attention_keys") == "window":
+        return "chunked_window"
+    return name
 
 
 def attention_terms(arch, library, conventions, count, kind, component=""):
     """Q/K/V/O projections, their biases, QK norms, an output gate and sinks, and the
     core under the mask the conventions give this kind of layer."""
     formulas = library.formulas
-    mask = library.masks[conventions.mask_for(kind)]
+    mask = library.masks[mask_name(conventions, kind)]
     names = ["q_proj", "k_proj", "v_proj", "o_proj"]
     if arch.attention_bias in ("qkv", "all"):
         names.append("qkv_bias")
@@ -60,19 +79,24 @@ def mla_terms(arch, library, conventions, count, component=""):
 
 
 def _elementwise(arch, library, conventions, count, kind):
-    """Softmax over the scores, elementwise QK norms, rotary embedding."""
+    """Softmax over the scores, elementwise QK norms, rotary embedding (on the layers
+    that rotate: all, or the local ones only)."""
     formulas = library.formulas
-    yield Term(formulas["softmax"], count, library.masks[conventions.mask_for(kind)])
+    yield Term(formulas["softmax"], count, library.masks[mask_name(conventions, kind)])
+    rotary = arch.position_embedding == "none" and (
+        kind == "mla" or arch.feature("rotary_layers") == "all" or kind in LOCAL)
     if kind != "mla" and arch.qk_norm != "none":
         yield Term(formulas["qk_norm_elementwise"], count)
-    if arch.position_embedding == "none":
+    if kind != "mla" and arch.feature("qk_l2_norm") and rotary:
+        yield Term(formulas["qk_norm_elementwise"], count)
+    if rotary:
         yield Term(formulas["rotary_mla" if kind == "mla" else "rotary"], count)
 
 
-def _standard(name, description, count_symbol=None, sizes=()):
+def _standard(name, description, count_symbol=None, sizes=(), variants=()):
     return Block(
         name=name, part="mixer", description=description, count_symbol=count_symbol, sizes=("n_heads",) + sizes,
-        features=("attention_output_gate", "attention_sinks"),
+        features=("attention_output_gate", "attention_sinks", "rotary_layers", "qk_l2_norm"), variants=variants,
         terms=lambda arch, library, conventions, count, component="": attention_terms(
             arch, library, conventions, count, name, component),
         nonmatmul=lambda arch, library, conventions, count: _elementwise(arch, library, conventions, count, name))
@@ -84,7 +108,7 @@ BLOCKS = (
               count_symbol="n_window_layers", sizes=("window",)),
     _standard("chunked_attention", "causal softmax attention within the query's own chunk of `attention_chunk` "
                                    "positions (Llama 4's local layers)",
-              count_symbol="n_chunked_layers", sizes=("attention_chunk",)),
+              count_symbol="n_chunked_layers", sizes=("attention_chunk",), variants=("chunked_attention_keys",)),
     Block(name="mla", part="mixer", count_symbol="n_mla_layers", sizes=("n_heads",),
           description="multi-head latent attention (DeepSeek-V2/V3): compressed keys and values",
           terms=mla_terms,
