@@ -13,8 +13,9 @@ hf.py.
 
 from .errors import ConfigError
 from .hf_layers import attna, common, mamba
+from .hf_layers import attnb
 
-MODULES = (common, attna, mamba)
+MODULES = (common, attna, mamba, attnb)
 
 PATTERNS = {}
 for _module in MODULES:
