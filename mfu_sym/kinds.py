@@ -16,12 +16,14 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 
 from .blocks import attention, empty, ffn
 from .blocks import mamba, short_conv
+from .blocks import attnb
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
 MODULES = (attention, ffn, empty)
 MODULES += (mamba, short_conv)
+MODULES += (attnb,)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

@@ -121,5 +121,17 @@ def exaone4(reader, rule, fields, layer_types, dense):
     return _mixers(given), default_ffns(fields, dense)
 
 
+def apertus(reader, rule, fields, layer_types, dense):
+    """Apertus: every layer full (stray windows refused, as in no_windows). ApertusMLP
+    builds XIELUActivation, with two learnable scalars, when hidden_act is "xielu" (the
+    default); any other activation is ACT2FN's, without parameters."""
+    mixers, ffns = no_windows(reader, rule, fields, layer_types, dense)
+    act = reader.attrs.get("hidden_act")
+    if not isinstance(act, str):
+        _fail(reader, "hidden_act", f"{act!r} (expected the name of an activation, such as \"xielu\")")
+    return mixers, ["xielu_mlp" if act == "xielu" else kind for kind in ffns]
+
+
 PATTERNS = {"attnb_plain": plain, "attnb_seed_oss": seed_oss, "attnb_all_windowed": all_windowed,
-            "attnb_ministral": ministral, "attnb_exaone4": exaone4}
+            "attnb_ministral": ministral, "attnb_exaone4": exaone4,
+            "attnb_apertus": apertus}

@@ -1,8 +1,8 @@
-"""EXAONE 4, Seed-OSS, StarCoder2, StableLM, Gemma, Arcee, Helium and Ministral against
+"""EXAONE 4, Seed-OSS, StarCoder2, StableLM, Gemma, Apertus, Arcee, Helium and Ministral against
 what transformers 5.23 executes, counted by FlopCounterMode.
 
 Small models of every family (every branch that changes parameters or FLOPs: biases of
-every split, LayerNorm with bias, plain and gated MLPs, post-norms, per-head q/k norms
+every split, LayerNorm with bias, plain and gated MLPs, xIELU's parameters, post-norms, per-head q/k norms
 shared and one per head, parallel attention and MLP, windows from every layer-pattern
 form) are exact (0 difference) for parameters, forward, backward and training FLOPs and
 component by component, with eager attention (mask=full, eager backward) and SDPA (flash
@@ -57,6 +57,11 @@ SMALL = {
     "gemma": {"model_type": "gemma", **BASE, "head_dim": 24},
     "gemma-bias-mqa": {"model_type": "gemma", **BASE, "head_dim": 16, "num_key_value_heads": 1,
                        "attention_bias": True, "tie_word_embeddings": False},
+    # up -> xIELU (two learnable scalars) -> down, per-head q/k norms, KV heads null
+    "apertus": {"model_type": "apertus", **BASE, "num_key_value_heads": None},
+    # any other activation has no parameters; every attention bias; head_dim 24
+    "apertus-gelu-bias": {"model_type": "apertus", **BASE, "hidden_act": "gelu", "attention_bias": True,
+                          "head_dim": 24},
     # up -> ReLU² -> down; head_dim and KV heads null
     "arcee": {"model_type": "arcee", **BASE, "num_key_value_heads": None},
     "arcee-bias": {"model_type": "arcee", **BASE, "head_dim": 24, "attention_bias": True, "mlp_bias": True},
