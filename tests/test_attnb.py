@@ -5,6 +5,7 @@ refuse, they refuse with the field's name. The exactness against transformers is
 tests/crosscheck/test_attnb.py."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +15,7 @@ import mfu_sym
 from mfu_sym.cli import main
 from mfu_sym.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parent.parent
 IDS = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
 BASE = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, vocab_size=96,
             intermediate_size=40, **IDS)
@@ -92,8 +94,10 @@ def test_xielu_mlp_needs_a_plain_mlp(tmp_path):
         mfu_sym.load(_write(tmp_path, "m.yaml", {**SIZES, "layers": [{"count": 4, "ffn": "xielu_mlp"}]}))
 
 
-def test_a_small_config_runs_from_the_command_line(tmp_path):
-    path = str(_write(tmp_path, "config.json", {"model_type": "exaone4", **BASE, "sliding_window": 5}))
+@pytest.mark.parametrize("name", ["examples/hf/helium_1_preview_2b", "examples/hf/stablelm_2_1_6b_chat", None])
+def test_configs_run_from_the_command_line(tmp_path, name):
+    path = str(ROOT / name / "config.json") if name else str(
+        _write(tmp_path, "config.json", {"model_type": "exaone4", **BASE, "sliding_window": 5}))
     for command in (["derive", path, "--format", "json"], ["infer", path, "--context", "64", "--format", "json"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 0, result.output
