@@ -94,7 +94,8 @@ def test_xielu_mlp_needs_a_plain_mlp(tmp_path):
         mfu_sym.load(_write(tmp_path, "m.yaml", {**SIZES, "layers": [{"count": 4, "ffn": "xielu_mlp"}]}))
 
 
-@pytest.mark.parametrize("name", ["examples/hf/helium_1_preview_2b", "examples/hf/stablelm_2_1_6b_chat", None])
+@pytest.mark.parametrize("name", ["examples/hf/helium_1_preview_2b", "examples/hf/stablelm_2_1_6b_chat",
+                                  "examples/hf/starcoder2_15b", None])
 def test_configs_run_from_the_command_line(tmp_path, name):
     path = str(ROOT / name / "config.json") if name else str(
         _write(tmp_path, "config.json", {"model_type": "exaone4", **BASE, "sliding_window": 5}))

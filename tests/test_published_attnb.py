@@ -1,7 +1,7 @@
 """Published parameter counts of the attnb families' flagships (examples/hf/*/config.json),
 from outside the engine. Sources beside each figure and in tests/sources.md ("attnb").
 
-Flagships not here (EXAONE 4.0, Seed-OSS, StarCoder2, Gemma, Apertus, Arcee AFM,
+Flagships not here (EXAONE 4.0, Seed-OSS, Gemma, Apertus, Arcee AFM,
 Ministral): no copy of their published config.json that says it is the file was found in
 the search indexes (only fine-tunes and re-saved copies); see the attnb report.
 """
@@ -23,6 +23,10 @@ PUBLISHED_TOTAL = {
 
 # (count, half the last digit): a figure published rounded
 PUBLISHED_ROUNDED = {
+    # StarCoder2-15B: "params": 15.958 (billions), the Open LLM Leaderboard request file of
+    # bigcode/starcoder2-15b, revision 46d4474 (huggingface.co/datasets/open-llm-leaderboard/
+    # requests, bigcode/starcoder2-15b_eval_request_False_float32_Original.json).
+    "hf/starcoder2_15b/config.json": (15_958_000_000, 500_000),
     # Helium-1 Preview: "a lightweight language model with 2B parameters" (model card,
     # quoted by the transformers Helium documentation).
     "hf/helium_1_preview_2b/config.json": (2_000_000_000, 500_000_000),
