@@ -113,6 +113,8 @@ ELSEWHERE = {"gemma3_27b.yaml", "hf/gemma3_27b/config.json", "gpt3_175b.yaml", "
              "hf/palm_540b/config.json"}
 # Pinned in tests/test_published_mamba.py
 ELSEWHERE |= {"hf/mamba_2_8b/config.json", "hf/jamba_v0_1/config.json", "hf/lfm2_700m/config.json"}
+# Pinned to rounded published figures in tests/test_published_attnb.py
+ELSEWHERE |= {"hf/helium_1_preview_2b/config.json", "hf/starcoder2_15b/config.json"}
 
 
 def _example_files():
