@@ -259,3 +259,20 @@ def test_gemma_bidirectional_attention_is_refused(tmp_path):
     with pytest.raises(ConfigError) as error:
         mfu_sym.load(path)
     assert error.value.field == "use_bidirectional_attention"
+
+
+# ------------------------------------------------------------------ the flagships at full size
+
+FULL_SIZE = [  # (examples/hf dir, sequence length, batch): shapes only, on the meta device
+    ("helium_1_preview_2b", 4096, 1),
+    ("stablelm_2_1_6b_chat", 4096, 1),
+    ("starcoder2_15b", 5000, 1),  # past its 4096 window, no multiple of it
+]
+
+
+@pytest.mark.parametrize("name, seq_len, batch", FULL_SIZE)
+def test_flagships_at_full_size(tmp_path, name, seq_len, batch):
+    config = json.loads((ROOT / "examples" / "hf" / name / "config.json").read_text())
+    measured = measure(config, batch=batch, seq_len=seq_len, attn_implementation="eager", device="meta")
+    model = engine(config, tmp_path, mask="full", attention_kernel="eager")
+    assert_same(model, measured, batch=batch, seq_len=seq_len)
