@@ -125,6 +125,7 @@ def test_configs_run_from_the_command_line(tmp_path, name):
     ({"model_type": "apertus", **BASE, "layer_types": ["sliding_attention"] * 4}, "layer_types", "decode cache"),
     ({"model_type": "arcee", **BASE, "attention_chunk_size": 4}, "attention_chunk_size", "decode cache"),
     ({"model_type": "apertus", **BASE, "hidden_act": None}, "hidden_act", "name of an activation"),
+    ({"model_type": "apertus", **BASE, "hidden_act": "prelu"}, "hidden_act", "learnable parameter"),
     ({"model_type": "helium", **BASE, "head_dim": 24}, "head_dim", "o_proj with hidden_size inputs"),
     ({"model_type": "stablelm", **BASE, "num_attention_heads": 6, "num_key_value_heads": 6},
      "num_attention_heads", "raises unless"),

@@ -124,11 +124,14 @@ def exaone4(reader, rule, fields, layer_types, dense):
 def apertus(reader, rule, fields, layer_types, dense):
     """Apertus: every layer full (stray windows refused, as in no_windows). ApertusMLP
     builds XIELUActivation, with two learnable scalars, when hidden_act is "xielu" (the
-    default); any other activation is ACT2FN's, without parameters."""
+    default); any other activation is ACT2FN's, without parameters, except prelu (refused)."""
     mixers, ffns = no_windows(reader, rule, fields, layer_types, dense)
     act = reader.attrs.get("hidden_act")
     if not isinstance(act, str):
         _fail(reader, "hidden_act", f"{act!r} (expected the name of an activation, such as \"xielu\")")
+    if act == "prelu":  # nn.PReLU: one learnable slope an MLP, which no block here counts
+        _fail(reader, "hidden_act", "'prelu' has a learnable parameter that mfu-sym does not model "
+                                    "(expected xielu, or an activation without parameters)")
     return mixers, ["xielu_mlp" if act == "xielu" else kind for kind in ffns]
 
 

@@ -276,3 +276,15 @@ def test_flagships_at_full_size(tmp_path, name, seq_len, batch):
     measured = measure(config, batch=batch, seq_len=seq_len, attn_implementation="eager", device="meta")
     model = engine(config, tmp_path, mask="full", attention_kernel="eager")
     assert_same(model, measured, batch=batch, seq_len=seq_len)
+
+
+def test_apertus_prelu_has_a_parameter_per_mlp_and_is_refused(tmp_path):
+    """Why hidden_act prelu is refused: ACT2FN's nn.PReLU carries one learnable slope in
+    each ApertusMLP, which no feed-forward kind counts."""
+    gelu, prelu = ({"model_type": "apertus", **BASE, "hidden_act": act} for act in ("gelu", "prelu"))
+    counts = [count_params(build_model(c, attn_implementation="eager", device="meta")) for c in (gelu, prelu)]
+    assert counts[1] - counts[0] == BASE["num_hidden_layers"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(prelu))
+    with pytest.raises(ConfigError, match="learnable parameter"):
+        mfu_sym.load(path)
