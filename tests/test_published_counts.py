@@ -117,6 +117,8 @@ ELSEWHERE |= {"hf/mamba_2_8b/config.json", "hf/jamba_v0_1/config.json", "hf/lfm2
 ELSEWHERE |= {"hf/deepseek_v2_lite/config.json", "hf/deepseek_v32/config.json"}
 # Pinned in tests/test_published_moeb.py
 ELSEWHERE |= {"hf/glm4_7/config.json", "hf/dots_llm1_base/config.json", "hf/longcat_flash_chat/config.json"}
+# Pinned to rounded published figures in tests/test_published_attnb.py
+ELSEWHERE |= {"hf/helium_1_preview_2b/config.json", "hf/starcoder2_15b/config.json"}
 
 
 def _example_files():

@@ -1,0 +1,290 @@
+"""EXAONE 4, Seed-OSS, StarCoder2, StableLM, Gemma, Apertus, Arcee, Helium and Ministral against
+what transformers 5.23 executes, counted by FlopCounterMode.
+
+Small models of every family (every branch that changes parameters or FLOPs: biases of
+every split, LayerNorm with bias, plain and gated MLPs, xIELU's parameters, post-norms, per-head q/k norms
+shared and one per head, parallel attention and MLP, windows from every layer-pattern
+form) are exact (0 difference) for parameters, forward, backward and training FLOPs and
+component by component, with eager attention (mask=full, eager backward) and SDPA (flash
+backward), at sequence lengths below and past every window (11 is no multiple of any
+window). A decode step with a DynamicCache is exact too, and the cache transformers
+allocates is the engine's. Every config reads the same in the four forms users have it.
+Inputs transformers cannot run, or runs differently in its decode cache, are refused, and
+the tests show transformers failing on them."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import mfu_sym
+from mfu_sym.errors import ConfigError
+from mfu_sym.inference import Inference
+
+from .compare import assert_same, engine
+from .reference import build_model, count_params, measure, measure_decode
+from .test_config_fidelity import _forms, _keys_per_layer, _our_keys_per_layer
+
+ROOT = Path(__file__).resolve().parents[2]
+IDS = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
+BASE = dict(hidden_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, vocab_size=96,
+            intermediate_size=40, **IDS)
+MIXED = ["sliding_attention", "full_attention", "full_attention", "sliding_attention"]
+
+SMALL = {
+    # the default pattern (layer 4 full), post-norms, per-head q/k norms, head_dim absent
+    "exaone4": {"model_type": "exaone4", **BASE, "sliding_window": 5},
+    "exaone4-layer-types": {"model_type": "exaone4", **BASE, "sliding_window": 6, "head_dim": 24,
+                            "sliding_window_pattern": "LLLG", "layer_types": MIXED, "tie_word_embeddings": True},
+    "exaone4-no-window": {"model_type": "exaone4", **BASE, "sliding_window": None,
+                          "layer_types": ["full_attention"] * 4},
+    # q/k/v biases without an o_proj bias (the class default), head_dim 24 != 64 / 4
+    "seed_oss": {"model_type": "seed_oss", **BASE, "head_dim": 24},
+    "seed_oss-every-bias": {"model_type": "seed_oss", **BASE, "head_dim": 16, "attention_out_bias": True,
+                            "mlp_bias": True, "tie_word_embeddings": True},
+    "seed_oss-no-bias": {"model_type": "seed_oss", **BASE, "head_dim": None, "num_key_value_heads": None,
+                         "attention_bias": False},
+    # LayerNorm with bias, plain MLP with biases, every layer sliding
+    "starcoder2": {"model_type": "starcoder2", **BASE, "sliding_window": 5},
+    "starcoder2-no-bias": {"model_type": "starcoder2", **BASE, "use_bias": False, "tie_word_embeddings": False,
+                           "head_dim": 24},
+    # pre-norm LayerNorms, no biases
+    "stablelm": {"model_type": "stablelm", **BASE},
+    # one norm before parallel attention and MLP, a LayerNorm per head for q and k, q/k/v biases
+    "stablelm-parallel": {"model_type": "stablelm", **BASE, "use_parallel_residual": True, "qk_layernorm": True,
+                          "use_qkv_bias": True, "tie_word_embeddings": True},
+    "gemma": {"model_type": "gemma", **BASE, "head_dim": 24},
+    "gemma-bias-mqa": {"model_type": "gemma", **BASE, "head_dim": 16, "num_key_value_heads": 1,
+                       "attention_bias": True, "tie_word_embeddings": False},
+    # up -> xIELU (two learnable scalars) -> down, per-head q/k norms, KV heads null
+    "apertus": {"model_type": "apertus", **BASE, "num_key_value_heads": None},
+    # any other activation has no parameters; every attention bias; head_dim 24
+    "apertus-gelu-bias": {"model_type": "apertus", **BASE, "hidden_act": "gelu", "attention_bias": True,
+                          "head_dim": 24},
+    # up -> ReLU² -> down; head_dim and KV heads null
+    "arcee": {"model_type": "arcee", **BASE, "num_key_value_heads": None},
+    "arcee-bias": {"model_type": "arcee", **BASE, "head_dim": 24, "attention_bias": True, "mlp_bias": True},
+    # q/k/v biases only
+    "helium": {"model_type": "helium", **BASE, "head_dim": 16},
+    "helium-bias": {"model_type": "helium", **BASE, "head_dim": 16, "attention_bias": True, "mlp_bias": True,
+                    "tie_word_embeddings": True},
+    # every layer sliding (the __post_init__ default), or per layer_types
+    "ministral": {"model_type": "ministral", **BASE, "head_dim": 16, "sliding_window": 5},
+    "ministral-layer-types": {"model_type": "ministral", **BASE, "head_dim": 24, "sliding_window": 6,
+                              "layer_types": MIXED},
+}
+WINDOWED = [name for name, config in SMALL.items() if config.get("sliding_window")]
+SEQ_LENS = [3, 11]  # below every window (5, 6); past every window and no multiple of one
+BATCH = 2
+
+
+def test_the_sequence_lengths_fall_on_both_sides_of_every_window():
+    windows = {SMALL[name]["sliding_window"] for name in WINDOWED}
+    assert all(min(SEQ_LENS) < w < max(SEQ_LENS) and max(SEQ_LENS) % w for w in windows)
+
+
+def test_every_family_is_covered():
+    """Every family of formulas/hf_families_attnb.yaml has small models here."""
+    import yaml
+    table = yaml.safe_load((ROOT / "formulas" / "hf_families_attnb.yaml").read_text())
+    assert {config["model_type"] for config in SMALL.values()} == set(table["hf_families"])
+
+
+# ------------------------------------------------------------------ forward, backward, training
+
+
+@pytest.mark.parametrize("seq_len", SEQ_LENS)
+@pytest.mark.parametrize("implementation, kernel", [("eager", "eager"), ("sdpa", "flash")])
+@pytest.mark.parametrize("name", list(SMALL))
+def test_small_models_exact(tmp_path, name, implementation, kernel, seq_len):
+    config = SMALL[name]
+    measured = measure(config, batch=BATCH, seq_len=seq_len, attn_implementation=implementation)
+    model = engine(config, tmp_path, mask="full", attention_kernel=kernel)
+    assert_same(model, measured, batch=BATCH, seq_len=seq_len)
+
+
+@pytest.mark.parametrize("name", WINDOWED)
+def test_keys_per_layer_match_transformers_masks(tmp_path, name):
+    """The causal count sums, per layer, the keys transformers' own masks let each query see."""
+    config = SMALL[name]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    arch = mfu_sym.load_architecture(path)
+    assert _our_keys_per_layer(arch, max(SEQ_LENS)) == _keys_per_layer(config, max(SEQ_LENS))
+
+
+# ------------------------------------------------------------------ decode and the KV cache
+
+CONTEXTS = [1, 3, 9]  # an empty cache; below every window; past every window
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
+@pytest.mark.parametrize("name", list(SMALL))
+def test_decode_step_exact(tmp_path, name, implementation, context):
+    config = SMALL[name]
+    measured = measure_decode(config, batch=BATCH, context=context, attn_implementation=implementation)
+    inference = Inference(engine(config, tmp_path), dtype="fp32")
+    assert inference.report(context, batch=BATCH)["decode_step"]["flops"] == measured.forward
+    assert inference.model.evaluate(inference.decode_step_flops().subs(
+        {inference.context: context, inference.batch: BATCH})) == measured.forward
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+@pytest.mark.parametrize("name", list(SMALL))
+def test_kv_cache_is_what_transformers_allocates(tmp_path, name, context):
+    """Full layers hold every position; window layers hold min(C, W) in the engine, and
+    transformers' sliding cache keeps W - 1 once the step is done (the relation
+    test_decode.py pins): the totals differ by exactly those positions."""
+    config = SMALL[name]
+    measured = measure_decode(config, batch=BATCH, context=context, attn_implementation="eager")
+    inference = Inference(engine(config, tmp_path), dtype="fp32")
+    arch = inference.model.arch
+    report = inference.report(context, batch=BATCH)
+    kinds = arch.layer_types
+    held = [keys[2] for keys, _ in measured.cache_shapes]
+    assert held == [min(context, arch.window - 1) if kind == "sliding_attention" else context for kind in kinds]
+    (per_position,) = {4 * (k[1] * k[3] + v[1] * v[3]) for k, v in measured.cache_shapes}
+    assert report["kv_cache_bytes_per_token"] == arch.n_layers * per_position
+    dropped = sum(1 for kind in kinds if kind == "sliding_attention" and context >= arch.window)
+    assert report["kv_cache_bytes"] == measured.cache_bytes + BATCH * per_position * dropped
+
+
+# ------------------------------------------------------------------ the forms of a config
+
+
+def _counts(data, tmp_path, **conventions):
+    report = engine(data, tmp_path, **conventions).report(seq_len=max(SEQ_LENS), batch=1)
+    return report["params"]["total"], report["flops"]["forward"], report["flops"]["training"]
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_every_form_reads_the_same(tmp_path, name):
+    """As written, aliased, to_dict() and save_pretrained: the same exact counts, equal to
+    the parameters of the model built from each form and to FlopCounterMode."""
+    config = SMALL[name]
+    measured = measure(config, batch=1, seq_len=max(SEQ_LENS), attn_implementation="eager")
+    exact = set()
+    for form, data in _forms(config, tmp_path).items():
+        assert count_params(build_model(data, attn_implementation="eager", device="meta")) == measured.params, form
+        assert _counts(data, tmp_path, mask="full", attention_kernel="eager") == (
+            measured.params, measured.forward, measured.training), form
+        exact.add(_counts(data, tmp_path))
+    assert len(exact) == 1
+
+
+# ------------------------------------------------------------------ refused, and why
+
+
+def _transformers_fails(config, seq_len=6):
+    with pytest.raises(Exception):
+        model = build_model(config, attn_implementation="eager")
+        with torch.no_grad():
+            model(torch.zeros(1, seq_len, dtype=torch.long))
+
+
+REFUSED = {
+    # __post_init__ computes layer_types modulo a pattern it set to 0
+    "exaone4-null-window": ({"model_type": "exaone4", **BASE, "sliding_window": None}, "sliding_window"),
+    # (i + 1) % "LLLG"
+    "exaone4-text-pattern": ({"model_type": "exaone4", **BASE, "sliding_window": 4,
+                              "sliding_window_pattern": "LLLG"}, "sliding_window_pattern"),
+    "exaone4-sliding-null-window": ({"model_type": "exaone4", **BASE, "sliding_window": None, "layer_types": MIXED},
+                                    "sliding_window"),
+    # both masks are built at every forward
+    "ministral-null-window": ({"model_type": "ministral", **BASE, "head_dim": 16, "sliding_window": None},
+                              "sliding_window"),
+    "ministral-null-head-dim": ({"model_type": "ministral", **BASE, "sliding_window": 4}, "head_dim"),
+    "gemma-null-head-dim": ({"model_type": "gemma", **BASE, "head_dim": None}, "head_dim"),
+    "helium-null-head-dim": ({"model_type": "helium", **BASE, "head_dim": None}, "head_dim"),
+    # o_proj takes hidden_size inputs
+    "helium-wide-heads": ({"model_type": "helium", **BASE, "head_dim": 24}, "head_dim"),
+    "stablelm-indivisible": ({"model_type": "stablelm", **BASE, "num_attention_heads": 6,
+                              "num_key_value_heads": 6}, "num_attention_heads"),
+    "arcee-indivisible": ({"model_type": "arcee", **BASE, "num_attention_heads": 6, "num_key_value_heads": 6,
+                           "head_dim": 16}, "num_attention_heads"),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED))
+def test_what_transformers_cannot_run_is_refused(tmp_path, name):
+    config, field = REFUSED[name]
+    _transformers_fails(config)
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError) as error:
+        mfu_sym.load(path)
+    assert error.value.field == field or str(error.value.field).startswith(field)
+
+
+@pytest.mark.parametrize("model_type, extra", [
+    ("gemma", {"head_dim": 16}), ("seed_oss", {}), ("helium", {"head_dim": 16}), ("arcee", {}),
+    ("stablelm", {}), ("starcoder2", {}),
+])
+def test_a_window_the_attention_never_reads_still_windows_the_decode_cache(tmp_path, model_type, extra):
+    """Why a stray window key is refused where the attention reads none (StarCoder2:
+    layer_types, which the cache follows and the attention does not): training FLOPs are
+    unchanged, but transformers' DynamicCache keeps window - 1 positions, so the decode
+    step attends to fewer keys."""
+    config = {"model_type": model_type, **BASE, **extra}
+    stray = {**config, "sliding_window": 4}
+    if model_type == "starcoder2":
+        config, stray = stray, {**stray, "layer_types": ["full_attention"] * 4}
+    assert measure(config, batch=1, seq_len=9).forward == measure(stray, batch=1, seq_len=9).forward
+    first, second = (measure_decode(c, batch=1, context=9) for c in (config, stray))
+    assert first.forward != second.forward
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(stray))
+    with pytest.raises(ConfigError, match="decode cache"):
+        mfu_sym.load(path)
+
+
+def test_an_o_proj_bias_alone_is_refused(tmp_path):
+    """Seed-OSS with attention_out_bias but no q/k/v biases: not a choice of attention_bias."""
+    config = {"model_type": "seed_oss", **BASE, "head_dim": 16, "attention_bias": False, "attention_out_bias": True}
+    model = build_model(config, attn_implementation="eager", device="meta")
+    assert model.model.layers[0].self_attn.o_proj.bias is not None
+    assert model.model.layers[0].self_attn.q_proj.bias is None
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    with pytest.raises(ConfigError, match="o_proj bias without") as error:
+        mfu_sym.load(path)
+    assert error.value.field == "attention_out_bias"
+
+
+def test_gemma_bidirectional_attention_is_refused(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps({"model_type": "gemma", **BASE, "head_dim": 16, "use_bidirectional_attention": True}))
+    with pytest.raises(ConfigError) as error:
+        mfu_sym.load(path)
+    assert error.value.field == "use_bidirectional_attention"
+
+
+# ------------------------------------------------------------------ the flagships at full size
+
+FULL_SIZE = [  # (examples/hf dir, sequence length, batch): shapes only, on the meta device
+    ("helium_1_preview_2b", 4096, 1),
+    ("stablelm_2_1_6b_chat", 4096, 1),
+    ("starcoder2_15b", 5000, 1),  # past its 4096 window, no multiple of it
+]
+
+
+@pytest.mark.parametrize("name, seq_len, batch", FULL_SIZE)
+def test_flagships_at_full_size(tmp_path, name, seq_len, batch):
+    config = json.loads((ROOT / "examples" / "hf" / name / "config.json").read_text())
+    measured = measure(config, batch=batch, seq_len=seq_len, attn_implementation="eager", device="meta")
+    model = engine(config, tmp_path, mask="full", attention_kernel="eager")
+    assert_same(model, measured, batch=batch, seq_len=seq_len)
+
+
+def test_apertus_prelu_has_a_parameter_per_mlp_and_is_refused(tmp_path):
+    """Why hidden_act prelu is refused: ACT2FN's nn.PReLU carries one learnable slope in
+    each ApertusMLP, which no feed-forward kind counts."""
+    gelu, prelu = ({"model_type": "apertus", **BASE, "hidden_act": act} for act in ("gelu", "prelu"))
+    counts = [count_params(build_model(c, attn_implementation="eager", device="meta")) for c in (gelu, prelu)]
+    assert counts[1] - counts[0] == BASE["num_hidden_layers"]
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(prelu))
+    with pytest.raises(ConfigError, match="learnable parameter"):
+        mfu_sym.load(path)
