@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import common
+from .hf_layers import common, kda
 
-MODULES = (common,)
+MODULES = (common, kda)
 
 PATTERNS = {}
 for _module in MODULES:
