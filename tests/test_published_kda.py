@@ -3,6 +3,7 @@ pinned against figures from outside the engine; sources in the comments and in
 tests/sources.md. Tolerances as in test_published_counts.py: exact where the source gives
 an integer, else half of the rounded figure's last digit."""
 
+import hashlib
 from pathlib import Path
 
 import mfu_sym
@@ -24,6 +25,15 @@ KIMI_ACTIVE, KIMI_ACTIVE_HALF_DIGIT = 3e9, 0.5e9
 # Parameters: 456B", "Activated Parameters per Token: 45.9B".
 MINIMAX_TOTAL, MINIMAX_TOTAL_HALF_DIGIT = 456e9, 0.5e9
 MINIMAX_ACTIVE, MINIMAX_ACTIVE_HALF_DIGIT = 45.9e9, 0.05e9
+
+
+# SHA-256 of the Hub's config.json as downloaded (examples/hf/SOURCES.md: search-index file
+# id 60319887785, a source note recording the hash of .../resolve/main/config.json).
+KIMI_CONFIG_SHA256 = "a6ac3c2c4b5aa72370f9727f49ffa4432715d20061889acdb37c688be853096e"
+
+
+def test_kimi_linear_config_is_the_hubs_file_byte_for_byte():
+    assert hashlib.sha256(KIMI.read_bytes()).hexdigest() == KIMI_CONFIG_SHA256
 
 
 def _counts(path):
