@@ -222,9 +222,8 @@ class _Reader:
     def _notes(self, fields, aliases):
         _, _, known = _table(self.root)
         family = self.family
-        # an alias's target is the attribute transformers stores it under (and reads)
-        honoured = fields | set(aliases) | set(aliases.values()) | set(family.get("kwargs") or ()) \
-            | set(family.get("absent") or ())
+        honoured = fields | set(aliases) | set(family.get("kwargs") or ()) | set(family.get("absent") or ())
+        honoured |= set(aliases.values())  # an alias's target: the attribute transformers stores and reads
         honoured |= set(family["keys"].values()) | set(family.get("computed") or ()) | known
         unknown = sorted(str(k) for k in self.given if k not in honoured)
         if not unknown:

@@ -14,12 +14,14 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 (`Architecture.features`), declared with their allowed values.
 """
 
-from .blocks import attention, empty, ffn, kda, lightning
+from .blocks import attention, empty, ffn
+from .blocks import kda, lightning
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
-MODULES = (attention, ffn, empty, kda, lightning)
+MODULES = (attention, ffn, empty)
+MODULES += (kda, lightning)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

@@ -12,9 +12,11 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import common, kda
+from .hf_layers import common
+from .hf_layers import kda
 
-MODULES = (common, kda)
+MODULES = (common,)
+MODULES += (kda,)
 
 PATTERNS = {}
 for _module in MODULES:
