@@ -314,6 +314,7 @@ class _Reader:
         _, _, known = _table(self.root)
         family = self.family
         honoured = fields | set(aliases) | set(family.get("kwargs") or ()) | set(family.get("absent") or ())
+        honoured |= set(aliases.values())  # an alias's target: the attribute transformers stores and reads
         honoured |= set(family["keys"].values()) | set(family.get("computed") or ()) | known
         honoured |= set(family.get("post_init_kwargs") or ())
         unknown = sorted(str(k) for k in self.given if k not in honoured)

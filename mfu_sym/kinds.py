@@ -14,12 +14,12 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 (`Architecture.features`), declared with their allowed values.
 """
 
-from .blocks import attention, attnb, empty, ffn, gdn, mamba, moeb, short_conv, sparse
+from .blocks import attention, attnb, empty, ffn, gdn, kda, lightning, mamba, moeb, short_conv, sparse
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
-MODULES = (attention, ffn, moeb, attnb, empty, gdn, mamba, short_conv, sparse)
+MODULES = (attention, ffn, moeb, attnb, empty, gdn, kda, lightning, mamba, short_conv, sparse)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

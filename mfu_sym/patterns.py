@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import attna, attnb, common, deepseek, gdn, mamba, moea, moeb
+from .hf_layers import attna, attnb, common, deepseek, gdn, kda, mamba, moea, moeb
 
-MODULES = (common, attna, attnb, mamba, gdn, deepseek, moeb, moea)
+MODULES = (common, attna, attnb, mamba, gdn, deepseek, moeb, moea, kda)
 
 PATTERNS = {}
 for _module in MODULES:

@@ -119,6 +119,8 @@ ELSEWHERE |= {"hf/deepseek_v2_lite/config.json", "hf/deepseek_v32/config.json"}
 ELSEWHERE |= {"hf/glm4_7/config.json", "hf/dots_llm1_base/config.json", "hf/longcat_flash_chat/config.json"}
 # Pinned to rounded published figures in tests/test_published_attnb.py
 ELSEWHERE |= {"hf/helium_1_preview_2b/config.json", "hf/starcoder2_15b/config.json"}
+# Pinned in tests/test_published_kda.py (Kimi Linear: the checkpoint's total less its router buffers).
+ELSEWHERE |= {"hf/kimi_linear_48b_a3b/config.json", "minimax_text_01.yaml"}
 
 
 def _example_files():
