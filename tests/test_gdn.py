@@ -246,3 +246,18 @@ def test_a_symbolic_core_in_the_model_symbols(tmp_path):
     sym = model.library.symbol
     core = [t for t in model.terms if t.formula.name == "gdn_core_chunked"][0].formula.forward
     assert core.has(sympy.ceiling(model.seq_len / 64)) and core.has(sym("gdn_value_heads"))
+
+
+def test_the_text_outputs_name_the_variants_in_force():
+    from pathlib import Path
+
+    from cli_helpers import run
+    root = Path(__file__).resolve().parent.parent
+    config = str(root / "examples/hf/qwen3_next_80b_a3b/config.json")
+    derive = run("derive", config, "--seq-len", "4096", "--variant", "linear_core=megatron").stdout
+    assert "counted under: preset exact, mask causal, attention kernel eager, conv_outputs causal, " \
+           "linear_core megatron\n" in derive
+    infer = run("infer", config, "--context", "4096").stdout
+    assert "; conv_outputs causal; linear_core chunked\n" in infer
+    dense = run("derive", str(root / "examples/llama3_8b.yaml")).stdout
+    assert "counted under: preset exact, mask causal, attention kernel eager\n" in dense

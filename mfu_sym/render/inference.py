@@ -71,7 +71,8 @@ def infer(r, inference, source=None):
     if "roofline" in r:
         lines += _roofline(r, w)
     lines.append(f"  counted under: matmul FLOPs (2 per multiply-add); prefill mask {model.conventions.mask}; "
-                 f"decode keys = cached + 1 (window-aware)" + (f"; MLA {model.conventions.mla}" if "mla" in mixers else ""))
+                 f"decode keys = cached + 1 (window-aware)" + (f"; MLA {model.conventions.mla}" if "mla" in mixers else "")
+                 + "".join(f"; {name} {choice}" for name, choice in model.conventions.variants))
     lines.append("  bytes: weights read once a step (embedding tables only at the looked-up rows), KV cache read; "
                  "activations and logits not counted")
     return "\n".join(lines)

@@ -56,8 +56,9 @@ def derive(model, report, source=None):
                      f"({si_flops(flops['hardware_training'])}, with {model.conventions.recompute} "
                      f"recomputation: {grouped(flops['recompute'])} more)")
     conv = report["conventions"]
+    variants = "".join(f", {name} {choice}" for name, choice in conv["variants"].items())
     lines.append(f"  counted under: preset {conv['preset']}, mask {conv['mask']}, "
-                 f"attention kernel {conv['attention_kernel']}")
+                 f"attention kernel {conv['attention_kernel']}{variants}")
     lines.append(f"  components counted in MFU: {', '.join(flops['components'])}")
     return "\n".join(lines)
 
