@@ -15,11 +15,12 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 """
 
 from .blocks import attention, empty, ffn
+from .blocks import latent_moe, mamba2
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
-MODULES = (attention, ffn, empty)
+MODULES = (attention, ffn, empty, mamba2, latent_moe)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

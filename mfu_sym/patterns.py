@@ -13,8 +13,9 @@ hf.py.
 
 from .errors import ConfigError
 from .hf_layers import common
+from .hf_layers import ssd
 
-MODULES = (common,)
+MODULES = (common, ssd)
 
 PATTERNS = {}
 for _module in MODULES:

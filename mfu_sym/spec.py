@@ -453,9 +453,11 @@ def _check_stack(arch, source, mixers, ffns):
         raise ConfigError(source, "window", "missing (the stack has sliding_attention layers)")
     if "mla" in mixers and not arch.mla:
         raise ConfigError(source, "kv_lora_rank", "missing (the stack has mla layers)")
-    if "moe" in ffns and not arch.n_experts:
-        raise ConfigError(source, "n_experts", "missing (the stack has moe layers)")
-    if arch.n_experts and "moe" not in ffns:
+    # kinds that route tokens to experts: moe, and any kind that needs n_experts (blocks/)
+    routed = [kind for kind in dict.fromkeys(ffns) if kind == "moe" or "n_experts" in kinds.get("ffn", kind).sizes]
+    if routed and not arch.n_experts:
+        raise ConfigError(source, "n_experts", f"missing (the stack has {routed[0]} layers)")
+    if arch.n_experts and not routed:
         raise ConfigError(source, "layers", "every layer is dense: no layer has experts (drop n_experts)")
 
 
