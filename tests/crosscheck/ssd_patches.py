@@ -162,7 +162,7 @@ def chunked_scan(hidden_states, dt, A, B, C, chunk_size, D=None, dt_bias=None, i
     output = (y_diag + y_off).reshape(batch, -1, heads, head_dim)
     if residual is not None:
         output = output + residual
-    output = output[:, :length]
+    output = output[:, :length].contiguous()  # as transformers' (Falcon-H1 views it)
     return (output, incoming) if return_final_states else output
 
 
