@@ -1,0 +1,35 @@
+"""Published parameter counts of the Mamba-2 (SSD) flagships, against the engine reading
+their published config.json (examples/hf/; provenance in examples/hf/SOURCES.md). Sources
+beside each figure; tests/sources.md lists them.
+
+Exact where the source gives the integer sum of the checkpoint's tensors."""
+
+from pathlib import Path
+
+import pytest
+
+import mfu_sym
+from mfu_sym import stack
+
+HF = Path(__file__).resolve().parent.parent / "examples" / "hf"
+
+
+def _count(name, what="total"):
+    model = mfu_sym.load(HF / name / "config.json")
+    return int(model.evaluate(model.param_counts()[what]))
+
+
+@pytest.mark.parametrize("name, what, published", [
+    # nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16: model.safetensors.index.json metadata
+    # "total_parameters" 31,577,937,344 (tests/sources.md), the Hub's safetensors total.
+    ("nemotron3_nano_30b_a3b", "total", 31_577_937_344),
+])
+def test_published_parameters(name, what, published):
+    assert _count(name, what) == published
+
+
+def test_nemotron3_nano_layers():
+    """The pattern MEMEM*EMEMEM*... of 52 blocks: 23 Mamba-2, 6 attention, 23 MoE."""
+    arch = mfu_sym.load(HF / "nemotron3_nano_30b_a3b" / "config.json").arch
+    assert stack.counts(arch.layers, "mixer") == {"mamba2": 23, "attention": 6, "none": 23}
+    assert stack.counts(arch.layers, "ffn") == {"none": 29, "latent_moe": 23}
