@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import DynamicCache
+from transformers.cache_utils import CacheLayerMixin
 
 from . import reference
 from .ssd_patches import patched
@@ -66,11 +67,23 @@ def measure_decode(config, *, batch, context, attn_implementation="eager"):
     root = type(model).__name__
     ids = reference._input_ids(model, batch, context, "cpu")
     cache = DynamicCache(config=model.config)
-    key = "cache_params" if config["model_type"] == "mamba2" else "past_key_values"
+    mamba2 = config["model_type"] == "mamba2"
+    key = "cache_params" if mamba2 else "past_key_values"
+    # positions given: without them GraniteMoeHybridModel asks the cache for its length,
+    # which a cache of Mamba layers only cannot answer (cache_utils get_seq_length raises)
+    positions = torch.arange(context)[None].expand(ids.shape[0], -1)
+    prefill = {} if mamba2 else {"position_ids": positions[:, : context - 1]}
+    step = {} if mamba2 else {"position_ids": positions[:, context - 1:]}
+    if not mamba2 and not any(isinstance(layer, CacheLayerMixin) for layer in cache.layers):
+        # no attention layer: the masks as create_causal_mask / create_recurrent_attention_mask
+        # give them without padding (None), which GraniteMoeHybridModel cannot build itself
+        # from a cache of Mamba layers only (it asks the cache for its length)
+        for kwargs in (prefill, step):
+            kwargs["attention_mask"] = {"full_attention": None, "linear_attention": None}
     with patched(), torch.no_grad():
-        model(input_ids=ids[:, : context - 1], use_cache=True, **{key: cache})
+        model(input_ids=ids[:, : context - 1], use_cache=True, **{key: cache}, **prefill)
         with reference._counted(f"ssd decode ({config['model_type']})") as (counter, _):
-            model(input_ids=ids[:, context - 1:], use_cache=True, **{key: cache})
+            model(input_ids=ids[:, context - 1:], use_cache=True, **{key: cache}, **step)
             counts = reference._snapshot(counter)
     total, by_module, _ = reference._split_counts(counts, root)
     conv, ssm, kv = zip(*_layer_caches(cache))
