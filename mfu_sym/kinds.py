@@ -14,12 +14,13 @@ gives them as `Architecture.sizes`. Features are model-wide choices a block read
 (`Architecture.features`), declared with their allowed values.
 """
 
-from .blocks import attention, attnb, empty, ffn, gdn, kda, lightning, mamba, moeb, short_conv, sparse
+from .blocks import (attention, attnb, empty, ffn, gdn, kda, latent_moe, lightning, mamba, mamba2, moeb, short_conv,
+                     sparse)
 from .errors import ConfigError
 
 PARTS = ("mixer", "ffn")
 # in display order: the order a model's terms come in
-MODULES = (attention, ffn, moeb, attnb, empty, gdn, kda, lightning, mamba, short_conv, sparse)
+MODULES = (attention, sparse, gdn, kda, lightning, mamba, mamba2, short_conv, ffn, moeb, latent_moe, attnb, empty)
 
 _BLOCKS = {part: {} for part in PARTS}
 FEATURES = {}

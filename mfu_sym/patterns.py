@@ -12,9 +12,9 @@ hf.py.
 """
 
 from .errors import ConfigError
-from .hf_layers import attna, attnb, common, deepseek, gdn, kda, mamba, moea, moeb
+from .hf_layers import attna, attnb, common, deepseek, gdn, kda, mamba, moea, moeb, ssd
 
-MODULES = (common, attna, attnb, mamba, gdn, deepseek, moeb, moea, kda)
+MODULES = (common, attna, attnb, mamba, gdn, deepseek, moeb, moea, kda, ssd)
 
 PATTERNS = {}
 for _module in MODULES:

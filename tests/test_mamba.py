@@ -89,7 +89,7 @@ def test_a_pure_mamba_has_no_heads_and_no_mlp(tmp_path):
     ({"layers": [{"count": 4, "mixer": "attention", "ffn": "dense"}], "mamba_d_inner": None, "mamba_d_state": None,
       "mamba_d_conv": None, "mamba_dt_rank": None, "n_experts": None, "top_k": None, "d_expert": None},
      "mamba_dt_norms", "no layer of the model has it"),
-    ({"layers": [{"count": 4, "mixer": "mamba2", "ffn": "dense"}]}, "layers[0].mixer", "'mamba2'"),
+    ({"layers": [{"count": 4, "mixer": "mamba3", "ffn": "dense"}]}, "layers[0].mixer", "'mamba3'"),
 ])
 def test_the_format_refuses(tmp_path, change, field, message):
     data = {k: v for k, v in {**HYBRID, **change}.items() if v is not None}

@@ -121,6 +121,8 @@ ELSEWHERE |= {"hf/glm4_7/config.json", "hf/dots_llm1_base/config.json", "hf/long
 ELSEWHERE |= {"hf/helium_1_preview_2b/config.json", "hf/starcoder2_15b/config.json"}
 # Pinned in tests/test_published_kda.py (Kimi Linear: the checkpoint's total less its router buffers).
 ELSEWHERE |= {"hf/kimi_linear_48b_a3b/config.json", "minimax_text_01.yaml"}
+# Pinned in tests/test_published_ssd.py
+ELSEWHERE |= {"hf/nemotron3_nano_30b_a3b/config.json"}
 
 
 def _example_files():

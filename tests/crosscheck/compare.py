@@ -48,7 +48,9 @@ def torch_components(by_module, mtp_prefix=None):
 
 def engine(config, tmp_path, **conventions):
     path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
+    from transformers import PretrainedConfig
+    # as transformers writes a config: inf (Mamba-2's time_step_limit) as {"__float__": "Infinity"}
+    path.write_text(json.dumps(PretrainedConfig._encode_special_floats(config)))
     return mfu_sym.load(path, **conventions)
 
 

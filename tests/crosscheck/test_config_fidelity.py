@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import CONFIG_MAPPING, AutoConfig
+from transformers import CONFIG_MAPPING, AutoConfig, PretrainedConfig
 
 from mfu_sym import hf
 
@@ -161,7 +161,8 @@ def _forms(config, tmp_path):
     directory = tmp_path / "saved"
     resolved.save_pretrained(directory)
     return {"written": config, "aliased": _aliased(config), "resolved": resolved.to_dict(),
-            "saved": json.loads((directory / "config.json").read_text())}
+            # decoded as from_pretrained reads it ({"__float__": "Infinity"} -> inf)
+            "saved": PretrainedConfig._decode_special_floats(json.loads((directory / "config.json").read_text()))}
 
 
 def _counts(config, tmp_path, **conventions):
