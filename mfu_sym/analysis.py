@@ -66,18 +66,33 @@ def reconcile(base, other, seq_len=None, batch=None):
         "residual": collect_in(residual, base.seq_len),
         "components": rows,
         "terms": terms,
-        "differences": differences(base.conventions, other.conventions),
+        "differences": differences(base.conventions, other.conventions, base),
         "identities": prove_identities(base) + prove_identities(other),
     }
 
 
-def differences(base, other):
+def differences(base, other, model=None):
     """The switches and disputed-term variants on which two conventions differ, each in
-    words on both sides: why their numbers differ."""
+    words on both sides: why their numbers differ. Given the model, switches that cannot
+    change its count are left out (MTP without MTP modules, MLA's form without MLA
+    layers, a mask that differs only in its treatment of windows and chunks when no layer
+    has one)."""
     ours, theirs = base.explain(), other.explain()
+    inapplicable = set()
+    if model is not None:
+        mixers = {block.name for block in model.arch.blocks() if block.part == "mixer"}
+        if "mtp" not in model.components:
+            inapplicable.add("mtp")
+        if not mixers & {"mla", "dsa"}:
+            inapplicable.add("mla")
+        if base.mask == other.mask and not mixers & {"sliding_attention", "chunked_attention", "dsa"}:
+            inapplicable.add("mask")
+        if "router" not in model.components:  # the router switch: no router to count
+            ours, theirs = ({**words, "counted": words["counted"].replace("; router not counted", "")}
+                            for words in (ours, theirs))
     out = []
     for key in _union(list(ours), list(theirs)):
-        if key == "preset" or ours.get(key) == theirs.get(key):
+        if key == "preset" or key in inapplicable or ours.get(key) == theirs.get(key):
             continue
         out.append({"switch": key, "base": ours.get(key, "not counted"), "against": theirs.get(key, "not counted")})
     return out

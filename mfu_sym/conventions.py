@@ -16,7 +16,7 @@ RECOMPUTE = ("none", "selective", "full")
 MLA_FORMS = ("naive", "absorbed")
 CHOICES = {"mask": MASKS, "attention_kernel": KERNELS, "recompute": RECOMPUTE, "mla": MLA_FORMS,
            "selective_cost": ("forward", "training"), "flops_from": ("formulas", "params")}
-FLAGS = ("half_windows", "count_recompute", "embedding_flops", "router", "mtp", "mtp_logits", "attention_core")
+FLAGS = ("half_windows", "exact_windows", "count_recompute", "embedding_flops", "router", "mtp", "mtp_logits", "attention_core")
 LISTS = ("nonmatmul", "params_exclude")
 
 
@@ -33,6 +33,7 @@ class Conventions:
     mtp: bool = False  # count multi-token-prediction modules in the totals
     mtp_logits: bool = True
     half_windows: bool = False
+    exact_windows: bool = False
     embedding_flops: bool = False
     nonmatmul: tuple = ()
     router: bool = True
@@ -48,6 +49,8 @@ class Conventions:
         for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise UsageError(None, name, f"{getattr(self, name)!r} (expected one of {', '.join(choices)})")
+        if self.half_windows and self.exact_windows:
+            raise UsageError(None, "exact_windows", "and half_windows both set (a window is halved or exact)")
         if isinstance(self.variants, dict):
             object.__setattr__(self, "variants", tuple(sorted(self.variants.items())))
         table = load_variants(self.root)
@@ -94,10 +97,14 @@ class Conventions:
     def mask_for(self, kind):
         """The mask of a mixer kind's attention core (formulas/masks.yaml). A dense or
         halved count ignores windows and chunks (dense kernels compute the square;
-        Megatron-LM's halving knows neither), except MaxText's (half_windows)."""
+        Megatron-LM's halving knows neither), except MaxText's (half_windows: windows and
+        chunks halved) and Megatron-Bridge's (exact_windows: sliding windows exact, chunks
+        ignored)."""
         local = {"sliding_attention": ("sliding_window", "half_window"), "chunked_attention": ("chunked", "half_chunk")}
         if self.mask == "causal":
             return local[kind][0] if kind in local else "causal"
+        if self.mask == "half" and kind == "sliding_attention" and self.exact_windows:
+            return "sliding_window"
         if self.mask == "half" and kind in local and self.half_windows:
             return local[kind][1]
         return self.mask
@@ -134,7 +141,8 @@ class Conventions:
         mask = {"causal": "causal: query t sees t keys (min(t, W) in a window)",
                 "full": "full: every query sees all S keys (windows ignored)",
                 "half": "half: S/2 keys per query" + (" (window layers min(S, W)/2)" if self.half_windows
-                                                      else " (windows ignored)")}[self.mask]
+                                                      else " (window layers exact, chunks ignored)"
+                                                      if self.exact_windows else " (windows ignored)")}[self.mask]
         recompute = {"none": "none", "full": "every layer's forward recomputed",
                      "selective": "attention core recomputed"
                      + (" (forward and backward charged, Korthikanti Eq. 8)" if self.selective_cost == "training" else "")}

@@ -88,4 +88,10 @@ def load(path, *, preset="exact", formulas=(), **switches):
                                        f"got {type(path).__name__}")
     library = load_library(formulas)
     conventions = Conventions.from_preset(preset or "exact", root=library.root, **switches)
-    return Model(load_architecture(path, library.root), conventions, library)
+    arch = load_architecture(path, library.root)
+    read = Model.variants_read(arch)
+    for name in switches.get("variants") or {}:  # a preset's others simply do not apply
+        if name not in read:
+            raise UsageError(None, "variants", f"{name}: the model has no layer that counts this term (its "
+                                               f"disputed terms: {', '.join(read) or 'none'})")
+    return Model(arch, conventions, library)

@@ -134,12 +134,13 @@ def test_elementwise_work_under_nonmatmul(tmp_path):
 
 def test_the_variants_are_read_only_by_models_with_gdn_layers(tmp_path, example):
     assert mfu_sym.load(_write(tmp_path, YAML)).variants_read(mfu_sym.load_architecture(_write(tmp_path, YAML))) \
-        == ["conv_outputs", "linear_core"]
+        == ["conv_outputs", "linear_core", "output_gate_count"]
     from cli_helpers import run, run_json
     refused = run("derive", example("llama3_8b.yaml"), "--variant", "linear_core=recurrent_8")
     assert refused.exit_code == 2 and "linear_core: the model has no layer that counts this term" in refused.output
     chosen = run_json("derive", _write(tmp_path, YAML), "--seq-len", 70, "--variant", "linear_core=recurrent_8")
-    assert chosen["conventions"]["variants"] == {"conv_outputs": "causal", "linear_core": "recurrent_8"}
+    assert chosen["conventions"]["variants"] == {"conv_outputs": "causal", "linear_core": "recurrent_8",
+                                                 "output_gate_count": "counted"}
 
 
 @pytest.mark.parametrize("change, field, message", [
@@ -256,8 +257,8 @@ def test_the_text_outputs_name_the_variants_in_force():
     config = str(root / "examples/hf/qwen3_next_80b_a3b/config.json")
     derive = run("derive", config, "--seq-len", "4096", "--variant", "linear_core=megatron").stdout
     assert "counted under: preset exact, mask causal, attention kernel eager, conv_outputs causal, " \
-           "linear_core megatron\n" in derive
+           "linear_core megatron, output_gate_count counted\n" in derive
     infer = run("infer", config, "--context", "4096").stdout
-    assert "; conv_outputs causal; linear_core chunked\n" in infer
+    assert "; conv_outputs causal; linear_core chunked; output_gate_count counted\n" in infer
     dense = run("derive", str(root / "examples/llama3_8b.yaml")).stdout
     assert "counted under: preset exact, mask causal, attention kernel eager\n" in dense

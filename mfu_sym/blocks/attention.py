@@ -50,7 +50,8 @@ def attention_terms(arch, library, conventions, count, kind, component=""):
     if arch.attention_bias == "all":
         names.append("o_bias")
     if arch.feature("attention_output_gate"):
-        names.append("attention_output_gate")
+        counted = conventions.variant("output_gate_count") == "counted"
+        names.append("attention_output_gate" if counted else "attention_output_gate_uncounted")
     if arch.qk_norm != "none":
         names.append(f"qk_norm_{arch.qk_norm}")
     if arch.feature("attention_sinks"):
@@ -93,10 +94,16 @@ def _elementwise(arch, library, conventions, count, kind):
         yield Term(formulas["rotary_mla" if kind == "mla" else "rotary"], count)
 
 
+def _gate_variants(arch):
+    """The output gate's count is disputed only where the model has one."""
+    return ("output_gate_count",) if arch.feature("attention_output_gate") else ()
+
+
 def _standard(name, description, count_symbol=None, sizes=(), variants=()):
     return Block(
         name=name, part="mixer", description=description, count_symbol=count_symbol, sizes=("n_heads",) + sizes,
         features=("attention_output_gate", "attention_sinks", "rotary_layers", "qk_l2_norm"), variants=variants,
+        variants_for=_gate_variants,
         terms=lambda arch, library, conventions, count, component="": attention_terms(
             arch, library, conventions, count, name, component),
         nonmatmul=lambda arch, library, conventions, count: _elementwise(arch, library, conventions, count, name))

@@ -30,9 +30,10 @@ def _masks(library, conventions):
     """(dense, sparse): the keys of every causal score (the indexer; the dense core) and
     of the selected ones. Exact: t and min(t, index_topk). A dense count computes the
     full square for both; a halved one S/2, or with MaxText's windows (half_windows) its
-    continuous k - k^2/(2 s) for the selected keys."""
+    continuous k - k^2/(2 s) for the selected keys; Megatron-Bridge's (exact_windows)
+    counts the selected keys exactly."""
     dense = conventions.mask_for("mla")
-    if conventions.mask == "causal":
+    if conventions.mask == "causal" or (conventions.mask == "half" and conventions.exact_windows):
         sparse = "dsa_topk"
     elif conventions.mask == "half" and conventions.half_windows:
         sparse = "half_topk"

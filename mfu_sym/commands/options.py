@@ -71,7 +71,13 @@ def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **s
                                    f"{NOT_APPLICABLE[command][name]}")
     if nonmatmul is not None:
         switches["nonmatmul"] = ("all",) if nonmatmul else ()
-    model = load(model_file, preset=preset, formulas=formula_dirs, **switches)
+    from ..errors import UsageError
+    try:
+        model = load(model_file, preset=preset, formulas=formula_dirs, **switches)
+    except UsageError as exc:
+        if exc.field != "variants":
+            raise
+        raise click.UsageError(f"--variant: {exc.message}") from None  # a usage error: exit 2
     _refuse_idle_switches(model, command, given)
     echo_notes(model.arch.notes)
     return model
@@ -85,11 +91,6 @@ def _refuse_idle_switches(model, command, given):
     def refuse(name, why):
         raise click.UsageError(f"--{name.replace('_', '-')}: {why}")
 
-    for name in given.get("variants") or {}:
-        read = model.variants_read(arch)
-        if name not in read:
-            refuse("variant", f"{name}: the model has no layer that counts this term (its disputed terms: "
-                              f"{', '.join(read) or 'none'})")
     from .. import stack
     if "mla" in given and not stack.count_of(arch.layers, "mixer", "mla"):
         refuse("mla", "the model has no multi-head latent attention layers" + (
