@@ -26,7 +26,7 @@ SECTIONS = {
     "kv_cache": "memory", "master_weights": "memory", "optimizers": "memory", "zero": "memory",
     "shards": "memory", "training": "memory", "activations": "memory",
     "hf_families": "hf", "hf_reasons": "hf", "hf_known_extra_keys": "hf", "hf_base_ignore": "hf",
-    "hf_unsupported": "hf",
+    "hf_unsupported": "hf", "hf_activations": "hf",
     "version": "hardware", "devices": "hardware",
 }
 # sections each data file may add to (every group of families brings its own formulas, variants,

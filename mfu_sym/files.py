@@ -6,7 +6,8 @@ YAML is read under the YAML 1.2 core schema, not PyYAML's YAML 1.1 defaults, bec
 and `0x` are explicit), booleans are `true`/`false`, there are no timestamps, a key
 given twice is an error, and aliases may not expand into more than MAX_NODES nodes (a
 "billion laughs" file is refused before anything is built). JSON refuses duplicate
-keys, NaN/Infinity and numbers too long to read.
+keys, NaN/Infinity (except in a model config, as transformers reads them) and numbers too
+long to read.
 """
 
 import json
@@ -91,20 +92,23 @@ def parse_yaml(text, source, error):
         loader.dispose()
 
 
-def load_json(path, error):
-    return parse_json(read_text(path, error), path, error)
+def load_json(path, error, constants=False):
+    return parse_json(read_text(path, error), path, error, constants)
 
 
-def decode_json(text):
-    """JSON as plain data: duplicate keys, NaN/Infinity, out-of-range floats and numbers
-    too long to read raise DataError (malformed text: json.JSONDecodeError)."""
-    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant,
+def decode_json(text, constants=False):
+    """JSON as plain data: duplicate keys, out-of-range floats and numbers too long to read
+    raise DataError (malformed text: json.JSONDecodeError); so do NaN and Infinity, unless
+    `constants`: a config.json that transformers 4 saved holds them (Mamba-2's
+    time_step_limit: [0.0, Infinity]) and transformers reads them as floats, so a model
+    config may; a size that is one is refused where sizes are read."""
+    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=float if constants else _no_constant,
                       parse_int=_json_int, parse_float=_json_float)
 
 
-def parse_json(text, source, error):
+def parse_json(text, source, error, constants=False):
     try:
-        return decode_json(text)
+        return decode_json(text, constants)
     except DataError as exc:
         raise error(source, None, f"invalid JSON: {exc}") from None
     except json.JSONDecodeError as exc:

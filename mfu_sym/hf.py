@@ -124,6 +124,24 @@ def families(root=None):
     return _table(root)[0]
 
 
+def activations(root=None):
+    """(activation attributes, {activation with parameters: why}) (hf_activations)."""
+    from . import data
+    return _activations(root or data.root())
+
+
+@lru_cache(maxsize=8)
+def _activations(root):
+    from .definitions import Entry
+    path, value = root.section("hf_activations")
+    entry = Entry(path, "hf_activations", value, ConfigError)
+    keys = tuple(entry.texts("keys"))
+    table = entry.entry("with_parameters")
+    found = {name: table.text(name) for name in table.value}
+    entry.done()
+    return keys, found
+
+
 def unsupported(root=None):
     """model_type -> why mfu-sym does not read it (formulas/hf_unsupported.yaml)."""
     from . import data
@@ -347,6 +365,13 @@ class _Reader:
             if key in attrs and attrs[key] not in allowed:
                 raise ConfigError(source, key, f"{attrs[key]!r} is not supported by mfu-sym "
                                   f"(expected {' or '.join(map(repr, allowed))})")
+        keys, with_parameters = activations(self.root)
+        for key in sorted(set(keys) & set(family["ignore"])):  # ignored fields are read only here
+            value = self.given.get(self._key(key))
+            if isinstance(value, str) and value in with_parameters:
+                raise ConfigError(source, self._key(key), f"{value!r} is not supported by mfu-sym for "
+                                  f"{family['class']}: {with_parameters[value]}, which its count leaves out "
+                                  f"(expected an activation without parameters)")
         for key, other in (family.get("equal") or {}).items():
             if attrs.get(key) != attrs.get(other):
                 raise ConfigError(source, key, f"{attrs.get(key)!r}, but {family['class']}'s attention assumes it "

@@ -66,7 +66,7 @@ def load_architecture(path, root=None):
     (read with the hf_families table of `root`, the data root; default the bundled one)."""
     path = Path(path)
     if path.suffix.lower() == ".json":
-        data, kind = load_json(path, ConfigError), "hf"
+        data, kind = load_json(path, ConfigError, constants=True), "hf"
     else:
         data, kind = load_yaml(path, ConfigError), "yaml"
         if data is None:

@@ -1,6 +1,8 @@
 """Data files are read as plain data under the YAML 1.2 core schema (never PyYAML's
 YAML 1.1 surprises), with duplicate keys, alias floods and unreadable numbers refused."""
 
+import json
+
 import pytest
 
 from mfu_sym.errors import ConfigError
@@ -72,3 +74,24 @@ def test_json_refusals(text, message):
     with pytest.raises(ConfigError, match="invalid JSON") as info:
         parse_json(text, "config.json", ConfigError)
     assert message in str(info.value)
+
+
+def test_a_model_config_may_hold_the_constants_transformers_4_wrote(tmp_path):
+    """transformers 4 saved Mamba-2's time_step_limit as [0.0, Infinity], and reads it back:
+    a config.json may hold NaN and Infinity where they are floats; a size may not."""
+    from cli_helpers import run
+    config = {"model_type": "mamba2", "hidden_size": 64, "num_hidden_layers": 2, "num_heads": 4, "head_dim": 32,
+              "n_groups": 1, "state_size": 16, "vocab_size": 100, "expand": 2}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config)[:-1] + ', "time_step_limit": [0.0, Infinity], "time_step_floor": NaN}')
+    assert run("derive", path, "--seq-len", "16").exit_code == 0
+    path.write_text(json.dumps(config).replace('"hidden_size": 64', '"hidden_size": Infinity'))
+    refused = run("derive", path, "--seq-len", "16")
+    assert refused.exit_code == 1 and refused.output.startswith(f"Error: {path}: hidden_size: ")
+    assert "Traceback" not in refused.output
+
+
+def test_model_files_in_yaml_and_logs_still_refuse_the_constants():
+    from mfu_sym.files import decode_json
+    with pytest.raises(Exception, match="NaN is not a JSON number"):
+        decode_json('{"tps": NaN}')

@@ -100,6 +100,11 @@ def test_biases_per_family(tmp_path):
     ({"model_type": "gpt2", "add_cross_attention": True}, "add_cross_attention", "not supported"),
     ({"model_type": "llama", "tie_word_embeddings": "yes"}, "tie_word_embeddings", "not true or false"),
     ({"model_type": "llama", "attention_bias": 1}, "attention_bias", "not true or false"),
+    ({"model_type": "llama", "hidden_act": "prelu"}, "hidden_act", "'prelu' is not supported by mfu-sym for "
+     "LlamaConfig: nn.PReLU holds one learned slope"),
+    ({"model_type": "gpt2", "activation_function": "xielu"}, "activation_function", "XIELUActivation holds two"),
+    ({"model_type": "gemma", "hidden_act": "prelu"}, "hidden_act", "nn.PReLU"),
+    ({"model_type": "gemma2", "hidden_activation": "prelu"}, "hidden_activation", "nn.PReLU"),
     ({"model_type": "qwen2", "use_sliding_window": True, "max_window_layers": -1}, "max_window_layers",
      "-1 is negative"),
 ])

@@ -43,3 +43,27 @@ qwen2_moe qwen3_moe olmoe deepseek_v3""".split()
 
 def test_the_families_people_train_are_read():
     assert sorted(set(REQUIRED) - set(FAMILIES)) == []
+
+
+def test_the_activations_with_parameters_are_those_transformers_has():
+    """An activation with learned parameters in an attribute a family ignores is refused
+    (hf_activations); a transformers upgrade that adds one fails here until it is listed."""
+    from transformers.activations import ACT2FN
+    found = set()
+    for name in ACT2FN:
+        module = ACT2FN[name]
+        if sum(p.numel() for p in module.parameters()):
+            found.add(name)
+    assert found == set(hf.activations()[1])
+
+
+@pytest.mark.parametrize("activation", ["prelu", "xielu"])
+def test_a_parametric_activation_adds_parameters_the_families_would_miss(activation):
+    """The reason for the refusal, shown on Llama: transformers builds the activation's
+    parameters into every MLP."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
+    sizes = dict(hidden_size=32, num_attention_heads=4, intermediate_size=48, num_hidden_layers=2, vocab_size=64)
+    plain = AutoModelForCausalLM.from_config(LlamaConfig(**sizes))
+    learned = AutoModelForCausalLM.from_config(LlamaConfig(**sizes, hidden_act=activation))
+    extra = sum(p.numel() for p in learned.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == 2 * {"prelu": 1, "xielu": 2}[activation]
