@@ -138,6 +138,11 @@ class Inference:
     def kv_cache_bytes_per_token(self):
         return self.kv_elements_per_token() * self.kv_bits / 8
 
+    @staticmethod
+    def _layers(terms):
+        """How many layers hold these caches (the caches of one layer share its count)."""
+        return sympy.Add(*{term.count for term, _ in terms})
+
     def state_elements(self):
         """Elements of the fixed-size decode states of one sequence (recurrent and
         convolution states of linear-attention and state-space layers), all layers."""
@@ -301,7 +306,12 @@ class Inference:
                 "elements_per_token": at(self.kv_elements_per_token()),
                 "positions_per_layer": {k: at(v) for k, v in self.kv_positions().items()},
                 "state_elements_per_sequence": at(self.state_elements()),
+                "state_bytes_per_sequence": whole(self.state_elements() * self.kv_bits / 8),
                 "layout": sorted({kv.name for _, kv in self.kv_terms + self.state_terms}),
+                "kv_layers": int(at(self._layers(self.kv_terms))),
+                "kv_layout": sorted({kv.name for _, kv in self.kv_terms}),
+                "state_layers": int(at(self._layers(self.state_terms))),
+                "state_layout": sorted({cache.name for _, cache in self.state_terms}),
             },
             "prefill": {"tokens": B * P, "flops": prefill_flops, "flops_per_token": prefill_flops / (B * P),
                         "bytes": prefill_bytes},

@@ -13,6 +13,8 @@ import mfu_sym
 from cli_helpers import assert_one_error_line
 from mfu_sym.cli import main
 from mfu_sym.errors import UsageError
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 from mfu_sym.hardware import load_hardware
 from mfu_sym.inference import Inference
 
@@ -320,3 +322,37 @@ def test_dtype_aliases(example):
 def test_help_has_an_example():
     result = run("infer", "--help")
     assert result.exit_code == 0 and "mfu-sym infer examples/llama3_8b.yaml" in result.output
+
+
+def _infer_text(path, *args):
+    result = CliRunner().invoke(main, ["infer", str(path), *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_hybrids_cache_is_the_attention_layers_kv_and_the_other_layers_states():
+    # Nemotron-3-Nano: 6 attention layers of 2 KV heads x 128 keep keys and values; 23
+    # Mamba-2 layers keep a conv state of conv_kernel (4) x (d_in + 2 G N) and a d_in x N
+    # state, d_in = 64 heads x 64, G = 8, N = 128 (transformers' NemotronH cache)
+    text = _infer_text(ROOT / "examples/hf/nemotron3_nano_30b_a3b/config.json", "--context", "4096")
+    kv = 6 * 2 * 2 * 128
+    state = 23 * (4 * (64 * 64 + 2 * 8 * 128) + 64 * 64 * 128)
+    assert f"{kv:,} elements, 6 of 52 layers (kv_heads)\n" in text
+    assert f"{state:,} elements, 23 of 52 layers (ssd_conv_state, ssd_ssm_state), the same at every context" in text
+    assert f"{2 * (kv * 4096 + state):,} bytes" in text  # bf16, the KV cache at 4,096 positions and the states
+
+
+def test_a_model_without_attention_keeps_no_keys_and_values():
+    text = _infer_text(ROOT / "examples/hf/mamba_2_8b/config.json", "--context", "4096")
+    assert "no layer keeps keys and values" in text and "the states; batch 1" in text
+
+
+def test_memory_gives_no_activation_figure_for_linear_attention_layers():
+    from cli_helpers import run
+    path = str(ROOT / "examples/hf/qwen3_next_80b_a3b/config.json")
+    data = json.loads(run("memory", path, "--seq-len", "4096", "--format", "json").stdout)
+    assert data["activations_per_layer"] is None
+    assert data["activations_not_modelled"].startswith("gated_deltanet layers: the per-layer activation constants")
+    text = run("memory", path, "--seq-len", "4096").stdout
+    assert "no activation figure is given and the total is weights, gradients and optimizer states alone " \
+           "(a lower bound)" in text

@@ -52,3 +52,20 @@ def test_readme_command_runs(tmp_path, monkeypatch, line):
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert "exceeds 100%" not in result.output and "Traceback" not in result.output
+
+
+def test_the_readme_describes_every_layer_kind_preset_and_variant():
+    """The tables of layer kinds, presets and variants cannot fall behind the registry."""
+    from mfu_sym import hf, kinds
+    from mfu_sym.conventions import load_presets, load_variants
+    table = README[README.index("### Layer kinds"):README.index("## Conventions")]
+    for part in kinds.PARTS:
+        for name in kinds.kinds(part):
+            assert f"`{name}`" in table, f"layer kind {name} missing from README's table"
+    for name in load_presets():
+        assert f"| `{name}` " in README, f"preset {name} missing from README's table"
+    for name in load_variants():
+        assert f"`{name}`" in README, f"variant {name} missing from README"
+    families = README[README.index("Supported `model_type`s"):README.index("Every other causal language model")]
+    for model_type in hf.families():
+        assert f"`{model_type}`" in families, f"model_type {model_type} missing from README's list"

@@ -22,12 +22,21 @@ def infer(r, inference, source=None):
               f"{grouped(r['params'])} params, all resident",
               f"    = {f['weights_bytes']}",
               f"  {'KV cache per token':<{w}}{grouped(kv['per_token']):>22} bytes  {nbytes(kv['per_token']):>11}   "
-              f"{grouped(kv['elements_per_token'])} elements, all {arch.n_layers} layers ({', '.join(kv['layout'])})",
+              + (f"{grouped(kv['elements_per_token'])} elements, "
+                 + (f"all {arch.n_layers} layers" if kv["kv_layers"] == arch.n_layers
+                    else f"{kv['kv_layers']:,} of {arch.n_layers} layers")
+                 + f" ({', '.join(kv['kv_layout'])})" if kv["kv_layers"] else "no layer keeps keys and values"),
               f"    = {f['kv_cache_bytes_per_token']}",
               f"  {'KV cache at context':<{w}}{grouped(kv['total']):>22} bytes  {nbytes(kv['total']):>11}   "
-              + ", ".join(f"{grouped(n)} positions a {k} layer" for k, n in kv["positions_per_layer"].items())
+              + ", ".join([f"{grouped(n)} positions a {k} layer" for k, n in kv["positions_per_layer"].items()]
+                          + (["the states"] if kv["state_layers"] else []))
               + f"; batch {b:,}",
               f"    = {f['kv_cache_bytes']}", ""]
+    if kv["state_layers"]:  # linear-attention and state-space layers: a fixed state, no positions
+        lines[-1:-1] = [f"  {'states per sequence':<{w}}{grouped(kv['state_bytes_per_sequence']):>22} bytes  "
+                        f"{nbytes(kv['state_bytes_per_sequence']):>11}   "
+                        f"{grouped(kv['state_elements_per_sequence'])} elements, {kv['state_layers']:,} of "
+                        f"{arch.n_layers} layers ({', '.join(kv['state_layout'])}), the same at every context"]
     lines += [f"Prefill: {pre['tokens']:,} tokens (batch {b:,} x prompt {P:,}), mask {model.conventions.mask}",
               f"  {'FLOPs':<{w}}{grouped(pre['flops']):>22}  ({si_flops(pre['flops'])}; "
               f"{grouped(pre['flops_per_token'])} per token)",
