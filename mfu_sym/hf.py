@@ -385,6 +385,11 @@ class _Reader:
                     raise ConfigError(source, self._key(key), f"{_short(value)} is not true or false")
                 fields[field] = value
             elif value is None:
+                default = (family.get("defaults") or {}).get(key)
+                if key not in optional and default is not None:  # the file's null replaced the default
+                    raise ConfigError(source, self._key(key), f"null, but {family['class']}'s model needs a size "
+                                                              f"here (expected an integer; the class default is "
+                                                              f"{default})")
                 if key not in optional:
                     raise ConfigError(source, self._key(key), "missing (no default in the transformers class)")
             elif key in optional:

@@ -157,7 +157,8 @@ def test_maxtext_bypasses_the_indexer_up_to_the_top_k(tmp_path):
     ({"num_experts": 4}, "num_experts", "but n_routed_experts is 8"),
     ({"attention_bias": True}, "attention_bias", "not supported"),
     ({"index_head_dim": 4}, "index_head_dim", "smaller than qk_rope_head_dim"),
-    ({"q_lora_rank": None}, "q_lora_rank", "missing"),
+    ({"q_lora_rank": None}, "q_lora_rank", "null, but DeepseekV32Config's model needs a size here (expected an "
+     "integer; the class default is 1536)"),
     ({"index_topk": 0}, "index_topk", "not positive"),
 ])
 def test_deepseek_v32_refusals(tmp_path, change, field, message):

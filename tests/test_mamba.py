@@ -232,7 +232,7 @@ def test_one_expert_is_a_dense_jamba(tmp_path):
     ({**JAMBA, "attn_layer_period": 0, "attn_layer_offset": 0}, "attn_layer_period", "not positive"),
     ({**JAMBA, "expert_layer_period": "2"}, "expert_layer_period", "not an integer"),
     ({**JAMBA, "mamba_dt_rank": "large"}, "mamba_dt_rank", "not a positive integer"),
-    ({**JAMBA, "num_key_value_heads": None}, "num_key_value_heads", "missing"),
+    ({**JAMBA, "num_key_value_heads": None}, "num_key_value_heads", "null, but JambaConfig's model needs a size"),
     ({**JAMBA, "num_experts_per_tok": 5}, "top_k", "larger than n_experts"),
     ({**MAMBA, "time_step_rank": "auto-ish"}, "time_step_rank", "not a positive integer"),
     ({**MAMBA, "use_conv_bias": "yes"}, "use_conv_bias", "not true or false"),
