@@ -169,3 +169,20 @@ def test_phi35_moe_parameters(tmp_path):
     counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
     assert counts["total"] == 41_873_153_344
     assert abs(counts["active"] - 6.6e9) <= 0.05e9
+
+
+# ---------------------------------------------------------------- published flagship configs (issue 14)
+
+# examples/hf/granite3_1_3b_a800m_instruct: ibm-granite/granite-3.1-3b-a800m-instruct's config.json
+# (provenance in examples/hf/SOURCES.md), pinned to the count published for that checkpoint
+# (tests/sources.md, "Granite 3.1 3B-A800M").
+PUBLISHED_TOTAL["hf/granite3_1_3b_a800m_instruct/config.json"] = (3_298_793_472, 0)
+
+
+def test_granite_3_1_3b_a800m_published_config():
+    """The published file gives the sizes the planner's copy quotes (GRANITE_3B_A800M above) and
+    the count published for the checkpoint, 3,298,793,472 (the LM head tied to the embedding)."""
+    model = mfu_sym.load(HF / "granite3_1_3b_a800m_instruct" / "config.json")
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    assert counts["total"] == 3_298_793_472
+    assert counts["lm_head"] == 0
