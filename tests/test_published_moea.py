@@ -169,3 +169,44 @@ def test_phi35_moe_parameters(tmp_path):
     counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
     assert counts["total"] == 41_873_153_344
     assert abs(counts["active"] - 6.6e9) <= 0.05e9
+
+
+# ---------------------------------------------------------------- published flagship configs (issue 14)
+
+# examples/hf/granite3_1_3b_a800m_instruct: ibm-granite/granite-3.1-3b-a800m-instruct's config.json
+# (provenance in examples/hf/SOURCES.md), pinned to the count published for that checkpoint
+# (tests/sources.md, "Granite 3.1 3B-A800M").
+PUBLISHED_TOTAL["hf/granite3_1_3b_a800m_instruct/config.json"] = (3_298_793_472, 0)
+
+
+def test_granite_3_1_3b_a800m_published_config():
+    """The published file gives the sizes the planner's copy quotes (GRANITE_3B_A800M above) and
+    the count published for the checkpoint, 3,298,793,472 (the LM head tied to the embedding)."""
+    model = mfu_sym.load(HF / "granite3_1_3b_a800m_instruct" / "config.json")
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    assert counts["total"] == 3_298_793_472
+    assert counts["lm_head"] == 0
+
+
+# examples/hf/minimax_m2: MiniMaxAI/MiniMax-M2's config.json in transformers' own format (the
+# Hub's blob view at revision fbd8a14; provenance in examples/hf/SOURCES.md), pinned to the
+# Hub's safetensors total of the FP8 checkpoint as test_minimax_m2_against_the_hub_safetensors_total
+# reads it (the block scales and router buffers added by hand).
+PUBLISHED_TOTAL["hf/minimax_m2/config.json"] = (228_703_644_928, 0)
+
+
+def test_minimax_m2_published_config_against_the_hub_safetensors_total():
+    """The published file describes the model the fixture above describes (the same count),
+    and its quantization_config names the FP8 blocks (weight_block_size 128 x 128) and the
+    tensors kept unquantized (gate, e_score_correction_bias, lm_head) that the scales follow."""
+    import json
+    config = json.loads((HF / "minimax_m2" / "config.json").read_text())
+    quant = config["quantization_config"]
+    assert quant["weight_block_size"] == [128, 128]
+    assert set(quant["modules_to_not_convert"]) == {"gate", "e_score_correction_bias", "lm_head"}
+    model = mfu_sym.load(HF / "minimax_m2" / "config.json")
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    h, heads, kv, d, experts, f = 3072, 48, 8, 128, 256, 1536
+    scales = (_fp8_block_scales(heads * d, h) + 2 * _fp8_block_scales(kv * d, h) + _fp8_block_scales(h, heads * d)
+              + experts * (2 * _fp8_block_scales(f, h) + _fp8_block_scales(h, f)))
+    assert counts["total"] + 62 * (scales + experts) == 228_703_644_928

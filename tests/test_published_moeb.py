@@ -167,3 +167,31 @@ def test_longcat_flash_activated_range_width():
     """The range's width is 12 real experts a token in each of 28 MoE blocks whatever LongCat
     leaves out of its count: 31.3B - 18.6B = 12.7B (both rounded to 0.1B)."""
     assert _near(_activated("none_zero") - _activated("all_zero"), 12.7 * B, 0.1 * B)
+
+
+# ---------------------------------------------------------------- published flagship configs (issue 14)
+
+# examples/hf/glm4_7_flash: zai-org/GLM-4.7-Flash's config.json at revision 7dd20894 (provenance
+# in examples/hf/SOURCES.md). The checkpoint's safetensors index gives metadata.total_size
+# 31,221,488,576 (its 48 bf16 shards hold 62,444,175,504 bytes: two bytes an element plus the
+# shard headers), an operator's log of the downloaded snapshot (tests/sources.md).
+GLM_4_7_FLASH_CHECKPOINT_ELEMENTS = 31_221_488_576
+PUBLISHED_TOTAL = {"hf/glm4_7_flash/config.json": (GLM_4_7_FLASH_CHECKPOINT_ELEMENTS, 0)}
+
+
+def test_glm_4_7_flash_published_config_against_the_checkpoint():
+    """The checkpoint stores what transformers builds (29,943,390,976) plus the 46 MoE routers'
+    e_score_correction_bias (64 each; buffers in transformers) and the MTP layer that
+    transformers does not build (num_nextn_predict_layers 1): a MoE decoder layer with its
+    router bias, enorm, hnorm, eh_proj (2 h x h), shared_head.norm, and its own copies of
+    the embedding and the LM head. Each MTP term is counted by hand from the config's sizes."""
+    counts = _counts(mfu_sym.load(HF / "glm4_7_flash" / "config.json"))
+    assert counts["total"] == 29_943_390_976
+    h, heads, q_lora, kv_lora, nope, rope, v = 2048, 20, 768, 512, 192, 64, 256
+    experts, expert_ffn, shared, vocab = 64, 1536, 1, 154880
+    attention = (h * q_lora + q_lora + q_lora * heads * (nope + rope) + h * (kv_lora + rope) + kv_lora
+                 + kv_lora * heads * (nope + v) + heads * v * h)
+    moe = (experts + shared) * 3 * h * expert_ffn + experts * h
+    mtp_layer = attention + moe + 2 * h + experts + 2 * h + 2 * h * h + h + 2 * vocab * h
+    assert counts["total"] + 46 * experts + mtp_layer == GLM_4_7_FLASH_CHECKPOINT_ELEMENTS
+    assert counts["mtp"] == 0  # the MTP layer is not built (transformers does not build it either)
