@@ -20,6 +20,10 @@ PUBLISHED_TOTAL = {
     # nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16: model.safetensors.index.json metadata
     # "total_parameters" 31,577,937,344 (tests/sources.md), the Hub's safetensors total.
     "hf/nemotron3_nano_30b_a3b/config.json": ("exact", 31_577_937_344, 0),
+    # ibm-ai-platform/Bamba-9B (first published as ibm-fms/Bamba-9B): "Bamba 9B (9.78B)",
+    # transformers' model documentation (model_doc/bamba, BambaConfig table) and the model
+    # card; rounded to 0.01B, so within half its last digit (tests/sources.md).
+    "hf/bamba_9b/config.json": ("rounded", 9_780_000_000, 5_000_000),
 }
 
 
@@ -35,3 +39,10 @@ def test_nemotron3_nano_layers():
     arch = mfu_sym.load(HF / "nemotron3_nano_30b_a3b" / "config.json").arch
     assert stack.counts(arch.layers, "mixer") == {"mamba2": 23, "attention": 6, "none": 23}
     assert stack.counts(arch.layers, "ffn") == {"none": 29, "latent_moe": 23}
+
+
+def test_bamba_9b_layers():
+    """attn_layer_indices [9, 18, 27]: 3 attention layers, 29 Mamba-2, a SwiGLU MLP in each."""
+    arch = mfu_sym.load(HF / "bamba_9b" / "config.json").arch
+    assert stack.counts(arch.layers, "mixer") == {"mamba2": 29, "attention": 3}
+    assert stack.counts(arch.layers, "ffn") == {"dense": 32}
