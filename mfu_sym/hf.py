@@ -220,6 +220,12 @@ def _text_config(config, family, source, root):
         arch = from_config(inner, source, root)
     except ConfigError as exc:
         raise ConfigError(exc.source, f"text_config.{exc.field}" if exc.field else "text_config", exc.message) from None
+    towers = sorted(str(k) for k, v in config.items() if k != "text_config" and str(k).endswith("_config")
+                    and isinstance(v, dict))
+    if towers:  # the causal LM is the text model alone; a checkpoint's count includes the towers
+        arch = replace(arch, notes=arch.notes + (
+            f"{', '.join(towers)}: not counted (AutoModelForCausalLM builds the text model alone; the "
+            f"checkpoint's parameters include {'this part' if len(towers) == 1 else 'these parts'})",))
     _, _, known = _table(root)
     outer = sorted(str(k) for k in config if k not in field_names(family) and k not in known)
     if outer:

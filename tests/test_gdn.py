@@ -216,6 +216,9 @@ def test_qwen3_5_multimodal_configs_are_read_through_their_text_config(tmp_path)
     assert (arch.layers, arch.sizes, arch.n_experts, arch.tied_embeddings) == (
         alone.layers, alone.sizes, alone.n_experts, False)  # the text config's own tie decides
     assert any("language_model_only" in note for note in arch.notes)
+    assert "vision_config: not counted (AutoModelForCausalLM builds the text model alone; the checkpoint's " \
+           "parameters include this part)" in arch.notes
+    assert not any("not counted" in note for note in alone.notes)
     # the class fixes the text class, whatever model_type the text part names
     wrong = {**composite, "text_config": {**composite["text_config"], "model_type": "qwen3_5_text"}}
     assert _arch(tmp_path, wrong).n_experts == 4
