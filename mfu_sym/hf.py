@@ -60,7 +60,7 @@ def _read_table(root):
 
 
 _MAPPINGS = ("aliases", "defaults", "kwargs", "absent", "when_null", "null_means", "derived", "refuse", "equal",
-             "keys", "zero_refused", "architecture", "flags", "switches", "when_auto", "post_init_kwargs")
+             "keys", "zero_refused", "architecture", "flags", "switches", "when_auto", "post_init_kwargs", "when_true")
 _WINDOW_LAYERS = ("all", "qwen", "qwen2_moe", "pattern")
 _MOE_LAYERS = ("all", "first_dense", "qwen")
 
@@ -111,8 +111,13 @@ def _family(entry, reasons):
     known = (set(family["defaults"]) | set(family["kwargs"]) | set(family["absent"]) | set(family["derived"])
              | set(family["aliases"].values()) | set(family["keys"].values())
              | set(family["post_init_kwargs"].values()))
-    for section in ("when_null", "when_auto", "null_means", "absent", "derived"):
-        for key, rule in family[section].items():
+    for name, rules in family["when_true"].items():
+        if not isinstance(rules, dict):
+            entry.fail(f"when_true.{name}", "expected a mapping of attribute -> expression")
+    for section in ("when_null", "when_auto", "null_means", "absent", "derived", "when_true"):
+        rules = family[section] if section != "when_true" else {
+            key: rule for rules in family["when_true"].values() for key, rule in rules.items()}
+        for key, rule in rules.items():
             for node in ast.walk(ast.parse(str(rule), mode="eval")):
                 if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS and node.id not in known:
                     entry.fail(f"{section}.{key}", f"{rule!r} names {node.id!r}, which the family does not read")
@@ -283,6 +288,10 @@ class _Reader:
         for key, rule in (family.get("when_auto") or {}).items():
             if attrs.get(key) == "auto":
                 attrs[key] = self._evaluate(key, rule)
+        for flag, rules in (family.get("when_true") or {}).items():  # `if self.flag: x = ...`
+            if self._flag(flag):
+                for key, rule in rules.items():
+                    attrs[key] = self._evaluate(key, rule)
         popped = family.get("post_init_kwargs") or {}
         for key, attribute in popped.items():
             if key in config:

@@ -53,6 +53,10 @@ class Inference:
     def __init__(self, model, *, dtype="bf16", kv_dtype=None, experts="expected"):
         if experts not in EXPERTS_TOUCHED:
             raise UsageError(None, "experts_touched", f"{experts!r} (expected one of {', '.join(EXPERTS_TOUCHED)})")
+        if model.arch.feature("bidirectional"):  # every position sees the ones after it
+            raise UsageError(model.arch.source or None, "bidirectional", "the attention sees the positions after "
+                             "the query: there is no causal decode step or KV cache to count (derive counts the "
+                             "forward and training)")
         self.model = model
         self.experts = experts
         self.data = load_data(model.library)

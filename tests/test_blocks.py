@@ -205,3 +205,35 @@ def test_reconcile_says_term_by_term_and_why():
     switches = {row["switch"]: row for row in result["differences"]}
     assert "windows ignored" in switches["mask"]["base"] and "min(S, W)/2" in switches["mask"]["against"]
     assert math.isclose(result["ratio"], 1 + terms["attention_core"]["value"] / result["against"]["training"])
+
+
+def _bidirectional_pairs(s, w):
+    """Keys the queries see in a bidirectional window of w (|q - k| < w), by brute force."""
+    return sum(1 for q in range(s) for k in range(s) if abs(q - k) < w)
+
+
+@pytest.mark.parametrize("s", [1, 3, 5, 6, 13])
+def test_the_bidirectional_window_total_is_the_brute_force_count(s):
+    library = mfu_sym.load_library()
+    mask, sym = library.masks["bidirectional_window"], library.symbol
+    assert mask.total.xreplace({sym("seq_len"): s, sym("window"): 5}) == _bidirectional_pairs(s, 5)
+
+
+def test_a_bidirectional_model_from_the_model_format(tmp_path):
+    data = {**BASE, "n_layers": 2, "window": 3, "bidirectional": True,
+            "layers": [{"count": 1, "mixer": "sliding_attention"}, {"count": 1, "mixer": "attention"}]}
+    model = mfu_sym.load(_write(tmp_path, data))
+    s = 10
+    keys = _bidirectional_pairs(s, 3) + s * s
+    assert model.evaluate(model.forward("attention_core"), seq_len=s) == 4 * 4 * 16 * keys
+    full = mfu_sym.load(_write(tmp_path, data), mask="full")  # a convention's square applies as to any layer
+    assert full.evaluate(full.forward("attention_core"), seq_len=s) == 4 * 4 * 16 * 2 * s * s
+    refused = run("infer", _write(tmp_path, data), "--context", "16")
+    assert_one_error_line(refused, "bidirectional", "the attention sees the positions after the query")
+
+
+def test_bidirectional_chunked_layers_are_refused(tmp_path):
+    data = {**BASE, "n_layers": 2, "attention_chunk": 4, "bidirectional": True,
+            "layers": [{"count": 2, "mixer": "chunked_attention"}]}
+    result = run("derive", _write(tmp_path, data), "--seq-len", "8")
+    assert_one_error_line(result, "bidirectional", "not modelled for chunked attention layers")

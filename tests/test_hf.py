@@ -95,7 +95,7 @@ def test_biases_per_family(tmp_path):
     ({"model_type": "mistral", "sliding_window": -4}, "sliding_window", "not positive"),
     ({"model_type": "gemma2", "layer_types": ["full_attention"]}, "layer_types", "one per layer"),
     ({"model_type": "gemma2", "layer_types": ["global"] * 26}, "layer_types[0]", "expected full_attention"),
-    ({"model_type": "gemma3_text", "use_bidirectional_attention": True}, "use_bidirectional_attention",
+    ({"model_type": "gemma2", "use_bidirectional_attention": True}, "use_bidirectional_attention",
      "not supported"),
     ({"model_type": "gpt2", "add_cross_attention": True}, "add_cross_attention", "not supported"),
     ({"model_type": "llama", "tie_word_embeddings": "yes"}, "tie_word_embeddings", "not true or false"),

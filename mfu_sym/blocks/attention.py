@@ -24,16 +24,24 @@ FEATURES = (
     Feature("qk_l2_norm", (False, True), False,
             "queries and keys L2-normalised without weights on the layers that rotate them (Llama 4 "
             "use_qk_norm): no parameters, no matmul; elementwise under --nonmatmul"),
+    Feature("bidirectional", (False, True), False,
+            "every attention layer bidirectional (Gemma 3 use_bidirectional_attention): a full layer sees "
+            "all seq_len keys, a sliding one the keys within window - 1 positions either side; no causal "
+            "decode step"),
 )
 
 LOCAL = ("sliding_attention", "chunked_attention")
 
 
-def mask_name(conventions, kind):
+def mask_name(conventions, kind, arch):
     """The mask of a kind's core: the conventions' (conventions.mask_for), except that a
     chunked layer's exact count follows the variant chunked_attention_keys (the keys of
-    the query's own chunk, or the last attention_chunk keys transformers computes)."""
+    the query's own chunk, or the last attention_chunk keys transformers computes), and
+    that a bidirectional model's exact count sees both sides (a convention's full or
+    halved square applies to it as to any layer)."""
     name = conventions.mask_for(kind)
+    if arch.feature("bidirectional") and conventions.mask == "causal":
+        return {"attention": "bidirectional", "sliding_attention": "bidirectional_window"}[kind]
     if name == "chunked" and conventions.variant("chunked_attention_keys") == "window":
         return "chunked_window"
     return name
@@ -43,7 +51,7 @@ def attention_terms(arch, library, conventions, count, kind, component=""):
     """Q/K/V/O projections, their biases, QK norms, an output gate and sinks, and the
     core under the mask the conventions give this kind of layer."""
     formulas = library.formulas
-    mask = library.masks[mask_name(conventions, kind)]
+    mask = library.masks[mask_name(conventions, kind, arch)]
     names = ["q_proj", "k_proj", "v_proj", "o_proj"]
     if arch.attention_bias in ("qkv", "all"):
         names.append("qkv_bias")
@@ -83,7 +91,8 @@ def _elementwise(arch, library, conventions, count, kind):
     """Softmax over the scores, elementwise QK norms, rotary embedding (on the layers
     that rotate: all, or the local ones only)."""
     formulas = library.formulas
-    yield Term(formulas["softmax"], count, library.masks[mask_name(conventions, kind)])
+    name = conventions.mask_for("mla") if kind == "mla" else mask_name(conventions, kind, arch)
+    yield Term(formulas["softmax"], count, library.masks[name])
     rotary = arch.position_embedding == "none" and (
         kind == "mla" or arch.feature("rotary_layers") == "all" or kind in LOCAL)
     if kind != "mla" and arch.qk_norm != "none":
@@ -99,11 +108,17 @@ def _gate_variants(arch):
     return ("output_gate_count",) if arch.feature("attention_output_gate") else ()
 
 
-def _standard(name, description, count_symbol=None, sizes=(), variants=()):
+def _one_way(arch, source):
+    if arch.feature("bidirectional"):
+        from ..errors import ConfigError
+        raise ConfigError(source, "bidirectional", "not modelled for chunked attention layers (expected false)")
+
+
+def _standard(name, description, count_symbol=None, sizes=(), variants=(), check=None):
+    features = ("attention_output_gate", "attention_sinks", "rotary_layers", "qk_l2_norm", "bidirectional")
     return Block(
         name=name, part="mixer", description=description, count_symbol=count_symbol, sizes=("n_heads",) + sizes,
-        features=("attention_output_gate", "attention_sinks", "rotary_layers", "qk_l2_norm"), variants=variants,
-        variants_for=_gate_variants,
+        features=features, variants=variants, variants_for=_gate_variants, check=check,
         terms=lambda arch, library, conventions, count, component="": attention_terms(
             arch, library, conventions, count, name, component),
         nonmatmul=lambda arch, library, conventions, count: _elementwise(arch, library, conventions, count, name))
@@ -115,7 +130,8 @@ BLOCKS = (
               count_symbol="n_window_layers", sizes=("window",)),
     _standard("chunked_attention", "causal softmax attention within the query's own chunk of `attention_chunk` "
                                    "positions (Llama 4's local layers)",
-              count_symbol="n_chunked_layers", sizes=("attention_chunk",), variants=("chunked_attention_keys",)),
+              count_symbol="n_chunked_layers", sizes=("attention_chunk",), variants=("chunked_attention_keys",),
+              check=_one_way),
     Block(name="mla", part="mixer", count_symbol="n_mla_layers", sizes=("n_heads",),
           description="multi-head latent attention (DeepSeek-V2/V3): compressed keys and values",
           terms=mla_terms,
