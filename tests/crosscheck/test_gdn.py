@@ -197,4 +197,7 @@ def test_the_composite_config_counts_its_text_model(tmp_path):
     path = tmp_path / "config.json"
     path.write_text(json.dumps({**SMALL["qwen3_5"], "vision_config": {"depth": 1}, "image_token_id": 3}))
     import mfu_sym
-    assert mfu_sym.load_architecture(path).notes == ()  # every key is a field of Qwen3_5Config
+    # every key is a field of Qwen3_5Config: the one note says the vision tower is not counted
+    assert mfu_sym.load_architecture(path).notes == (
+        "vision_config: not counted (AutoModelForCausalLM builds the text model alone; the checkpoint's "
+        "parameters include this part)",)
