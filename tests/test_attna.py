@@ -5,7 +5,6 @@ from the command line; what the readers refuse, they refuse with the field's nam
 family table's `switches` entries are checked at load. The exactness against transformers
 is in tests/crosscheck/test_attna.py."""
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 import mfu_sym
+from cli_helpers import counts_in_both_formats, write_model
 from mfu_sym import data, hf
 from mfu_sym.cli import main
 from mfu_sym.errors import ConfigError
@@ -47,28 +47,19 @@ PAIRS = {
 }
 
 
-def _write(tmp_path, name, content):
-    path = tmp_path / name
-    path.write_text(json.dumps(content) if name.endswith(".json") else yaml.safe_dump(content))
-    return path
-
 
 @pytest.mark.parametrize("name", list(PAIRS))
 def test_the_yaml_format_describes_the_same_model(tmp_path, name):
     config, model_yaml = PAIRS[name]
-    reports = []
-    for path in (_write(tmp_path, "config.json", config), _write(tmp_path, "model.yaml", model_yaml)):
-        for conventions in ({}, {"mask": "full", "attention_kernel": "flash"}):
-            report = mfu_sym.load(path, **conventions).report(seq_len=11, batch=2)
-            reports.append((report["params"], report["flops"]["forward"], report["flops"]["training"]))
-    assert reports[:2] == reports[2:]
+    from_config, from_yaml = counts_in_both_formats(tmp_path, config, model_yaml)
+    assert from_config == from_yaml
 
 
 def test_per_head_unshared_counts_a_scale_per_head(tmp_path):
     """(n_heads + n_kv_heads) * d_head parameters, against per_head's 2 * d_head."""
     counts = {}
     for choice in ("per_head", "per_head_unshared", "none"):
-        model = mfu_sym.load(_write(tmp_path, "m.yaml", {**SIZES, "qk_norm": choice}))
+        model = mfu_sym.load(write_model(tmp_path, {**SIZES, "qk_norm": choice}, "m.yaml"))
         counts[choice] = int(model.evaluate(model.params()))
     assert counts["per_head_unshared"] - counts["none"] == 4 * (4 + 2) * 16
     assert counts["per_head"] - counts["none"] == 4 * 2 * 16
@@ -76,7 +67,7 @@ def test_per_head_unshared_counts_a_scale_per_head(tmp_path):
 
 def test_a_bad_qk_norm_names_the_choices(tmp_path):
     with pytest.raises(ConfigError, match="per_head_unshared"):
-        mfu_sym.load(_write(tmp_path, "m.yaml", {**SIZES, "qk_norm": "per_head_each"}))
+        mfu_sym.load(write_model(tmp_path, {**SIZES, "qk_norm": "per_head_each"}, "m.yaml"))
 
 
 @pytest.mark.parametrize("name", FLAGSHIPS)
@@ -88,8 +79,8 @@ def test_flagships_run_from_the_command_line(name):
 
 
 def test_cohere_qk_norm_switch(tmp_path):
-    plain = mfu_sym.load(_write(tmp_path, "config.json", {"model_type": "cohere", **BASE}))
-    normed = mfu_sym.load(_write(tmp_path, "config.json", {"model_type": "cohere", **BASE, "use_qk_norm": True}))
+    plain = mfu_sym.load(write_model(tmp_path, {"model_type": "cohere", **BASE}, "config.json"))
+    normed = mfu_sym.load(write_model(tmp_path, {"model_type": "cohere", **BASE, "use_qk_norm": True}, "config.json"))
     assert (plain.arch.qk_norm, normed.arch.qk_norm) == ("none", "per_head_unshared")
 
 
@@ -116,23 +107,23 @@ def test_cohere_qk_norm_switch(tmp_path):
 ])
 def test_refusals_name_the_field(tmp_path, config, field, message):
     with pytest.raises(ConfigError, match=message) as error:
-        mfu_sym.load(_write(tmp_path, "config.json", config))
+        mfu_sym.load(write_model(tmp_path, config, "config.json"))
     assert error.value.field == field
 
 
 @pytest.mark.parametrize("model_type", ["glm", "glm4", "cohere", "granite", "ernie4_5", "hunyuan_v1_dense"])
 def test_null_window_keys_are_harmless(tmp_path, model_type):
     config = {"model_type": model_type, **BASE, "head_dim": 16, "sliding_window": None, "layer_types": None}
-    model = mfu_sym.load(_write(tmp_path, "config.json", config))
+    model = mfu_sym.load(write_model(tmp_path, config, "config.json"))
     assert model.arch.n_window_layers == 0
 
 
 def test_the_smollm3_default_has_no_windows_and_nope_changes_nothing(tmp_path):
     """use_sliding_window off (SmolLM3-3B): no window layer; with it on, the NoPE layers
     (every 4th by default) slide."""
-    off = mfu_sym.load(_write(tmp_path, "config.json", {"model_type": "smollm3", **BASE, "sliding_window": 3}))
-    on = mfu_sym.load(_write(tmp_path, "config.json", {"model_type": "smollm3", **BASE, "sliding_window": 3,
-                                                       "use_sliding_window": True}))
+    off = mfu_sym.load(write_model(tmp_path, {"model_type": "smollm3", **BASE, "sliding_window": 3}, "config.json"))
+    on = mfu_sym.load(write_model(tmp_path, {"model_type": "smollm3", **BASE, "sliding_window": 3,
+                                                       "use_sliding_window": True}, "config.json"))
     assert off.arch.n_window_layers == 0
     assert on.arch.layer_types == ("full_attention",) * 3 + ("sliding_attention",)
 

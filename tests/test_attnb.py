@@ -4,14 +4,13 @@ window layer groups) with the same counts as their Hugging Face configs; what th
 refuse, they refuse with the field's name. The exactness against transformers is in
 tests/crosscheck/test_attnb.py."""
 
-import json
 from pathlib import Path
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 import mfu_sym
+from cli_helpers import counts_in_both_formats, write_model
 from mfu_sym.cli import main
 from mfu_sym.errors import ConfigError
 
@@ -55,27 +54,18 @@ PAIRS = {
 }
 
 
-def _write(tmp_path, name, content):
-    path = tmp_path / name
-    path.write_text(json.dumps(content) if name.endswith(".json") else yaml.safe_dump(content))
-    return path
-
 
 @pytest.mark.parametrize("name", list(PAIRS))
 def test_the_yaml_format_describes_the_same_model(tmp_path, name):
     config, model_yaml = PAIRS[name]
-    reports = []
-    for path in (_write(tmp_path, "config.json", config), _write(tmp_path, "model.yaml", model_yaml)):
-        for conventions in ({}, {"mask": "full", "attention_kernel": "flash"}):
-            report = mfu_sym.load(path, **conventions).report(seq_len=11, batch=2)
-            reports.append((report["params"], report["flops"]["forward"], report["flops"]["training"]))
-    assert reports[:2] == reports[2:]
+    from_config, from_yaml = counts_in_both_formats(tmp_path, config, model_yaml)
+    assert from_config == from_yaml
 
 
 def test_xielu_adds_two_parameters_a_layer_and_no_flops(tmp_path):
-    plain = mfu_sym.load(_write(tmp_path, "a.yaml", {**SIZES, "mlp": "plain"}))
-    xielu = mfu_sym.load(_write(tmp_path, "b.yaml", {**SIZES, "mlp": "plain",
-                                                     "layers": [{"count": 4, "ffn": "xielu_mlp"}]}))
+    plain = mfu_sym.load(write_model(tmp_path, {**SIZES, "mlp": "plain"}, "a.yaml"))
+    xielu = mfu_sym.load(write_model(tmp_path, {**SIZES, "mlp": "plain",
+                                                     "layers": [{"count": 4, "ffn": "xielu_mlp"}]}, "b.yaml"))
     assert int(xielu.evaluate(xielu.params())) - int(plain.evaluate(plain.params())) == 2 * 4
     flops = [model.report(seq_len=7)["flops"] for model in (xielu, plain)]
     assert [(f["forward"], f["backward"], f["training"]) for f in flops] == [
@@ -83,22 +73,22 @@ def test_xielu_adds_two_parameters_a_layer_and_no_flops(tmp_path):
 
 
 def test_xielu_mlp_shares_the_stack_with_dense_layers(tmp_path):
-    mixed = mfu_sym.load(_write(tmp_path, "m.yaml", {**SIZES, "mlp": "plain", "layers": [
-        {"count": 1, "ffn": "xielu_mlp"}, {"count": 3, "ffn": "dense"}]}))
-    plain = mfu_sym.load(_write(tmp_path, "p.yaml", {**SIZES, "mlp": "plain"}))
+    mixed = mfu_sym.load(write_model(tmp_path, {**SIZES, "mlp": "plain", "layers": [
+        {"count": 1, "ffn": "xielu_mlp"}, {"count": 3, "ffn": "dense"}]}, "m.yaml"))
+    plain = mfu_sym.load(write_model(tmp_path, {**SIZES, "mlp": "plain"}, "p.yaml"))
     assert int(mixed.evaluate(mixed.params())) - int(plain.evaluate(plain.params())) == 2
 
 
 def test_xielu_mlp_needs_a_plain_mlp(tmp_path):
     with pytest.raises(ConfigError, match="plain"):
-        mfu_sym.load(_write(tmp_path, "m.yaml", {**SIZES, "layers": [{"count": 4, "ffn": "xielu_mlp"}]}))
+        mfu_sym.load(write_model(tmp_path, {**SIZES, "layers": [{"count": 4, "ffn": "xielu_mlp"}]}, "m.yaml"))
 
 
 @pytest.mark.parametrize("name", ["examples/hf/helium_1_preview_2b", "examples/hf/stablelm_2_1_6b_chat",
                                   "examples/hf/starcoder2_15b", None])
 def test_configs_run_from_the_command_line(tmp_path, name):
     path = str(ROOT / name / "config.json") if name else str(
-        _write(tmp_path, "config.json", {"model_type": "exaone4", **BASE, "sliding_window": 5}))
+        write_model(tmp_path, {"model_type": "exaone4", **BASE, "sliding_window": 5}, "config.json"))
     for command in (["derive", path, "--format", "json"], ["infer", path, "--context", "64", "--format", "json"]):
         result = CliRunner().invoke(main, command)
         assert result.exit_code == 0, result.output
@@ -136,16 +126,16 @@ def test_configs_run_from_the_command_line(tmp_path, name):
 ])
 def test_refusals_name_the_field(tmp_path, config, field, message):
     with pytest.raises(ConfigError, match=message) as error:
-        mfu_sym.load(_write(tmp_path, "config.json", config))
+        mfu_sym.load(write_model(tmp_path, config, "config.json"))
     assert error.value.field == field
 
 
 def test_the_ministral_default_slides_every_layer(tmp_path):
-    model = mfu_sym.load(_write(tmp_path, "config.json", {"model_type": "ministral", **BASE, "head_dim": 16}))
+    model = mfu_sym.load(write_model(tmp_path, {"model_type": "ministral", **BASE, "head_dim": 16}, "config.json"))
     assert model.arch.layer_types == ("sliding_attention",) * 4 and model.arch.window == 4096
 
 
 def test_starcoder2_without_a_window_has_none(tmp_path):
-    model = mfu_sym.load(_write(tmp_path, "config.json", {"model_type": "starcoder2", **BASE,
-                                                          "layer_types": ["full_attention"] * 4}))
+    model = mfu_sym.load(write_model(tmp_path, {"model_type": "starcoder2", **BASE,
+                                                          "layer_types": ["full_attention"] * 4}, "config.json"))
     assert model.arch.n_window_layers == 0

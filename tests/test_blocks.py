@@ -14,13 +14,9 @@ from mfu_sym import kinds
 from mfu_sym.analysis import analyze, step_derivative
 from mfu_sym.inference import Inference
 
+from cli_helpers import write_model as _write
 from cli_helpers import assert_one_error_line, run, run_json
 
-
-def _write(tmp_path, data, name="m.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 BASE = {"d_model": 64, "n_heads": 4, "d_ff": 96, "vocab_size": 100}

@@ -4,12 +4,11 @@
 refusal of the readers (formulas/hf_families_deepseek.yaml, hf_layers/deepseek.py,
 blocks/sparse.py). Against transformers itself: tests/crosscheck/test_dsa.py."""
 
-import json
 
 import pytest
-import yaml
 
-import mfu_sym
+from cli_helpers import write_model as _write
+from cli_helpers import load_model as _load
 from mfu_sym import stack
 from mfu_sym.errors import ConfigError, UsageError
 from mfu_sym.inference import Inference
@@ -34,14 +33,6 @@ V2 = {"model_type": "deepseek_v2", "hidden_size": 64, "intermediate_size": 96, "
 H, R, DR, DN, DV, RQ, K, HI, DI, D = 4, 16, 8, 16, 12, 32, 5, 2, 16, 64  # the sizes above
 
 
-def _write(tmp_path, data, name="model.yaml"):
-    path = tmp_path / name
-    path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data))
-    return path
-
-
-def _load(tmp_path, data, name="model.yaml", **conventions):
-    return mfu_sym.load(_write(tmp_path, data, name), **conventions)
 
 
 def _counts(model, seq_len=12, batch=2):

@@ -4,14 +4,13 @@ states, the Hugging Face readers' rules and every refusal. The expected numbers 
 written by hand from the layer's definition (a projection is 2 FLOPs per weight, a
 depthwise conv 2 K per channel, ...), never taken from the engine."""
 
-import json
 import math
 
 import pytest
 import sympy
-import yaml
 
 import mfu_sym
+from cli_helpers import write_model as _write
 from mfu_sym.errors import ConfigError
 from mfu_sym.inference import Inference
 
@@ -25,11 +24,6 @@ YAML = {"name": "tiny-gdn", "d_model": D, "n_heads": H, "n_kv_heads": HKV, "d_he
         "layers": [{"count": 3, "mixer": "gated_deltanet"}, {"count": 1, "mixer": "attention"}]}
 CHANNELS = 2 * NK * DK + NV * DV  # the conv runs over q|k|v
 
-
-def _write(tmp_path, data, name="m.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data) if name.endswith(".yaml") else json.dumps(data))
-    return path
 
 
 def _gdn_params():

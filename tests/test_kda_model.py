@@ -10,12 +10,12 @@ import math
 
 import pytest
 import sympy
-import yaml
 
 import mfu_sym
 from mfu_sym.errors import ConfigError
 from mfu_sym.inference import Inference
 
+from cli_helpers import write_model as _write
 from cli_helpers import run, run_json
 
 # Kimi-Linear-48B-A3B's sizes (examples/hf/kimi_linear_48b_a3b/config.json) in the model
@@ -38,11 +38,6 @@ MINIMAX = {
 }
 HF_KIMI = "examples/hf/kimi_linear_48b_a3b/config.json"
 
-
-def _write(tmp_path, data, name="model.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 def _numbers(model, seq_len=4096):

@@ -4,14 +4,14 @@ disputed scan (mamba_scan) and conv (conv_outputs) counts, decode with state cac
 every refusal of the HF readers (formulas/hf_families_mamba.yaml, hf_layers/mamba.py).
 Against transformers itself: tests/crosscheck/test_mamba.py."""
 
-import json
 import math
 
 import pytest
 import sympy
-import yaml
 
 import mfu_sym
+from cli_helpers import write_model as _write
+from cli_helpers import load_model as _load
 from mfu_sym import stack
 from mfu_sym.inference import Inference
 
@@ -37,14 +37,6 @@ LFM2 = {"model_type": "lfm2", "hidden_size": 64, "num_hidden_layers": 3, "vocab_
         "layer_types": ["conv", "full_attention", "conv"]}
 
 
-def _write(tmp_path, data, name="model.yaml"):
-    path = tmp_path / name
-    path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data))
-    return path
-
-
-def _load(tmp_path, data, name="model.yaml", **conventions):
-    return mfu_sym.load(_write(tmp_path, data, name), **conventions)
 
 
 def _counts(model, seq_len=7, batch=2):

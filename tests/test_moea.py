@@ -6,12 +6,11 @@ rotary_layers, qk_l2_norm, lm_head_bias), the disputed expert and chunk terms
 readers (formulas/hf_families_moea.yaml, hf_layers/moea.py). Against transformers itself:
 tests/crosscheck/test_moea.py."""
 
-import json
 
 import pytest
-import yaml
 
-import mfu_sym
+from cli_helpers import write_model as _write
+from cli_helpers import load_model as _load
 
 from cli_helpers import assert_one_error_line, run
 
@@ -66,14 +65,6 @@ PHIMOE = {"model_type": "phimoe", "hidden_size": 64, "num_attention_heads": 4, "
           "num_experts_per_tok": 2, "lm_head_bias": True, "attention_bias": True, "sliding_window": 5}
 
 
-def _write(tmp_path, data, name="model.yaml"):
-    path = tmp_path / name
-    path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data))
-    return path
-
-
-def _load(tmp_path, data, name="model.yaml", **conventions):
-    return mfu_sym.load(_write(tmp_path, data, name), **conventions)
 
 
 def _counts(model, seq_len=11, batch=2):

@@ -5,14 +5,13 @@ zero_expert_slots), decode with zero-computation experts, and every refusal of t
 readers (formulas/hf_families_moeb.yaml, hf_layers/moeb.py). Against transformers
 itself: tests/crosscheck/test_moeb.py."""
 
-import json
 from fractions import Fraction
 
 import pytest
 import sympy
-import yaml
 
-import mfu_sym
+from cli_helpers import write_model as _write
+from cli_helpers import load_model as _load
 from mfu_sym.inference import Inference
 
 from cli_helpers import assert_one_error_line, run, run_json
@@ -46,14 +45,6 @@ ERNIE_YAML = {"name": "ernie", "d_model": 64, "n_heads": 4, "n_kv_heads": 2, "vo
                          {"count": 1, "mixer": "attention", "ffn": "ernie_moe"}, {"count": 1, "mixer": "attention", "ffn": "dense"}]}
 
 
-def _write(tmp_path, data, name="model.yaml"):
-    path = tmp_path / name
-    path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data))
-    return path
-
-
-def _load(tmp_path, data, name="model.yaml", **conventions):
-    return mfu_sym.load(_write(tmp_path, data, name), **conventions)
 
 
 def _counts(model, seq_len=7, batch=2):

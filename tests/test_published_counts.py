@@ -111,20 +111,6 @@ PUBLISHED_TOTAL = {
 # GPT-3 175B and PaLM 540B (papers' rounded figures that the count does not reproduce).
 ELSEWHERE = {"gemma3_27b.yaml", "hf/gemma3_27b/config.json", "gpt3_175b.yaml", "palm_540b.yaml",
              "hf/palm_540b/config.json"}
-# Pinned in tests/test_published_mamba.py
-ELSEWHERE |= {"hf/mamba_2_8b/config.json", "hf/jamba_v0_1/config.json", "hf/lfm2_700m/config.json"}
-# Pinned in tests/test_published_dsa.py
-ELSEWHERE |= {"hf/deepseek_v2_lite/config.json", "hf/deepseek_v32/config.json"}
-# Pinned in tests/test_published_moeb.py
-ELSEWHERE |= {"hf/glm4_7/config.json", "hf/dots_llm1_base/config.json", "hf/longcat_flash_chat/config.json"}
-# Pinned to rounded published figures in tests/test_published_attnb.py
-ELSEWHERE |= {"hf/helium_1_preview_2b/config.json", "hf/starcoder2_15b/config.json"}
-# Pinned in tests/test_published_kda.py (Kimi Linear: the checkpoint's total less its router buffers).
-ELSEWHERE |= {"hf/kimi_linear_48b_a3b/config.json", "minimax_text_01.yaml"}
-# Pinned in tests/test_published_ssd.py
-ELSEWHERE |= {"hf/nemotron3_nano_30b_a3b/config.json"}
-# Pinned to a rounded published figure in tests/test_published_attna.py
-ELSEWHERE |= {"hf/hy_mt2_7b/config.json"}
 
 
 def _example_files():
@@ -133,12 +119,16 @@ def _example_files():
 
 
 def _pinned_elsewhere():
-    """Examples pinned by the other test_published_*.py files (one per group of families)."""
+    """Examples pinned by the other test_published_*.py files (one per group of families):
+    their PUBLISHED_TOTAL and PUBLISHED_ROUNDED tables, and PINNED, the examples their own
+    tests check against a published figure."""
     import importlib
     names = set()
     for path in Path(__file__).parent.glob("test_published_*.py"):
         if path.name != Path(__file__).name:
-            names |= set(getattr(importlib.import_module(path.stem), "PUBLISHED_TOTAL", {}))
+            module = importlib.import_module(path.stem)
+            for table in ("PUBLISHED_TOTAL", "PUBLISHED_ROUNDED", "PINNED"):
+                names |= set(getattr(module, table, ()))
     return names
 
 

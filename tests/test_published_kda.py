@@ -32,6 +32,9 @@ MINIMAX_ACTIVE, MINIMAX_ACTIVE_HALF_DIGIT = 45.9e9, 0.05e9
 KIMI_CONFIG_SHA256 = "a6ac3c2c4b5aa72370f9727f49ffa4432715d20061889acdb37c688be853096e"
 
 
+# examples checked against published figures by the tests below (test_published_counts.py)
+PINNED = {"hf/kimi_linear_48b_a3b/config.json", "minimax_text_01.yaml"}
+
 def test_kimi_linear_config_is_the_hubs_file_byte_for_byte():
     assert hashlib.sha256(KIMI.read_bytes()).hexdigest() == KIMI_CONFIG_SHA256
 

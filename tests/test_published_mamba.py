@@ -14,6 +14,9 @@ import mfu_sym
 HF = Path(__file__).resolve().parent.parent / "examples" / "hf"
 
 
+# examples checked against published figures by the tests below (test_published_counts.py)
+PINNED = {"hf/mamba_2_8b/config.json", "hf/jamba_v0_1/config.json", "hf/lfm2_700m/config.json"}
+
 def _count(name, what="total"):
     model = mfu_sym.load(HF / name / "config.json")
     return int(model.evaluate(model.param_counts()[what]))

@@ -18,6 +18,9 @@ HF = Path(__file__).resolve().parent.parent / "examples" / "hf"
 B = 10**9
 
 
+# examples checked against published figures by the tests below (test_published_counts.py)
+PINNED = {"hf/glm4_7/config.json", "hf/dots_llm1_base/config.json", "hf/longcat_flash_chat/config.json"}
+
 def _model(tmp_path, config, **conventions):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

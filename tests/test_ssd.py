@@ -4,14 +4,14 @@ the HF readers for the same models, the disputed terms (ssd_scan, ssm_inner, ssd
 conv_outputs) change exactly what they say, and the format's refusals. Against
 transformers itself: tests/crosscheck/test_ssd.py."""
 
-import json
 
 import pytest
 import yaml
 
-import mfu_sym
 from mfu_sym.errors import ConfigError
 from mfu_sym.inference import Inference
+
+from cli_helpers import load_model as _load
 
 D, INNER, HEADS, GROUPS, STATE, KERNEL, CHUNK = 32, 48, 4, 2, 8, 4, 8
 SSD = {"ssd_inner": INNER, "ssd_heads": HEADS, "ssd_groups": GROUPS, "ssd_state": STATE,
@@ -43,11 +43,6 @@ MAMBA2 = {"model_type": "mamba2", "hidden_size": D, "num_hidden_layers": 2, "voc
           "num_heads": HEADS, "head_dim": 2 * D // HEADS, "n_groups": GROUPS, "state_size": STATE,
           "conv_kernel": KERNEL, "chunk_size": CHUNK, "tie_word_embeddings": True}
 
-
-def _load(tmp_path, data, name="model.yaml", **conventions):
-    path = tmp_path / name
-    path.write_text(json.dumps(data) if name.endswith(".json") else yaml.safe_dump(data))
-    return mfu_sym.load(path, **conventions)
 
 
 def _counts(model, seq_len=13, batch=2):

@@ -5,15 +5,11 @@ import pytest
 import yaml
 
 import mfu_sym
+from cli_helpers import write_model as _write
 from mfu_sym import stack
 from mfu_sym.errors import ConfigError
 from mfu_sym.stack import LayerGroup
 
-
-def _write(tmp_path, data, name="m.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump(data))
-    return path
 
 
 BASE = {"d_model": 64, "n_heads": 4, "d_ff": 96, "vocab_size": 100, "seq_len": 16}

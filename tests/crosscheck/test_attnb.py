@@ -16,15 +16,15 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
 import mfu_sym
 from mfu_sym.errors import ConfigError
-from mfu_sym.inference import Inference
 
+from .attention_checks import (decode_step_exact, every_form_reads_the_same, families_covered,
+                               keys_per_layer_match, kv_cache_is_what_transformers_allocates, small_model_exact,
+                               transformers_fails)
 from .compare import assert_same, engine
 from .reference import build_model, count_params, measure, measure_decode
-from .test_config_fidelity import _forms, _keys_per_layer, _our_keys_per_layer
 
 ROOT = Path(__file__).resolve().parents[2]
 IDS = {"pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
@@ -86,9 +86,7 @@ def test_the_sequence_lengths_fall_on_both_sides_of_every_window():
 
 def test_every_family_is_covered():
     """Every family of formulas/hf_families_attnb.yaml has small models here."""
-    import yaml
-    table = yaml.safe_load((ROOT / "formulas" / "hf_families_attnb.yaml").read_text())
-    assert {config["model_type"] for config in SMALL.values()} == set(table["hf_families"])
+    families_covered(SMALL, "hf_families_attnb.yaml")
 
 
 # ------------------------------------------------------------------ forward, backward, training
@@ -98,20 +96,12 @@ def test_every_family_is_covered():
 @pytest.mark.parametrize("implementation, kernel", [("eager", "eager"), ("sdpa", "flash")])
 @pytest.mark.parametrize("name", list(SMALL))
 def test_small_models_exact(tmp_path, name, implementation, kernel, seq_len):
-    config = SMALL[name]
-    measured = measure(config, batch=BATCH, seq_len=seq_len, attn_implementation=implementation)
-    model = engine(config, tmp_path, mask="full", attention_kernel=kernel)
-    assert_same(model, measured, batch=BATCH, seq_len=seq_len)
+    small_model_exact(tmp_path, SMALL[name], implementation, kernel, batch=BATCH, seq_len=seq_len)
 
 
 @pytest.mark.parametrize("name", WINDOWED)
 def test_keys_per_layer_match_transformers_masks(tmp_path, name):
-    """The causal count sums, per layer, the keys transformers' own masks let each query see."""
-    config = SMALL[name]
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    arch = mfu_sym.load_architecture(path)
-    assert _our_keys_per_layer(arch, max(SEQ_LENS)) == _keys_per_layer(config, max(SEQ_LENS))
+    keys_per_layer_match(tmp_path, SMALL[name], max(SEQ_LENS))
 
 
 # ------------------------------------------------------------------ decode and the KV cache
@@ -123,65 +113,24 @@ CONTEXTS = [1, 3, 9]  # an empty cache; below every window; past every window
 @pytest.mark.parametrize("implementation", ["eager", "sdpa"])
 @pytest.mark.parametrize("name", list(SMALL))
 def test_decode_step_exact(tmp_path, name, implementation, context):
-    config = SMALL[name]
-    measured = measure_decode(config, batch=BATCH, context=context, attn_implementation=implementation)
-    inference = Inference(engine(config, tmp_path), dtype="fp32")
-    assert inference.report(context, batch=BATCH)["decode_step"]["flops"] == measured.forward
-    assert inference.model.evaluate(inference.decode_step_flops().subs(
-        {inference.context: context, inference.batch: BATCH})) == measured.forward
+    decode_step_exact(tmp_path, SMALL[name], implementation, batch=BATCH, context=context)
 
 
 @pytest.mark.parametrize("context", CONTEXTS)
 @pytest.mark.parametrize("name", list(SMALL))
 def test_kv_cache_is_what_transformers_allocates(tmp_path, name, context):
-    """Full layers hold every position; window layers hold min(C, W) in the engine, and
-    transformers' sliding cache keeps W - 1 once the step is done (the relation
-    test_decode.py pins): the totals differ by exactly those positions."""
-    config = SMALL[name]
-    measured = measure_decode(config, batch=BATCH, context=context, attn_implementation="eager")
-    inference = Inference(engine(config, tmp_path), dtype="fp32")
-    arch = inference.model.arch
-    report = inference.report(context, batch=BATCH)
-    kinds = arch.layer_types
-    held = [keys[2] for keys, _ in measured.cache_shapes]
-    assert held == [min(context, arch.window - 1) if kind == "sliding_attention" else context for kind in kinds]
-    (per_position,) = {4 * (k[1] * k[3] + v[1] * v[3]) for k, v in measured.cache_shapes}
-    assert report["kv_cache_bytes_per_token"] == arch.n_layers * per_position
-    dropped = sum(1 for kind in kinds if kind == "sliding_attention" and context >= arch.window)
-    assert report["kv_cache_bytes"] == measured.cache_bytes + BATCH * per_position * dropped
+    kv_cache_is_what_transformers_allocates(tmp_path, SMALL[name], batch=BATCH, context=context)
 
 
 # ------------------------------------------------------------------ the forms of a config
 
 
-def _counts(data, tmp_path, **conventions):
-    report = engine(data, tmp_path, **conventions).report(seq_len=max(SEQ_LENS), batch=1)
-    return report["params"]["total"], report["flops"]["forward"], report["flops"]["training"]
-
-
 @pytest.mark.parametrize("name", list(SMALL))
 def test_every_form_reads_the_same(tmp_path, name):
-    """As written, aliased, to_dict() and save_pretrained: the same exact counts, equal to
-    the parameters of the model built from each form and to FlopCounterMode."""
-    config = SMALL[name]
-    measured = measure(config, batch=1, seq_len=max(SEQ_LENS), attn_implementation="eager")
-    exact = set()
-    for form, data in _forms(config, tmp_path).items():
-        assert count_params(build_model(data, attn_implementation="eager", device="meta")) == measured.params, form
-        assert _counts(data, tmp_path, mask="full", attention_kernel="eager") == (
-            measured.params, measured.forward, measured.training), form
-        exact.add(_counts(data, tmp_path))
-    assert len(exact) == 1
+    every_form_reads_the_same(tmp_path, SMALL[name], max(SEQ_LENS))
 
 
 # ------------------------------------------------------------------ refused, and why
-
-
-def _transformers_fails(config, seq_len=6):
-    with pytest.raises(Exception):
-        model = build_model(config, attn_implementation="eager")
-        with torch.no_grad():
-            model(torch.zeros(1, seq_len, dtype=torch.long))
 
 
 REFUSED = {
@@ -210,7 +159,7 @@ REFUSED = {
 @pytest.mark.parametrize("name", list(REFUSED))
 def test_what_transformers_cannot_run_is_refused(tmp_path, name):
     config, field = REFUSED[name]
-    _transformers_fails(config)
+    transformers_fails(config)
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     with pytest.raises(ConfigError) as error:

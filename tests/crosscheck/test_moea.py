@@ -18,14 +18,13 @@ own chunk) differ from those paths by exactly the terms the tests below write ou
 """
 
 import pytest
-import torch
 
 from mfu_sym import stack
 from mfu_sym.inference import Inference
 
 from .compare import engine
 from .reference import build_model, count_params, measure, measure_decode
-from .test_config_fidelity import _forms
+from .test_config_fidelity import _forms, _keys_per_layer
 
 S = dict(hidden_size=64, num_attention_heads=4, num_key_value_heads=2, vocab_size=96)
 WINDOW, CHUNK = 5, 4
@@ -231,25 +230,6 @@ def test_every_config_form(tmp_path, name):
 
 
 # ------------------------------------------------------------------ masks
-
-
-def _keys_per_layer(config, seq_len):
-    """Sum over queries of the keys each layer lets them see, from the (eager, additive)
-    masks transformers passes to every attention module."""
-    model = build_model(config, attn_implementation="eager")
-    seen = {}
-
-    def capture(index):
-        def hook(module, args, kwargs):
-            mask = kwargs.get("attention_mask")
-            seen[index] = int((mask[0, 0] == 0).sum()) if mask is not None else seq_len * (seq_len + 1) // 2
-        return hook
-
-    for i, layer in enumerate(model.model.layers):
-        layer.self_attn.register_forward_pre_hook(capture(i), with_kwargs=True)
-    with torch.no_grad():
-        model(torch.zeros(1, seq_len, dtype=torch.long))
-    return [seen[i] for i in range(len(model.model.layers))]
 
 
 def _our_keys_per_layer(model, seq_len):
