@@ -75,9 +75,9 @@ def differences(base, other, model=None):
     """The switches and disputed-term variants on which two conventions differ, each in
     words on both sides: why their numbers differ. Given the model, switches that cannot
     change its count are left out (MTP without MTP modules, MLA's form without MLA
-    layers, a mask that differs only in its treatment of windows and chunks when no layer
-    has one)."""
-    ours, theirs = base.explain(), other.explain()
+    layers, the router without a router, a mask that differs only in its treatment of
+    windows and chunks when no layer has one)."""
+    from dataclasses import replace
     inapplicable = set()
     if model is not None:
         mixers = {block.name for block in model.arch.blocks() if block.part == "mixer"}
@@ -87,9 +87,9 @@ def differences(base, other, model=None):
             inapplicable.add("mla")
         if base.mask == other.mask and not mixers & {"sliding_attention", "chunked_attention", "dsa"}:
             inapplicable.add("mask")
-        if "router" not in model.components:  # the router switch: no router to count
-            ours, theirs = ({**words, "counted": words["counted"].replace("; router not counted", "")}
-                            for words in (ours, theirs))
+        if "router" not in model.components:
+            base, other = replace(base, router=True), replace(other, router=True)
+    ours, theirs = base.explain(), other.explain()
     out = []
     for key in _union(list(ours), list(theirs)):
         if key == "preset" or key in inapplicable or ours.get(key) == theirs.get(key):

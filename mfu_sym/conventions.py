@@ -92,7 +92,11 @@ class Conventions:
             wanted = dict(given.pop("variants"))
             changed += [f"variant {k}" for k, v in wanted.items() if base_variants.get(k) != v]
             given["variants"] = {**base_variants, **wanted}
-        return cls(**{**base, **given, "preset": preset, "overridden": tuple(changed), "root": root})
+        conventions = cls(**{**base, **given, "preset": preset, "overridden": tuple(changed), "root": root})
+        for key in ("half_windows", "exact_windows"):  # they qualify the halved mask only
+            if given.get(key) and conventions.mask != "half":
+                raise UsageError(None, key, f"applies to the halved mask only (the mask is {conventions.mask})")
+        return conventions
 
     def mask_for(self, kind):
         """The mask of a mixer kind's attention core (formulas/masks.yaml). A dense or

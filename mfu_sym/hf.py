@@ -114,11 +114,17 @@ def _family(entry, reasons):
     for name, rules in family["when_true"].items():
         if not isinstance(rules, dict):
             entry.fail(f"when_true.{name}", "expected a mapping of attribute -> expression")
+        if name not in known:
+            entry.fail(f"when_true.{name}", "not an attribute the family reads (expected a boolean field)")
     for section in ("when_null", "when_auto", "null_means", "absent", "derived", "when_true"):
         rules = family[section] if section != "when_true" else {
             key: rule for rules in family["when_true"].values() for key, rule in rules.items()}
         for key, rule in rules.items():
-            for node in ast.walk(ast.parse(str(rule), mode="eval")):
+            try:
+                tree = ast.parse(str(rule), mode="eval")
+            except SyntaxError:
+                entry.fail(f"{section}.{key}", f"{rule!r} is not an expression")
+            for node in ast.walk(tree):
                 if isinstance(node, ast.Name) and node.id not in expr.FUNCTIONS and node.id not in known:
                     entry.fail(f"{section}.{key}", f"{rule!r} names {node.id!r}, which the family does not read")
     return family

@@ -252,3 +252,44 @@ def test_names_from_files_cannot_carry_control_characters(tmp_path):
     arch = _load_config(tmp_path, {"model_type": "llama", "num_hidden_layers": 2,
                                    "_name_or_path": "evil\n\\input{/etc/passwd}\x1b[31m"}).arch
     assert arch.name == "evil\\n\\input{/etc/passwd}\\x1b[31m"
+
+
+@pytest.mark.parametrize("change, field, message", [
+    ({"when_true": {"use_bidirectional_attention": 5}}, "when_true.use_bidirectional_attention",
+     "expected a mapping of attribute -> expression"),
+    ({"when_true": {"use_bidirectonal_attention": {"sliding_window": "sliding_window"}}},
+     "when_true.use_bidirectonal_attention", "not an attribute the family reads"),
+    ({"when_true": {"use_bidirectional_attention": {"sliding_window": "windw + 1"}}},
+     "when_true.sliding_window", "names 'windw', which the family does not read"),
+    ({"when_true": {"use_bidirectional_attention": {"sliding_window": "floor(sliding_window /"}}},
+     "when_true.sliding_window", "is not an expression"),
+    ({"absent": {"head_dim": "hidden_size //// 2"}}, "absent.head_dim", "is not an expression"),
+])
+def test_bad_family_rules_are_refused_at_load(tmp_path, change, field, message):
+    """A family table (a --formulas directory may replace one) is checked when it is read."""
+    import yaml
+
+    from mfu_sym import data, hf
+    root = Path(__file__).resolve().parent.parent
+    table = yaml.safe_load((root / "formulas" / "hf_families.yaml").read_text())
+    table["hf_families"]["gemma3_text"].update(change)
+    (tmp_path / "hf_families.yaml").write_text(yaml.safe_dump(table))
+    with pytest.raises(ConfigError) as error:
+        hf.families(data.root([tmp_path]))
+    assert str(error.value.field).endswith(field) and message in error.value.message
+
+
+@pytest.mark.parametrize("section, message", [
+    ({"keys": "hidden_act"}, "keys"),
+    ({"keys": ["hidden_act"], "with_parameters": ["prelu"]}, "with_parameters"),
+])
+def test_a_bad_activation_table_is_refused(tmp_path, section, message):
+    import yaml
+
+    from mfu_sym import data, hf
+    root = Path(__file__).resolve().parent.parent
+    table = yaml.safe_load((root / "formulas" / "hf_families.yaml").read_text())
+    table["hf_activations"] = section
+    (tmp_path / "hf_families.yaml").write_text(yaml.safe_dump(table))
+    with pytest.raises(ConfigError, match=message):
+        hf.activations(data.root([tmp_path]))

@@ -198,3 +198,13 @@ def test_the_output_gate_variant_keeps_the_gates_parameters():
     from mfu_sym.errors import UsageError
     with pytest.raises(UsageError, match="output_gate_count: the model has no layer that counts this term"):
         mfu_sym.load(str(ROOT / "examples" / "llama3_8b.yaml"), variants={"output_gate_count": "none"})
+
+
+@pytest.mark.parametrize("switch", ["half_windows", "exact_windows"])
+def test_a_window_switch_without_the_halved_mask_is_refused(switch):
+    from mfu_sym.errors import UsageError
+    path = str(HF / "gpt_oss_20b" / "config.json")
+    with pytest.raises(UsageError, match=f"{switch}: applies to the halved mask only"):
+        mfu_sym.load(path, **{switch: True})
+    halved = mfu_sym.load(path, mask="half", **{switch: True})
+    assert halved.conventions.mask == "half" and getattr(halved.conventions, switch)
