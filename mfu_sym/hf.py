@@ -76,8 +76,11 @@ def _family(entry, reasons):
     for key in family["ignore"]:
         if key not in reasons:
             entry.fail("ignore", f"{key!r} has no reason in hf_reasons")
-    for key in ("optional", "computed"):
+    for key in ("optional", "computed", "towers"):
         family[key] = tuple(entry.texts(key, ()))
+    for key in family["towers"]:
+        if key not in family["ignore"]:
+            entry.fail("towers", f"{key!r} is not among the ignored fields (a tower is not read)")
     family["attention_bias"] = entry.get("attention_bias", "none")
     family["uniform"] = tuple(entry.texts("uniform", ()))
     if entry.has("mlp_bias"):
@@ -231,8 +234,7 @@ def _text_config(config, family, source, root):
         arch = from_config(inner, source, root)
     except ConfigError as exc:
         raise ConfigError(exc.source, f"text_config.{exc.field}" if exc.field else "text_config", exc.message) from None
-    towers = sorted(str(k) for k, v in config.items() if k != "text_config" and str(k).endswith("_config")
-                    and isinstance(v, dict))
+    towers = [key for key in family["towers"] if config.get(key) is not None]
     if towers:  # the causal LM is the text model alone; a checkpoint's count includes the towers
         arch = replace(arch, notes=arch.notes + (
             f"{', '.join(towers)}: not counted (AutoModelForCausalLM builds the text model alone; the "

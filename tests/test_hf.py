@@ -293,3 +293,15 @@ def test_a_bad_activation_table_is_refused(tmp_path, section, message):
     (tmp_path / "hf_families.yaml").write_text(yaml.safe_dump(table))
     with pytest.raises(ConfigError, match=message):
         hf.activations(data.root([tmp_path]))
+
+
+def test_a_tower_must_be_an_ignored_field(tmp_path):
+    import yaml
+
+    from mfu_sym import data, hf
+    root = Path(__file__).resolve().parent.parent
+    table = yaml.safe_load((root / "formulas" / "hf_families_gdn.yaml").read_text())
+    table["hf_families"]["qwen3_5"]["towers"] = ["vision_config", "audio_config"]
+    (tmp_path / "hf_families_gdn.yaml").write_text(yaml.safe_dump(table))
+    with pytest.raises(ConfigError, match="towers: 'audio_config' is not among the ignored fields"):
+        hf.families(data.root([tmp_path]))
