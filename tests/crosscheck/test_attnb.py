@@ -10,7 +10,10 @@ backward), at sequence lengths below and past every window (11 is no multiple of
 window). A decode step with a DynamicCache is exact too, and the cache transformers
 allocates is the engine's. Every config reads the same in the four forms users have it.
 Inputs transformers cannot run, or runs differently in its decode cache, are refused, and
-the tests show transformers failing on them."""
+the tests show transformers failing on them.
+
+The small models below are checked by test_attention_groups.py (the checks every group of
+attention families runs); this module holds this group's own cases."""
 
 import json
 from pathlib import Path
@@ -20,9 +23,7 @@ import pytest
 import mfu_sym
 from mfu_sym.errors import ConfigError
 
-from .attention_checks import (decode_step_exact, every_form_reads_the_same, families_covered,
-                               keys_per_layer_match, kv_cache_is_what_transformers_allocates, small_model_exact,
-                               transformers_fails)
+from .attention_checks import families_covered, transformers_fails
 from .compare import assert_same, engine
 from .reference import build_model, count_params, measure, measure_decode
 
@@ -75,59 +76,11 @@ SMALL = {
                               "layer_types": MIXED},
 }
 WINDOWED = [name for name, config in SMALL.items() if config.get("sliding_window")]
-SEQ_LENS = [3, 11]  # below every window (5, 6); past every window and no multiple of one
-BATCH = 2
-
-
-def test_the_sequence_lengths_fall_on_both_sides_of_every_window():
-    windows = {SMALL[name]["sliding_window"] for name in WINDOWED}
-    assert all(min(SEQ_LENS) < w < max(SEQ_LENS) and max(SEQ_LENS) % w for w in windows)
 
 
 def test_every_family_is_covered():
     """Every family of formulas/hf_families_attnb.yaml has small models here."""
     families_covered(SMALL, "hf_families_attnb.yaml")
-
-
-# ------------------------------------------------------------------ forward, backward, training
-
-
-@pytest.mark.parametrize("seq_len", SEQ_LENS)
-@pytest.mark.parametrize("implementation, kernel", [("eager", "eager"), ("sdpa", "flash")])
-@pytest.mark.parametrize("name", list(SMALL))
-def test_small_models_exact(tmp_path, name, implementation, kernel, seq_len):
-    small_model_exact(tmp_path, SMALL[name], implementation, kernel, batch=BATCH, seq_len=seq_len)
-
-
-@pytest.mark.parametrize("name", WINDOWED)
-def test_keys_per_layer_match_transformers_masks(tmp_path, name):
-    keys_per_layer_match(tmp_path, SMALL[name], max(SEQ_LENS))
-
-
-# ------------------------------------------------------------------ decode and the KV cache
-
-CONTEXTS = [1, 3, 9]  # an empty cache; below every window; past every window
-
-
-@pytest.mark.parametrize("context", CONTEXTS)
-@pytest.mark.parametrize("implementation", ["eager", "sdpa"])
-@pytest.mark.parametrize("name", list(SMALL))
-def test_decode_step_exact(tmp_path, name, implementation, context):
-    decode_step_exact(tmp_path, SMALL[name], implementation, batch=BATCH, context=context)
-
-
-@pytest.mark.parametrize("context", CONTEXTS)
-@pytest.mark.parametrize("name", list(SMALL))
-def test_kv_cache_is_what_transformers_allocates(tmp_path, name, context):
-    kv_cache_is_what_transformers_allocates(tmp_path, SMALL[name], batch=BATCH, context=context)
-
-
-# ------------------------------------------------------------------ the forms of a config
-
-
-@pytest.mark.parametrize("name", list(SMALL))
-def test_every_form_reads_the_same(tmp_path, name):
-    every_form_reads_the_same(tmp_path, SMALL[name], max(SEQ_LENS))
 
 
 # ------------------------------------------------------------------ refused, and why
