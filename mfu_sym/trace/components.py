@@ -1,0 +1,81 @@
+"""Traced modules grouped into the formula library's components, by the names
+transformers gives them (self_attn / attn, mlp, linear_attn, mixer, lm_head, and the
+children of MoE and attention blocks). Whatever no name maps stays in `other`, so the
+components always add up to the total."""
+
+from __future__ import annotations
+
+import re
+
+import sympy
+
+# (path pattern, class-name pattern) per kind; either matching decides (Nemotron-H calls
+# every layer's block `mixer`, whatever it is, so the class name must speak too)
+_RULES = (
+    ("linear_attention", re.compile(r"(^|\.)(linear_attn|linear_attention)$"),
+     re.compile(r"GatedDeltaNet|DeltaAttention|LinearAttention|Lightning")),
+    ("ssm", re.compile(r"(^|\.)(mamba|short_conv)$"), re.compile(r"Mamba\d?Mixer$|Mamba\d?Layer$|ShortConv$")),
+    ("mlp", re.compile(r"(^|\.)(mlp|mlps\.\d+|feed_forward|block_sparse_moe)$"),  # LongCat-Flash: mlps.0
+     re.compile(r"(MLP|MoE|Moe|SparseMoeBlock|FeedForward)$")),
+    ("attention", re.compile(r"(^|\.)(self_attn|attn|attention)(\.\d+)?$"), re.compile(r"Attention\d?$")),
+)
+_LM_HEAD = re.compile(r"^(lm_head|output)$")
+# children of a MoE block, by component
+_MOE_PARTS = {"gate": "router", "router": "router", "experts": "experts", "shared_expert": "shared_experts",
+              "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts",
+              "shared_mlp": "shared_experts"}
+# children of an attention module that are not its projections
+_ATTENTION_PARTS = {"indexer": "indexer"}  # DeepSeek-V3.2's lightning indexer
+
+ORDER = ("attention_projections", "attention_core", "indexer", "linear_attention", "ssm", "mlp", "router",
+         "experts", "shared_experts", "lm_head", "other")
+
+
+def _children(by_module, path):
+    prefix = path + "."
+    return {p[len(prefix):]: v for p, v in by_module.items()
+            if p.startswith(prefix) and "." not in p[len(prefix):]}
+
+
+def _inside_mapped(path, mapped):
+    return any(path.startswith(m + ".") for m in mapped)
+
+
+def kind_of(path: str, cls: str) -> str | None:
+    if _LM_HEAD.match(path):
+        return "lm_head"
+    for kind, by_path, by_class in _RULES:
+        if by_path.search(path) or by_class.search(cls):
+            return kind
+    return None
+
+
+def components(by_module: dict[str, sympy.Expr], classes: dict[str, str]) -> dict[str, sympy.Expr]:
+    """{component: FLOPs} from per-module FLOPs (parents include their children) and each
+    module's class name; the outermost module a rule matches decides, and `other` is what
+    no rule claimed."""
+    zero = sympy.Integer(0)
+    out = {name: zero for name in ORDER}
+    mapped: list[str] = []
+    for path in sorted(by_module, key=lambda p: p.count(".")):
+        if path == "" or _inside_mapped(path, mapped):
+            continue
+        flops = by_module[path]
+        children = _children(by_module, path)
+        kind = kind_of(path, classes.get(path, ""))
+        if kind is None:
+            continue
+        if kind == "mlp" and set(children) & {"gate", "experts", "router"}:
+            for child, value in children.items():
+                out[_MOE_PARTS.get(child, "experts")] += value
+            out["experts"] += flops - sum(children.values(), zero)  # the combine (0 when counted right)
+        elif kind == "attention":
+            for child, value in children.items():
+                out[_ATTENTION_PARTS.get(child, "attention_projections")] += value
+            out["attention_core"] += flops - sum(children.values(), zero)
+        else:
+            out[kind] += flops
+        mapped.append(path)
+    total = by_module.get("", zero)
+    out["other"] = sympy.expand(total - sum((v for k, v in out.items() if k != "other"), zero))
+    return {name: sympy.expand(value) for name, value in out.items() if sympy.expand(value) != 0}

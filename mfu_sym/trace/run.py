@@ -1,0 +1,113 @@
+"""Tracing a Source: the training pass (forward + backward of `batch` sequences of
+`seq_len` tokens) or one decode step (one new token per sequence, `context - 1` tokens
+already in the cache), turned into a Traced."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from ..errors import MfuSymError, UsageError
+from .symbolic import TraceError, run_pass
+from .traced import Traced
+
+_EXPERTS_ADVICE = (" (transformers' eager experts loop sizes each expert by its tokens: trace with "
+                   "--experts-implementation batched_mm)")
+
+
+def _check_hint(name, value, default):
+    value = default if value is None else value
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise UsageError(None, name, f"{value!r}: a trace runs at a point of at least 2 (torch fixes sizes 0 and 1)")
+    if value > 2 ** 40:
+        raise UsageError(None, name, f"{value!r} is larger than 2^40")
+    return value
+
+
+@contextlib.contextmanager
+def _fake_safe_transformers():
+    """transformers' packed-sequence check reads position values (`.item()`); fake tensors
+    have none. With no mask and no cache the positions are arange(seq_len), never packed,
+    so None is what real inputs give. Undone on exit."""
+    try:
+        import transformers.masking_utils as masking
+    except ImportError:
+        yield
+        return
+    original = getattr(masking, "find_packed_sequence_indices", None)
+    if original is None:
+        yield
+        return
+
+    def patched(position_ids, *args, **kwargs):
+        from torch._subclasses.fake_tensor import FakeTensor
+        if isinstance(position_ids, FakeTensor) or getattr(position_ids, "is_meta", False):
+            return None
+        return original(position_ids, *args, **kwargs)
+
+    masking.find_packed_sequence_indices = patched
+    try:
+        yield
+    finally:
+        masking.find_packed_sequence_indices = original
+
+
+def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, experts_implementation,
+        from_config) -> Traced:
+    from . import DEFAULT_HINT
+    from ..library import load_library
+    from .sources import call, resolve
+    import torch
+    import transformers
+
+    source = resolve(model, attn_implementation=attn_implementation,
+                     experts_implementation=experts_implementation, **from_config)
+    length_name = "context" if decode else "seq_len"
+    hint = {length_name: _check_hint(length_name, seq_len, DEFAULT_HINT[length_name]),
+            "batch": _check_hint("batch", batch, DEFAULT_HINT["batch"])}
+    library = load_library()
+    symbols = {name: library.symbol(name) for name in (length_name, "batch")}
+    advice = _EXPERTS_ADVICE if source.is_transformers else ""
+    where = source.origin
+
+    if decode:
+        if not source.is_transformers:
+            raise UsageError(None, "decode", "a decode step is traced for transformers models (with a cache)")
+
+        def before(m, sizes):
+            from transformers import DynamicCache
+            b, c = sizes.size("batch", hint["batch"]), sizes.size("context", hint["context"])
+            ids = torch.zeros(b, c, dtype=torch.long)
+            cache = DynamicCache(config=m.config)
+            with torch.no_grad():
+                m(input_ids=ids[:, :-1], past_key_values=cache, use_cache=True)
+            return ids[:, -1:], cache
+
+        def step(m, sizes, state):
+            ids, cache = state
+            return m(input_ids=ids, past_key_values=cache, use_cache=True)
+
+        kwargs = {"before": before, "call": step}
+    else:
+        def forward(m, sizes):
+            b, s = sizes.size("batch", hint["batch"]), sizes.size("seq_len", hint["seq_len"])
+            return call(m, source.inputs(m, b, s))
+
+        kwargs = {"call": forward}
+    try:
+        with _fake_safe_transformers():
+            result = run_pass(source.build, symbols=symbols, backward=backward, where=where, advice=advice,
+                              **kwargs)
+    except TraceError as exc:
+        raise TraceError(where, exc.field, exc.message) from None
+    except MfuSymError:
+        raise
+    classes = {name: type(module).__name__ for name, module in result.model.named_modules()}
+    return Traced(
+        name=source.name, origin=source.origin, model_type=source.model_type, phase="decode" if decode else "training",
+        symbols=symbols, hint=hint, params=result.params, modules=result.modules, ops=result.ops, classes=classes,
+        guards=result.guards, guard_modules=result.guard_modules,
+        implementation={"attn_implementation": attn_implementation if source.is_transformers else None,
+                        "experts_implementation": experts_implementation if source.is_transformers else None,
+                        "torch": torch.__version__, "transformers": transformers.__version__},
+        has_backward=backward)
