@@ -8,7 +8,9 @@ from .types import SIZE
 
 @click.command()
 @model_options
-@click.option("--against", "against", multiple=True, help="preset to compare with (repeatable) [6n and palm]")
+@click.option("--against", "against", multiple=True,
+              help="preset to compare with (repeatable) [6n and palm]; `trace`: the implementation, traced "
+                   "(a config.json; the library under the torch preset, unless --preset is given)")
 @click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
 @click.option("--batch", type=SIZE, help="sequences per step")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -23,6 +25,14 @@ def reconcile(model_file, against, seq_len, batch, fmt, **switches):
     """
     from .. import analysis
     from ..render import json, text
+    if "trace" in against:
+        if len(against) > 1:
+            raise click.UsageError("--against trace compares with the implementation alone: give it without presets")
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("preset") == click.core.ParameterSource.DEFAULT:
+            switches["preset"] = "torch"
+        _against_trace(build_model(model_file, **switches), model_file, seq_len, batch, fmt)
+        return
     base = build_model(model_file, **switches)
     context_note(base, seq_len)
     results = [analysis.reconcile(base, analysis.with_preset(base, name), seq_len, batch)
@@ -32,3 +42,22 @@ def reconcile(model_file, against, seq_len, batch, fmt, **switches):
         return
     for result in results:
         click.echo(text.reconcile(result))
+
+
+def _against_trace(model, model_file, seq_len, batch, fmt):
+    """The library's per-step polynomials minus the traced ones, per component: an identity
+    in seq_len and batch when every difference is 0."""
+    from ..render import json, trace as render
+    from ..trace import require_torch
+    require_torch("reconcile --against trace")
+    from .trace import _quiet_transformers
+    _quiet_transformers()
+    from ..trace import trace
+    from ..trace.proof import prove
+    kernel = "sdpa" if model.conventions.attention_kernel == "flash" else "eager"
+    traced = trace(model_file, seq_len=seq_len, batch=batch, attn_implementation=kernel)
+    proof = prove(model, traced)
+    if fmt == "json":
+        click.echo(json.dumps(render.jsonable(render.proof_report(model, traced, proof))))
+    else:
+        click.echo(render.proof_text(model, traced, proof))

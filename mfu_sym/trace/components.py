@@ -15,6 +15,7 @@ _RULES = (
     ("linear_attention", re.compile(r"(^|\.)(linear_attn|linear_attention)$"),
      re.compile(r"GatedDeltaNet|DeltaAttention|LinearAttention|Lightning")),
     ("ssm", re.compile(r"(^|\.)(mamba|short_conv)$"), re.compile(r"Mamba\d?Mixer$|Mamba\d?Layer$|ShortConv$")),
+    ("shared_experts", re.compile(r"(^|\.)shared_mlp$"), re.compile(r"^$")),  # Granite MoE shared: beside the MoE
     ("mlp", re.compile(r"(^|\.)(mlp|mlps\.\d+|feed_forward|block_sparse_moe)$"),  # LongCat-Flash: mlps.0
      re.compile(r"(MLP|MoE|Moe|SparseMoeBlock|FeedForward)$")),
     ("attention", re.compile(r"(^|\.)(self_attn|attn|attention)(\.\d+)?$"), re.compile(r"Attention\d?$")),

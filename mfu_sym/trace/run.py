@@ -7,18 +7,20 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from ..errors import MfuSymError, UsageError
+import sympy
+
+from ..errors import UsageError
+from .patches import symbolic_padding, symbolic_polar
 from .symbolic import TraceError, run_pass
 from .traced import Traced
 
-_EXPERTS_ADVICE = (" (transformers' eager experts loop sizes each expert by its tokens: trace with "
-                   "--experts-implementation batched_mm)")
+_EXPERTS_ADVICE = (" (transformers' eager experts loop sizes each expert by the tokens routed to it: "
+                   "trace with --experts-implementation batched_mm)")
 
 
-def _check_hint(name, value, default):
-    value = default if value is None else value
-    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
-        raise UsageError(None, name, f"{value!r}: a trace runs at a point of at least 2 (torch fixes sizes 0 and 1)")
+def _check_size(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(None, name, f"{value!r} is not a positive integer")
     if value > 2 ** 40:
         raise UsageError(None, name, f"{value!r} is larger than 2^40")
     return value
@@ -63,11 +65,16 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
     source = resolve(model, attn_implementation=attn_implementation,
                      experts_implementation=experts_implementation, **from_config)
     length_name = "context" if decode else "seq_len"
-    hint = {length_name: _check_hint(length_name, seq_len, DEFAULT_HINT[length_name]),
-            "batch": _check_hint("batch", batch, DEFAULT_HINT["batch"])}
+    point = {name: _check_size(name, value) for name, value in ((length_name, seq_len), ("batch", batch))
+             if value is not None}
+    # the symbolic pass runs at the point asked for (so its guards hold there), at 2 for a
+    # size of 1 (which torch would fix), else at the defaults
+    hint = {name: max(2, point.get(name, DEFAULT_HINT[name])) for name in (length_name, "batch")}
     library = load_library()
     symbols = {name: library.symbol(name) for name in (length_name, "batch")}
-    advice = _EXPERTS_ADVICE if source.is_transformers else ""
+    advice = _EXPERTS_ADVICE if source.is_transformers and experts_implementation == "eager" else (
+        " (routing decides how many tokens reach a module: zero-computation experts, a loop over the experts "
+        "that received tokens)")
     where = source.origin
 
     if decode:
@@ -94,14 +101,26 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
             return call(m, source.inputs(m, b, s))
 
         kwargs = {"call": forward}
-    try:
-        with _fake_safe_transformers():
-            result = run_pass(source.build, symbols=symbols, backward=backward, where=where, advice=advice,
-                              **kwargs)
-    except TraceError as exc:
-        raise TraceError(where, exc.field, exc.message) from None
-    except MfuSymError:
-        raise
+    def traced_pass(sizes_at, concrete):
+        hint.update(sizes_at)
+        try:
+            with _fake_safe_transformers(), symbolic_padding(), symbolic_polar():
+                return run_pass(source.build, symbols=symbols, backward=backward, where=where, advice=advice,
+                                concrete=concrete, **kwargs)
+        except TraceError as exc:
+            raise TraceError(where, exc.field, exc.message) from None
+
+    symbolic_hint = dict(hint)
+    result = traced_pass(symbolic_hint, False)
+    at_point = None
+    values = {symbols[name]: value for name, value in point.items()}
+    if point and (1 in point.values() or any(g.xreplace(values) is not sympy.true for g in result.guards
+                                             if set(g.free_symbols) <= set(values))):
+        # torch takes other paths at a size of 1 (and the guards may exclude the point):
+        # count that point itself, as a number
+        exact = traced_pass({**symbolic_hint, **point}, True)
+        at_point = {"sizes": dict(point), "forward": exact.forward, "backward": exact.backward}
+    hint.update(symbolic_hint)
     classes = {name: type(module).__name__ for name, module in result.model.named_modules()}
     return Traced(
         name=source.name, origin=source.origin, model_type=source.model_type, phase="decode" if decode else "training",
@@ -110,4 +129,4 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
         implementation={"attn_implementation": attn_implementation if source.is_transformers else None,
                         "experts_implementation": experts_implementation if source.is_transformers else None,
                         "torch": torch.__version__, "transformers": transformers.__version__},
-        has_backward=backward)
+        has_backward=backward, at_point=at_point, bounded=result.bounded or None)

@@ -12,7 +12,6 @@ the tokens each expert got), is an error: never a polynomial that holds at one p
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -44,6 +43,7 @@ class Pass:
     ops: dict[str, dict[str, sympy.Expr]]
     guards: tuple = ()
     guard_modules: tuple = ()
+    bounded: dict = field(default_factory=dict)
     params: int = 0
     root: str = ""
     model: Any = field(default=None, compare=False, repr=False)
@@ -57,7 +57,8 @@ class Sizes:
     is mapped back to the library's symbol ``name``; guards made while the model runs are
     recorded with the module that was running."""
 
-    def __init__(self, symbols: dict[str, sympy.Symbol]) -> None:
+    def __init__(self, symbols: dict[str, sympy.Symbol], concrete: bool = False) -> None:
+        self.concrete = concrete  # plain ints: a count at one point, to check a polynomial against
         self.env = ShapeEnv()
         self.mode = FakeTensorMode(shape_env=self.env, static_shapes=False, allow_non_fake_inputs=False)
         self.symbols = symbols
@@ -65,6 +66,8 @@ class Sizes:
         self.guard_places: list[tuple[int, str]] = []
 
     def size(self, name: str, hint: int) -> torch.SymInt:
+        if self.concrete:
+            return hint
         if hint < 2:  # torch specialises sizes 0 and 1
             raise TraceError(None, name, f"the point a trace runs at must be at least 2 (got {hint})")
         value = self.env.create_unspecified_symint_and_symbol(hint, ConstantSource(name), DimDynamic.DYNAMIC)
@@ -79,7 +82,7 @@ class Sizes:
             expression = sympy.Integer(value)
         else:
             raise TraceError(None, what, f"the counter gave {value!r} (expected a whole number of FLOPs)")
-        expression = sympy.expand(expression.xreplace(self.to_ours))
+        expression = sympy.expand(plain_sympy(expression.xreplace(self.to_ours)))
         stray = expression.free_symbols - set(self.symbols.values())
         if stray:
             raise TraceError(None, what, f"depends on sizes the trace did not name ({', '.join(map(str, stray))}): "
@@ -98,15 +101,90 @@ class Sizes:
         return out
 
     def guards(self) -> list[sympy.Basic]:
+        """The conditions the run recorded, in the library's symbols, less those every size
+        of at least 2 meets. Every recorded guard is read (torch's own pruning drops those
+        implied by the ranges other guards narrowed), and so is each size's range."""
         out = []
-        for guard in self.env.get_nontrivial_guards():
-            condition = self.env.replace(guard).xreplace(self.to_ours) if not hasattr(guard, "expr") else \
-                self.env.replace(guard.expr).xreplace(self.to_ours)
-            condition = sympy.simplify(condition)
-            if condition is sympy.true or condition in out:
+        conditions = [guard.expr for guard in self.env.guards]
+        for theirs, ours in self.to_ours.items():
+            bounds = self.env.var_to_range.get(theirs)
+            if bounds is None:
+                continue
+            if isinstance(bounds.lower, sympy.Integer) and bounds.lower > 2:
+                conditions.append(sympy.Ge(theirs, int(bounds.lower)))
+            if isinstance(bounds.upper, sympy.Integer):
+                conditions.append(sympy.Le(theirs, int(bounds.upper)))
+        for condition in conditions:
+            condition = _simplified(plain_sympy(self.env.replace(condition).xreplace(self.to_ours)))
+            if condition is sympy.true or condition in out or implied_by_sizes(condition, self.symbols.values()):
                 continue
             out.append(condition)
         return out
+
+    def bounded(self) -> dict[str, tuple]:
+        """{name: (lower, upper)} for each size the run confined to a finite range."""
+        out = {}
+        for theirs, ours in self.to_ours.items():
+            bounds = self.env.var_to_range.get(theirs)
+            if bounds is not None and isinstance(bounds.upper, sympy.Integer):
+                out[str(ours)] = (int(bounds.lower), int(bounds.upper))
+        return out
+
+
+def plain_sympy(expression):
+    """torch's own sympy functions (FloorDiv, Mod, CeilDiv, ...) as sympy's floor and Mod,
+    so what users get is plain sympy (and prints as such)."""
+    from torch.utils._sympy import functions as fn
+    rules = {getattr(fn, "FloorDiv", None): lambda a, b: sympy.floor(a / b),
+             getattr(fn, "Mod", None): sympy.Mod, getattr(fn, "PythonMod", None): sympy.Mod,
+             getattr(fn, "CeilDiv", None): lambda a, b: sympy.ceiling(a / b),
+             getattr(fn, "CleanDiv", None): lambda a, b: a / b, getattr(fn, "IntTrueDiv", None): lambda a, b: a / b}
+    rules = {k: v for k, v in rules.items() if k is not None}
+    if not expression.has(*rules):
+        return expression
+    return expression.replace(lambda e: type(e) in rules, lambda e: rules[type(e)](*e.args))
+
+
+def _simplified(condition):
+    """sympy.simplify where it can (torch's own Mod/FloorDiv refuse some numeric forms)."""
+    try:
+        return sympy.simplify(condition)
+    except (AssertionError, TypeError, ValueError, ZeroDivisionError):
+        return condition
+
+
+def _sign(difference):
+    """+1 / -1 when a polynomial in nonnegative variables is positive / negative for all of
+    them (every coefficient of one sign, the constant strictly), else 0."""
+    poly = sympy.Poly(difference, *sorted(difference.free_symbols, key=str)) if difference.free_symbols else None
+    coefficients = poly.coeffs() if poly is not None else [difference]
+    constant = difference.xreplace({v: 0 for v in difference.free_symbols})
+    if all(c >= 0 for c in coefficients) and constant > 0:
+        return 1
+    if all(c <= 0 for c in coefficients) and constant < 0:
+        return -1
+    return 0
+
+
+def implied_by_sizes(condition, symbols) -> bool:
+    """Whether a guard holds for every size of at least 2 (torch's own assumption for a
+    symbolic size): such guards (`batch != 1`, `batch*seq_len > 1`) say nothing."""
+    shifted = {s: sympy.Symbol(f"_{s}", integer=True, nonnegative=True) + 2 for s in symbols}
+    shifted_condition = condition.xreplace(shifted)
+    if _simplified(shifted_condition) is sympy.true:
+        return True
+    if not isinstance(condition, sympy.core.relational.Relational) or \
+            not isinstance(shifted_condition, sympy.core.relational.Relational):
+        return False
+    try:
+        sign = _sign(sympy.expand(shifted_condition.lhs - shifted_condition.rhs))
+    except (sympy.PolynomialError, TypeError, AssertionError, ValueError):
+        return False
+    if sign == 0:
+        return False
+    holds = {sympy.Ne: True, sympy.Eq: False, sympy.Gt: sign > 0, sympy.Ge: sign > 0,
+             sympy.Lt: sign < 0, sympy.Le: sign < 0}
+    return holds.get(type(condition), False)
 
 
 class _GuardWatch:
@@ -115,12 +193,17 @@ class _GuardWatch:
     def __init__(self, sizes: Sizes, tagger: NodeTagger) -> None:
         self.sizes, self.tagger, self.seen = sizes, tagger, 0
         self.places: list[str] = []
+        self.fixed: dict[str, str] = {}  # "seq_len = 17" -> the module running when it was fixed
 
     def check(self, *_: Any) -> None:
         count = len(self.sizes.env.guards)
+        where = self.tagger.current or "(model)"
         if count > self.seen:
-            self.places.extend([self.tagger.current or "(model)"] * (count - self.seen))
+            self.places.extend([where] * (count - self.seen))
             self.seen = count
+        if not self.sizes.concrete:
+            for fixed in self.sizes.specialised():
+                self.fixed.setdefault(fixed, where)
 
 
 def _data_dependent(exc: BaseException, where: str | None, advice: str) -> TraceError:
@@ -132,11 +215,12 @@ def _data_dependent(exc: BaseException, where: str | None, advice: str) -> Trace
 def run_pass(build: Callable[[], torch.nn.Module], call: Callable[[torch.nn.Module, Sizes], Any], *,
              symbols: dict[str, sympy.Symbol], backward: bool, where: str, advice: str = "",
              loss: Callable[[Any], torch.Tensor] | None = None,
-             before: Callable[[torch.nn.Module, Sizes], Any] | None = None) -> Pass:
+             before: Callable[[torch.nn.Module, Sizes], Any] | None = None, concrete: bool = False) -> Pass:
     """Build the model on fake tensors, (optionally run `before`, uncounted), run `call`
     counted, and (when `backward`) the backward of `loss(output)`; every count as a
-    polynomial in `symbols` (name -> the library's symbol)."""
-    sizes = Sizes(symbols)
+    polynomial in `symbols` (name -> the library's symbol), or, when `concrete`, as the
+    number at the sizes' hints."""
+    sizes = Sizes(symbols, concrete)
     with sizes.mode:
         try:
             model = build()
@@ -176,11 +260,13 @@ def run_pass(build: Callable[[], torch.nn.Module], call: Callable[[torch.nn.Modu
             for hook in hooks:
                 hook.remove()
 
-    fixed = sizes.specialised()
+    fixed = [] if concrete else sizes.specialised()
     if fixed:
-        raise TraceError(None, "seq_len", f"the implementation turns a symbolic size into a constant ({', '.join(fixed)}"
-                                          f"; in {', '.join(sorted(set(watch.places))) or 'the model'}): its FLOPs "
-                                          "are no polynomial in that size")
+        shown = "; ".join(f"{f} in {watch.fixed.get(f, 'the model')}" for f in fixed)
+        raise TraceError(None, ", ".join(f.split(" =")[0] for f in fixed),
+                         f"the implementation turns a symbolic size into a constant ({shown}): its FLOPs are no "
+                         "polynomial in that size, so it cannot be traced symbolically (count it at given sizes "
+                         "with FlopCounterMode instead)")
     forward_total, forward_modules, forward_ops = split_counts(forward_counts, root)
     backward_total, _, backward_ops = split_counts(subtract(all_counts, forward_counts), root)
     backward_modules = {p: v for p, v in recorder.backward_by_module.items() if p == "" or p in tagger.entered}
@@ -201,7 +287,7 @@ def run_pass(build: Callable[[], torch.nn.Module], call: Callable[[torch.nn.Modu
     guards = sizes.guards()
     return Pass(forward=forward, backward=backward_poly, modules=modules,
                 ops={"forward": polys(forward_ops, "forward"), "backward": polys(backward_ops, "backward")},
-                guards=tuple(guards), guard_modules=tuple(sorted(set(watch.places))), params=int(params), root=root,
+                guards=tuple(guards), bounded=sizes.bounded(), guard_modules=tuple(sorted(set(watch.places))), params=int(params), root=root,
                 model=model)
 
 

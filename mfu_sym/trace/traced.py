@@ -35,6 +35,12 @@ class Traced:
     guard_modules: tuple
     implementation: dict  # attn_implementation, experts_implementation, torch/transformers versions
     has_backward: bool
+    # {"sizes": {...}, "forward": n, "backward": n}: the counts at the point asked for, from a
+    # pass at exactly that point, where the polynomial's region may not reach it (a size of 1)
+    at_point: dict | None = None
+    # {size: (lower, upper)} where the implementation's Python code confined the polynomials
+    # to a finite range of a size (a loop over ceil(seq_len / chunk) blocks)
+    bounded: dict | None = None
 
     # ---- polynomials --------------------------------------------------------------
     def _phase(self, phase, component):
@@ -114,23 +120,52 @@ class Traced:
                                                        f"{', '.join(self.symbols)})")
         return values
 
+    def holds_at(self, values) -> bool:
+        """Whether the polynomials hold at a point (symbol -> value): inside the guards, and
+        at a size of 1 (where torch takes other paths) only when a pass at exactly that
+        point gave the same counts."""
+        if any(g.xreplace(values) is not sympy.true for g in self.guards):
+            return False
+        if 1 not in values.values():
+            return True
+        point = self.at_point and {self.symbols[k]: v for k, v in self.at_point["sizes"].items()}
+        if point != values:
+            return False
+        phases = ("forward", "backward") if self.has_backward else ("forward",)
+        return all(self._phase(p, None).xreplace(values) == self.at_point[p] for p in phases)
+
     def evaluate(self, expression, **sizes):
         """An expression of this trace at the given sizes (default: the point it ran at):
-        an exact integer. A point outside the region the guards allow is an error."""
-        values = self.run_values(**sizes)
-        outside = [g for g in self.guards if g.xreplace(values) is not sympy.true]
-        if outside:
-            shown = ", ".join(f"{k}={v}" for k, v in values.items())
-            raise UsageError(None, "sizes", f"{shown} is outside the region this trace holds on "
-                                            f"({', '.join(map(str, outside))}): trace again at that point")
+        an exact integer. A point where the polynomials are not known to hold is an error."""
         from ..expr import to_sympy
+        values = self.run_values(**sizes)
+        if not self.holds_at(values):
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            region = ", ".join(map(str, self.guards)) or "every size at least 2"
+            raise UsageError(None, "sizes", f"{shown}: the traced polynomials are not known to hold there (they hold "
+                                            f"for {region}): trace at that point")
         return sympy.expand(to_sympy(expression)).xreplace(values)
+
+    def values_at(self, **sizes):
+        """{phase: exact FLOPs} at a point: the polynomials where they hold, else the pass
+        at exactly that point (with `exact_pass` True)."""
+        values = self.run_values(**sizes)
+        phases = ["forward", "backward", "training"] if self.has_backward else ["forward"]
+        if self.holds_at(values):
+            return {p: getattr(self, p)().xreplace(values) for p in phases}, False
+        point = self.at_point and {self.symbols[k]: v for k, v in self.at_point["sizes"].items()}
+        if point == values:
+            out = {p: self.at_point[p] for p in phases if p != "training"}
+            if self.has_backward:
+                out["training"] = out["forward"] + out["backward"]
+            return out, True
+        self.evaluate(sympy.Integer(0), **sizes)  # raises, saying why
 
     def report(self, **sizes):
         """Everything `mfu-sym trace --format json` prints, exact."""
         values = self.run_values(**sizes)
         at = {str(k): int(v) for k, v in values.items()}
-        self.evaluate(sympy.Integer(0), **{str(k): int(v) for k, v in values.items()})
+        numbers, exact_pass = self.values_at(**sizes)
         phases = ["forward", "backward", "training"] if self.has_backward else ["forward"]
         polynomials = {phase: getattr(self, phase)() for phase in phases}
         by_component = {phase: (self.components(phase)) for phase in phases}
@@ -140,7 +175,9 @@ class Traced:
             "run": at,
             "params": {"total": self.params},
             "flops": {phase: str(polynomials[phase]) for phase in phases},
-            "values": {phase: polynomials[phase].xreplace(values) for phase in phases},
+            "values": numbers,
+            "values_from": "a pass at exactly this point (torch runs other paths at a size of 1)" if exact_pass
+            else "the polynomials",
             "components": {phase: {name: str(v) for name, v in by_component[phase].items()} for phase in phases},
             "modules": {phase: {path or "(model)": str(v) for path, v in self.modules[phase].items()}
                         for phase in (["forward", "backward"] if self.has_backward else ["forward"])},

@@ -4,27 +4,18 @@ Models are built from plain config dicts (random weights, float32, nothing downl
 and run under ``torch.utils.flop_counter.FlopCounterMode``.  The numbers are exact
 Python ints and are meant to be compared, exactly, with mfu-sym's analytical engine.
 
-Facts and traps: /work/shared/reference/torch-flop-counting.md.  This module
+Facts and traps: /work/shared/reference/torch-flop-counting.md.  The counter is the
+package's own (``mfu_sym/trace/counter.py``, which ``mfu-sym trace`` uses too): it charges
+what torch's registry leaves at 0 or gets wrong (CPU SDPA, grouped-conv backward,
+``linalg_solve_triangular``, ``_grouped_mm``), raises :class:`UncountedMatmulError` if a
+matmul-like op ran that it has no formula for, and attributes backward FLOPs to modules
+through tags on the autograd nodes (FlopCounterMode's own backward attribution mixes up
+sibling modules that share an input: q/k/v, gate/up). This module also
 
-* charges CPU SDPA (``aten._scaled_dot_product_flash_attention_for_cpu`` and its
-  backward), which torch's registry does not list, with torch's own
-  ``sdpa_flop_count`` / ``sdpa_backward_flop_count`` (trap 1);
 * selects an MoE experts implementation the counter sees: ``"eager"`` (per-expert loop
-  of ``mm``) on real devices, ``"batched_mm"`` (``bmm``) on meta (trap 2);
-* charges ``convolution_backward``'s weight gradient with ``groups`` honoured: torch's
-  formula ignores it, so a depthwise conv1d backward reads ``channels x`` too much
-  (trap 3, :func:`_conv_backward_flop`);
-* charges ``linalg_solve_triangular`` (Gated DeltaNet's chunked path), which torch
-  counts as 0: ``n (n - 1) k`` FLOPs for a unit-triangular ``n x n`` solve against ``k``
-  right-hand sides, ``n^2 k`` otherwise (trap 4, :func:`_solve_triangular_flop`);
-* records every aten op that really executes and raises :class:`UncountedMatmulError`
-  if a matmul-like op ran that the counter has no formula for (so nothing is ever
-  silently counted as zero);
+  of ``mm``) on real devices, ``"batched_mm"`` (``bmm``) on meta;
 * on the meta device, patches ``transformers.masking_utils.find_packed_sequence_indices``
   (which calls ``.item()``) for the duration of the call only;
-* attributes backward FLOPs to modules through tags on the autograd nodes, because
-  FlopCounterMode's own backward module attribution mixes up sibling modules that
-  share an input (q/k/v, gate/up); its totals are used unchanged.
 
 Notes on what the counts mean (transformers 5.23 / torch 2.13, all checked):
 * CPU SDPA uses the fused flash kernel (backward = 5 bmm-equivalents, so training is
@@ -50,15 +41,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
-from torch.overrides import TorchFunctionMode
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
-from torch.utils.flop_counter import (
-    FlopCounterMode,
-    sdpa_backward_flop_count,
-    sdpa_flop_count,
-)
 
 import transformers
 import transformers.masking_utils as _masking_utils
@@ -81,267 +63,25 @@ __all__ = [
 aten = torch.ops.aten
 
 
-# --------------------------------------------------------------------------- trap 1: CPU SDPA
-
-
-def _cpu_flash_sdpa_flop(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
-    """``_scaled_dot_product_flash_attention_for_cpu(q, k, v, dropout_p, is_causal, *, attn_mask, scale)``.
-
-    Shapes are ``(B, H, S, D)``.  K/V may have fewer heads than Q (``enable_gqa``);
-    ``sdpa_flop_count`` handles that and charges by the number of query heads.
-    Like every torch SDPA formula it charges the full ``S_q x S_k`` square (causal and
-    window masks do not reduce it).
-    """
-    return sdpa_flop_count(query_shape, key_shape, value_shape)
-
-
-def _cpu_flash_sdpa_backward_flop(
-    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
-) -> int:
-    """``_scaled_dot_product_flash_attention_for_cpu_backward(grad_out, q, k, v, out, lse, ...)``.
-
-    Five bmm-equivalents: ``2*B*Hq*Sq*Sk*(3*d_qk + 2*d_v)``.
-    """
-    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
-
-
-# --------------------------------------------------------------------------- trap 3: grouped conv backward
-
-
-def _conv_backward_flop(grad_out_shape, x_shape, w_shape, bias, stride, padding, dilation, transposed,
-                        output_padding, groups, output_mask, out_shape=None, **kwargs) -> int:
-    """``convolution_backward`` with ``groups`` honoured.
-
-    torch's formula charges the weight gradient as ``conv(input, grad_out)`` over every
-    input channel against every output channel, ignoring ``groups``: a depthwise conv1d
-    (groups = channels; Mamba, Gated DeltaNet, short-conv blocks) is over-charged by the
-    channel count.  Each weight element of a grouped conv meets ``C_in / groups`` input
-    channels, so the weight-gradient part is torch's figure divided by ``groups``; the
-    input-gradient part (a transposed conv with the real grouped weight) is torch's own.
-    """
-    from torch.utils.flop_counter import conv_flop_count
-
-    def t(shape):
-        return [shape[1], shape[0]] + list(shape[2:])
-
-    flops = 0
-    if output_mask[0]:
-        flops += conv_flop_count(grad_out_shape, w_shape, out_shape[0], not transposed)
-    if output_mask[1]:
-        if transposed:
-            weight = conv_flop_count(t(grad_out_shape), t(x_shape), t(out_shape[1]), transposed=False)
-        else:
-            weight = conv_flop_count(t(x_shape), t(grad_out_shape), t(out_shape[1]), transposed=False)
-        if weight % groups:
-            raise AssertionError(f"grouped conv weight gradient {weight} not divisible by groups {groups}")
-        flops += weight // groups
-    return flops
-
-
-# --------------------------------------------------------------------------- trap 4: triangular solve
-
-
-def _solve_triangular_flop(a_shape, b_shape, *args, upper=None, left=True, unitriangular=False,
-                           out_shape=None, **kwargs) -> int:
-    """``linalg_solve_triangular(A, B, *, upper, left=True, unitriangular=False)``: 0 in torch.
-
-    Forward (or back) substitution with an ``n x n`` triangular ``A`` against ``k``
-    right-hand sides: ``n (n - 1) / 2`` multiply-adds per right-hand side, ``n (n - 1) k``
-    FLOPs at 2 per multiply-add, plus ``n k`` divisions when the diagonal is not unit
-    (``n^2 k`` in all).  Batch dimensions broadcast (Gated DeltaNet solves one chunk per
-    head and sequence).
-    """
-    n = a_shape[-1]
-    k = b_shape[-1] if left else b_shape[-2]
-    batch = 1
-    for dim in torch.broadcast_shapes(tuple(a_shape[:-2]), tuple(b_shape[:-2])):
-        batch *= dim
-    per_rhs = n * (n - 1) if unitriangular else n * n
-    return batch * per_rhs * k
-
-
-#: Formulas added to torch's registry (keys are OpOverloadPackets, values take shapes).
-CUSTOM_FLOP_MAPPING: dict[Any, Any] = {
-    aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_sdpa_flop,
-    aten._scaled_dot_product_flash_attention_for_cpu_backward: _cpu_flash_sdpa_backward_flop,
-    aten.convolution_backward: _conv_backward_flop,
-    aten.linalg_solve_triangular: _solve_triangular_flop,
-}
-
-
-def flop_counter() -> FlopCounterMode:
-    """A silent ``FlopCounterMode`` with the CPU-SDPA formulas added."""
-    return FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOP_MAPPING)
-
-
-# --------------------------------------------------------------------------- guard
-
-
-class UncountedMatmulError(RuntimeError):
-    """A matmul-like aten op executed that FlopCounterMode has no formula for."""
-
-
-# Names of ops that do matrix products (or could hide them).  Matched against the
-# overload packet's bare name, e.g. "mm", "_grouped_mm", "_scaled_dot_product_...".
-_MATMUL_LIKE = re.compile(
-    r"mm|matmul|linear|conv|attention|grouped|einsum|tensordot|solve|triangular|cholesky|lstsq|inv"
-    r"|^(mv|addmv|dot|vdot|addr|outer|inner|ger|chain_matmul|linalg_multi_dot)$"
+# The counter's corrections (CPU SDPA, grouped conv backward, triangular solve, grouped
+# mm), the guard on uncounted matmul-like ops and the backward attribution by autograd
+# node are the package's (mfu_sym/trace/counter.py): `mfu-sym trace` counts with them too.
+from mfu_sym.trace.counter import (  # noqa: E402
+    CUSTOM_FLOP_MAPPING,
+    NodeTagger as _NodeTagger,
+    UncountedMatmulError,
+    counted as _counted,
+    flop_counter,
+    snapshot as _snapshot,
+    split_counts,
+    subtract as _subtract,
 )
-# Matched by the pattern above but do no matrix product.
-_NOT_MATMUL = re.compile(r"^(_?cumm(ax|in)(_helper)?|_convert\w*|\w*upsample\w*linear\w*)$")
 
 
-def _qualified(packet: Any) -> str:
-    """``aten.mm`` / ``transformers.grouped_mm_fallback`` (namespace + name)."""
-    qual = getattr(packet, "_qualified_op_name", None)  # OpOverloadPacket: "aten::mm"
-    if qual is not None:
-        return qual.replace("::", ".")
-    return str(packet)
-
-
-def _is_matmul_like(name: str) -> bool:
-    return bool(_MATMUL_LIKE.search(name)) and not _NOT_MATMUL.match(name)
-
-
-class _OpRecorder(TorchDispatchMode):
-    """Records the overload packet of every op that reaches it.
-
-    Entered *outside* the FlopCounterMode, so it sees the ops the counter really
-    executes, after the counter's own decompositions (``func.decompose``), with the
-    same arguments.  While ``attribute_backward`` is set it also charges each counted
-    op (with the counter's own formula) to the module tagged on the autograd node that
-    is executing (see :class:`_NodeTagger`).
-    """
-
-    def __init__(self, flop_registry: Mapping[Any, Any]) -> None:
-        super().__init__()
-        self.seen: dict[Any, int] = {}
-        self.flop_registry = flop_registry
-        self.attribute_backward = False
-        self.backward_by_module: dict[str, int] = {}
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        packet = func._overloadpacket if hasattr(func, "_overloadpacket") else func
-        self.seen[packet] = self.seen.get(packet, 0) + 1
-        out = func(*args, **kwargs)
-        if self.attribute_backward and packet in self.flop_registry:
-            flops = int(self.flop_registry[packet](*args, **kwargs, out_val=out))
-            if flops:
-                node = torch._C._current_autograd_node()
-                path = node.metadata.get(_TAG) if node is not None else None
-                for p in _ancestors(path):
-                    self.backward_by_module[p] = self.backward_by_module.get(p, 0) + flops
-        return out
-
-
-_TAG = "mfu_sym_module"
-
-
-def _ancestors(path: str | None) -> list[str]:
-    """``"a.b.c"`` -> ``["", "a", "a.b", "a.b.c"]``; ``None`` (untagged) -> ``[""]``."""
-    if not path:
-        return [""]
-    parts = path.split(".")
-    return [""] + [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
-class _NodeTagger(TorchFunctionMode):
-    """During the forward, tag every new autograd node with the module that created it.
-
-    FlopCounterMode's ModuleTracker attributes backward ops with grad hooks; siblings
-    that share an input (q/k/v projections, gate/up) then overlap and the per-module
-    backward totals are wrong (the global total is right).  Here each autograd node
-    gets ``node.metadata[_TAG] = path of the innermost module running when it was
-    created``; in backward, ``torch._C._current_autograd_node()`` says which node (so
-    which module) an op belongs to.  Module nesting in the forward is tracked with
-    global module hooks; nodes are tagged after every top-level torch call, and at
-    module entry/exit for anything that bypassed ``__torch_function__``.
-    """
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.names = {id(m): name for name, m in model.named_modules(remove_duplicate=False)}
-        self.stack: list[str] = []
-        self.entered: set[str] = set()
-        self._handles: list[Any] = []
-
-    @property
-    def current(self) -> str | None:
-        return self.stack[-1] if self.stack else None
-
-    def _tag(self, tensors: Any, path: str | None) -> None:
-        todo = [t.grad_fn for t in tree_leaves(tensors) if isinstance(t, torch.Tensor) and t.grad_fn is not None]
-        while todo:
-            node = todo.pop()
-            if node is None:
-                continue
-            meta = node.metadata
-            if _TAG in meta:
-                continue
-            meta[_TAG] = path
-            todo.extend(n for n, _ in node.next_functions if n is not None)
-
-    def _pre(self, module, args) -> None:
-        name = self.names.get(id(module))
-        if name is None:
-            return
-        self._tag(args, self.current)
-        self.stack.append(name)
-        self.entered.add(name)
-
-    def _post(self, module, args, output) -> None:
-        name = self.names.get(id(module))
-        if name is None:
-            return
-        self._tag(output, name)
-        if self.stack and self.stack[-1] == name:
-            self.stack.pop()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        if torch.is_grad_enabled():
-            self._tag(out, self.current)
-        return out
-
-    def __enter__(self):
-        self._handles = [
-            register_module_forward_pre_hook(self._pre),
-            register_module_forward_hook(self._post),
-        ]
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return super().__exit__(*exc)
-
-
-def _check_all_counted(recorder: _OpRecorder, counter: FlopCounterMode, where: str) -> None:
-    missing = []
-    for packet, n in recorder.seen.items():
-        qual = _qualified(packet)
-        name = qual.split(".", 1)[-1]
-        if _is_matmul_like(name) and packet not in counter.flop_registry:
-            missing.append(f"{qual} (x{n})")
-    if missing:
-        raise UncountedMatmulError(
-            f"{where}: matmul-like ops executed that FlopCounterMode does not count "
-            f"(their FLOPs would silently read 0): {', '.join(sorted(missing))}. "
-            "Use attn_implementation='eager' or an experts implementation the counter "
-            "sees ('eager' / 'batched_mm'), or add a formula to CUSTOM_FLOP_MAPPING."
-        )
-
-
-@contextlib.contextmanager
-def _counted(where: str) -> Iterator[tuple[FlopCounterMode, _OpRecorder]]:
-    """FlopCounterMode (innermost) + op recorder (outside it) + the guard on exit."""
-    counter = flop_counter()
-    recorder = _OpRecorder(counter.flop_registry)
-    with recorder, counter:
-        yield counter, recorder
-    _check_all_counted(recorder, counter, where)
+def _split_counts(counts, root):
+    """(total, per-module totals, per-op totals) as plain ints (a numeric count)."""
+    total, by_module, by_op = split_counts(counts, root)
+    return int(total), {k: int(v) for k, v in by_module.items()}, {k: int(v) for k, v in by_op.items()}
 
 
 # --------------------------------------------------------------------------- meta device
@@ -481,40 +221,6 @@ class Measurement:
     device: str = "cpu"
     batch: int = 0
     seq_len: int = 0
-
-
-def _split_counts(counts: Mapping[str, Mapping[Any, int]], root: str) -> tuple[int, dict[str, int], dict[str, int]]:
-    """(total, per-module totals keyed by module path, per-op totals) from counter.flop_counts."""
-    glob = counts.get("Global", {})
-    total = int(sum(glob.values()))
-    by_op = {_qualified(k).split(".", 1)[-1]: int(v) for k, v in glob.items() if v}
-    by_module: dict[str, int] = {}
-    for name, ops in counts.items():
-        if name == "Global":
-            continue
-        if name == root:
-            path = ""
-        elif name.startswith(root + "."):
-            path = name[len(root) + 1 :]
-        else:  # not under the model (should not happen)
-            path = name
-        value = int(sum(ops.values()))
-        if value:
-            by_module[path] = value
-    return total, by_module, by_op
-
-
-def _subtract(after: Mapping[str, Mapping[Any, int]], before: Mapping[str, Mapping[Any, int]]):
-    out: dict[str, dict[Any, int]] = {}
-    for mod, ops in after.items():
-        prev = before.get(mod, {})
-        diff = {op: v - prev.get(op, 0) for op, v in ops.items()}
-        out[mod] = {op: v for op, v in diff.items() if v}
-    return out
-
-
-def _snapshot(counter: FlopCounterMode) -> dict[str, dict[Any, int]]:
-    return {mod: dict(ops) for mod, ops in counter.flop_counts.items()}
 
 
 def _maybe_meta(device: str):

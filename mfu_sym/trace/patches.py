@@ -1,0 +1,69 @@
+"""Stand-ins, for the duration of a trace, for the few torch functions whose fake-tensor
+kernels cannot take symbolic sizes. Each does exactly what the original does, with ops
+that count the same FLOPs (none: they move data)."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+
+
+def _symbolic(values) -> bool:
+    return any(isinstance(v, torch.SymInt) for v in values)
+
+
+@contextlib.contextmanager
+def symbolic_padding():
+    """`F.pad(x, pad, "constant", value)` with a symbolic amount (the chunked scans pad the
+    length to a multiple of the chunk: `(chunk - s % chunk) % chunk`): `constant_pad_nd`'s
+    kernel needs concrete integers, so the padding is concatenated instead (the same
+    tensor; padding does no arithmetic)."""
+    original = F.pad
+
+    def pad(input, pad, mode="constant", value=None):
+        if mode != "constant" or not (_symbolic(pad) or _symbolic(input.shape)):
+            return original(input, pad, mode=mode, value=value)
+        out = input
+        for i in range(len(pad) // 2):
+            dim = input.dim() - 1 - i
+            before, after = pad[2 * i], pad[2 * i + 1]
+            parts = []
+            for amount, where in ((before, 0), (after, 1)):
+                if isinstance(amount, int) and amount == 0:
+                    continue
+                shape = list(out.shape)
+                shape[dim] = amount
+                parts.append((where, out.new_full(shape, 0 if value is None else value)))
+            pieces = [p for w, p in parts if w == 0] + [out] + [p for w, p in parts if w == 1]
+            out = torch.cat(pieces, dim=dim) if len(pieces) > 1 else out
+        return out
+
+    F.pad = pad
+    torch.nn.functional.pad = pad
+    try:
+        yield
+    finally:
+        F.pad = original
+        torch.nn.functional.pad = original
+
+
+@contextlib.contextmanager
+def symbolic_polar():
+    """`torch.polar(abs, angle)` (Llama 4's and DeepSeek-V2's complex rotary tables): its
+    fake kernel fixes symbolic sizes, so the same complex tensor is made from its real
+    and imaginary parts, `abs * cos(angle) + i abs * sin(angle)` (elementwise: no FLOPs
+    the counter charges)."""
+    original = torch.polar
+
+    def polar(abs, angle, *, out=None):
+        if out is not None or not _symbolic(abs.shape):
+            return original(abs, angle) if out is None else original(abs, angle, out=out)
+        return torch.view_as_complex(torch.stack([abs * torch.cos(angle), abs * torch.sin(angle)], dim=-1))
+
+    torch.polar = polar
+    try:
+        yield
+    finally:
+        torch.polar = original

@@ -1,0 +1,161 @@
+"""`mfu-sym trace` against the formula library and against numeric counts.
+
+* Proofs: every small config of every family group the library reads, traced at
+  symbolic batch and length, equals the library's `torch`-preset polynomials per
+  component and in total, forward and backward: an identity in seq_len and batch (the
+  difference expands to 0), not a check at points.
+* Families whose PyTorch path is no polynomial (a sequential scan loop, chunk loops,
+  routing-sized experts) are refused or confined to the region their guards give, and
+  what is printed there equals FlopCounterMode at that point.
+* Families the library does not model trace too, and their polynomials equal numeric
+  FlopCounterMode counts (reference.measure) at points, a batch of 1 included.
+"""
+
+import pytest
+
+import mfu_sym
+from mfu_sym.trace import trace
+from mfu_sym.trace.proof import prove
+from mfu_sym.trace.symbolic import TraceError
+
+from . import test_attna, test_attnb, test_bidirectional, test_dense, test_dsa, test_kda, test_mamba, test_moe
+from . import test_moea, test_moeb, test_ssd, test_gdn
+from .compare import engine
+from .reference import measure
+
+GROUPS = {"dense": test_dense.SMALL, "moe": test_moe.SMALL, "attna": test_attna.SMALL, "attnb": test_attnb.SMALL,
+          "moea": test_moea.SMALL, "moeb": test_moeb.SMALL, "dsa": test_dsa.SMALL,
+          "bidirectional": test_bidirectional.CONFIGS, "mamba": test_mamba.SMALL, "ssd": test_ssd.SMALL,
+          "gdn": test_gdn.SMALL, "kda": test_kda.FAMILIES}
+ALL = {f"{group}:{name}": config for group, configs in GROUPS.items() for name, config in configs.items()}
+
+# transformers 5.23's PyTorch paths that are no polynomial in the length (see README):
+# Mamba's scan loops over positions in Python; the chunked scans (SSD, KDA, Lightning)
+# loop over ceil(seq_len / chunk) chunks, so their polynomials hold on one chunk count;
+# Gated DeltaNet's triangular solve has no fake kernel for symbolic sizes; LongCat-Flash
+# sizes its experts by the routing (zero-computation experts).
+SPECIALISED = {key for key in ALL if key.split(":")[1].split("-")[0] in ("mamba", "jamba")}
+ROUTED = {key for key in ALL if ALL[key]["model_type"] == "longcat_flash"}
+CHUNKED = {key for key in ALL if key.startswith(("ssd:", "kda:"))}
+NO_FAKE_KERNEL = {key for key in ALL if key.startswith("gdn:")}
+PROVED = sorted(set(ALL) - SPECIALISED - ROUTED - CHUNKED - NO_FAKE_KERNEL)
+
+
+def _difference(proof):
+    return {phase: {name: str(d) for name, (_, _, d) in rows.items() if d != 0}
+            for phase, rows in proof.components.items()}
+
+
+@pytest.mark.parametrize("key", PROVED)
+def test_the_library_equals_the_implementation_as_polynomials(tmp_path, key):
+    config = ALL[key]
+    traced = trace(config)
+    assert traced.bounded is None
+    proof = prove(engine(config, tmp_path, preset="torch"), traced)
+    assert proof.identical, _difference(proof)
+
+
+def test_every_family_the_library_reads_is_proved_or_listed_with_its_reason():
+    from mfu_sym import hf
+    proved = {ALL[key]["model_type"] for key in PROVED}
+    refused = {ALL[key]["model_type"] for key in SPECIALISED | ROUTED | CHUNKED | NO_FAKE_KERNEL}
+    assert proved | refused == set(hf.families()) and not proved & refused
+    assert len(proved) == 48
+
+
+def test_the_issue_figure():
+    """Two layers, d=128, 4 heads, 2 KV heads, d_ff=256, V=512 (issue 15)."""
+    import sympy
+    traced = trace({"model_type": "llama", "hidden_size": 128, "num_attention_heads": 4, "num_key_value_heads": 2,
+                    "intermediate_size": 256, "vocab_size": 512, "num_hidden_layers": 2})
+    b, s = sympy.symbols("batch seq_len", positive=True, integer=True)
+    assert sympy.expand(traced.forward() - (1024 * b * s**2 + 720896 * b * s)) == 0
+    assert sympy.expand(traced.backward() - 2 * traced.forward()) == 0
+
+
+@pytest.mark.parametrize("key", sorted(SPECIALISED))
+def test_a_length_loop_is_refused(key):
+    with pytest.raises(TraceError, match="turns a symbolic size into a constant"):
+        trace(ALL[key])
+
+
+@pytest.mark.parametrize("key", sorted(ROUTED))
+def test_routing_sized_experts_are_refused(key):
+    with pytest.raises(TraceError, match="depends on the data") as error:
+        trace(ALL[key])
+    assert error.value.field.endswith("experts")
+
+
+@pytest.mark.parametrize("key", sorted(NO_FAKE_KERNEL)[:2])
+def test_an_op_without_a_symbolic_kernel_is_an_error_naming_the_module(key):
+    with pytest.raises(TraceError) as error:
+        trace(ALL[key])
+    assert error.value.field.endswith("linear_attn")
+
+
+@pytest.mark.parametrize("key", ["ssd:mamba2", "kda:minimax", "kda:kimi-all-kda"])
+def test_chunk_loops_give_exact_numbers_where_their_guards_hold_and_refuse_elsewhere(key):
+    """A chunked scan's closed form (floor and Mod terms of the padded length) holds on the
+    region its guards give: there its numbers are FlopCounterMode's, elsewhere refused."""
+    config = ALL[key]
+    traced = trace(config, seq_len=13, batch=2)
+    held = 0
+    for seq_len in (5, 13, 30, 77):
+        measured = measure(config, batch=2, seq_len=seq_len)
+        values = traced.run_values(seq_len=seq_len, batch=2)
+        if traced.holds_at(values):
+            held += 1
+            assert traced.evaluate(traced.forward(), seq_len=seq_len, batch=2) == measured.forward
+            assert traced.evaluate(traced.backward(), seq_len=seq_len, batch=2) == measured.backward
+        else:
+            with pytest.raises(mfu_sym.UsageError, match="not known to hold"):
+                traced.evaluate(traced.forward(), seq_len=seq_len, batch=2)
+    assert held >= 1 and traced.guards
+
+
+# families the formula library does not model: traced, and checked against numeric counts
+UNMODELLED = {
+    "opt": {"model_type": "opt", "hidden_size": 32, "num_attention_heads": 4, "ffn_dim": 48, "num_hidden_layers": 2,
+            "vocab_size": 64, "word_embed_proj_dim": 32, "max_position_embeddings": 64},
+    "gpt_neox": {"model_type": "gpt_neox", "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48,
+                 "num_hidden_layers": 2, "vocab_size": 64, "rotary_pct": 0.5},
+    "phi": {"model_type": "phi", "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48,
+            "num_hidden_layers": 2, "vocab_size": 64, "partial_rotary_factor": 0.5},
+    "gptj": {"model_type": "gptj", "n_embd": 32, "n_head": 4, "n_layer": 2, "vocab_size": 64, "rotary_dim": 4,
+             "n_positions": 64},
+    "falcon": {"model_type": "falcon", "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2,
+               "vocab_size": 64, "new_decoder_architecture": True, "num_kv_heads": 2},
+    "codegen": {"model_type": "codegen", "n_embd": 32, "n_head": 4, "n_layer": 2, "vocab_size": 64, "rotary_dim": 4,
+                "n_positions": 64, "n_ctx": 64},
+    "nemotron": {"model_type": "nemotron", "hidden_size": 32, "num_attention_heads": 4, "num_key_value_heads": 2,
+                 "intermediate_size": 48, "num_hidden_layers": 2, "vocab_size": 64},
+    "olmo": {"model_type": "olmo", "hidden_size": 32, "num_attention_heads": 4, "intermediate_size": 48,
+             "num_hidden_layers": 2, "vocab_size": 64},
+}
+
+
+def test_the_unmodelled_families_are_not_in_the_library():
+    from mfu_sym import hf
+    assert set(UNMODELLED) <= set(hf.unsupported()) and not set(UNMODELLED) & set(hf.families())
+
+
+@pytest.mark.parametrize("name", sorted(UNMODELLED))
+def test_an_unmodelled_family_traces_to_what_the_counter_counts(name):
+    config = UNMODELLED[name]
+    traced = trace(config)
+    for batch, seq_len in ((2, 5), (3, 11)):
+        measured = measure(config, batch=batch, seq_len=seq_len)
+        assert traced.evaluate(traced.forward(), seq_len=seq_len, batch=batch) == measured.forward
+        assert traced.evaluate(traced.backward(), seq_len=seq_len, batch=batch) == measured.backward
+    assert traced.params == measured.params
+
+
+def test_a_batch_of_one_is_counted_at_that_point():
+    """torch fixes sizes of 1, so the polynomial (traced at batch >= 2) is checked against
+    a pass at exactly batch 1 before its value is given."""
+    config = UNMODELLED["opt"]
+    traced = trace(config, seq_len=7, batch=1)
+    measured = measure(config, batch=1, seq_len=7)
+    values, exact_pass = traced.values_at(seq_len=7, batch=1)
+    assert values["training"] == measured.training and not exact_pass
+    assert traced.evaluate(traced.training(), seq_len=7, batch=1) == measured.training
