@@ -48,6 +48,9 @@ def test_readme_command_runs(tmp_path, monkeypatch, line):
         pytest.skip(f"needs the user's own {missing[0]}")
     if args[0] == "plot":
         require("matplotlib")
+    if args[0] == "trace" or "trace" in args:  # the [trace] extra
+        require("torch")
+        require("transformers")
     monkeypatch.chdir(tmp_path)
     result = run(*args)
     assert result.exit_code == 0, result.output

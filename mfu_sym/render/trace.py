@@ -75,7 +75,7 @@ def text(traced, report, show_modules=True):
 
 
 def _order(comps):
-    from ..trace.components import ORDER
+    from ..tracing.components import ORDER
     present = set().union(*[set(c) for c in comps.values()])
     return [n for n in ORDER if n in present]
 

@@ -5,7 +5,7 @@ and run under ``torch.utils.flop_counter.FlopCounterMode``.  The numbers are exa
 Python ints and are meant to be compared, exactly, with mfu-sym's analytical engine.
 
 Facts and traps: /work/shared/reference/torch-flop-counting.md.  The counter is the
-package's own (``mfu_sym/trace/counter.py``, which ``mfu-sym trace`` uses too): it charges
+package's own (``mfu_sym/tracing/counter.py``, which ``mfu-sym trace`` uses too): it charges
 what torch's registry leaves at 0 or gets wrong (CPU SDPA, grouped-conv backward,
 ``linalg_solve_triangular``, ``_grouped_mm``), raises :class:`UncountedMatmulError` if a
 matmul-like op ran that it has no formula for, and attributes backward FLOPs to modules
@@ -65,8 +65,8 @@ aten = torch.ops.aten
 
 # The counter's corrections (CPU SDPA, grouped conv backward, triangular solve, grouped
 # mm), the guard on uncounted matmul-like ops and the backward attribution by autograd
-# node are the package's (mfu_sym/trace/counter.py): `mfu-sym trace` counts with them too.
-from mfu_sym.trace.counter import (  # noqa: E402
+# node are the package's (mfu_sym/tracing/counter.py): `mfu-sym trace` counts with them too.
+from mfu_sym.tracing.counter import (  # noqa: E402
     CUSTOM_FLOP_MAPPING,
     NodeTagger as _NodeTagger,
     UncountedMatmulError,

@@ -14,9 +14,9 @@
 import pytest
 
 import mfu_sym
-from mfu_sym.trace import trace
-from mfu_sym.trace.proof import prove
-from mfu_sym.trace.symbolic import TraceError
+from mfu_sym.tracing import trace
+from mfu_sym.tracing.proof import prove
+from mfu_sym.tracing.symbolic import TraceError
 
 from . import test_attna, test_attnb, test_bidirectional, test_dense, test_dsa, test_kda, test_mamba, test_moe
 from . import test_moea, test_moeb, test_ssd, test_gdn
@@ -50,7 +50,7 @@ def _difference(proof):
 def test_the_library_equals_the_implementation_as_polynomials(tmp_path, key):
     config = ALL[key]
     traced = trace(config)
-    assert traced.bounded is None
+    assert "seq_len" not in (traced.bounded or {})  # (LFM2's depthwise conv kernel choice bounds the batch)
     proof = prove(engine(config, tmp_path, preset="torch"), traced)
     assert proof.identical, _difference(proof)
 
@@ -159,3 +159,39 @@ def test_a_batch_of_one_is_counted_at_that_point():
     values, exact_pass = traced.values_at(seq_len=7, batch=1)
     assert values["training"] == measured.training and not exact_pass
     assert traced.evaluate(traced.training(), seq_len=7, batch=1) == measured.training
+
+
+PUBLISHED = ["llama3_8b", "mixtral_8x7b", "deepseek_v3"]
+
+
+@pytest.mark.parametrize("name", PUBLISHED)
+def test_the_published_configs_are_proved(name):
+    """The configs as their authors publish them (examples/hf), traced at full size on
+    fake tensors: the library's torch-preset polynomials are the implementation's."""
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "examples" / "hf" / name / "config.json"
+    traced = trace(path)
+    proof = prove(mfu_sym.load(path, preset="torch"), traced)
+    assert proof.identical and not traced.guards, _difference(proof)
+
+
+DECODE = {**test_dense.SMALL, **test_moe.SMALL}
+# transformers' sliding-window cache below its window branches on the cached length in
+# Python: the context becomes a constant there (up to the window), which the trace refuses (past it
+# the step is a polynomial again and proved)
+SLIDING_CACHE = {"gemma2-alternating", "mistral-window", "mixtral-window", "qwen2-window"}
+
+
+@pytest.mark.parametrize("context", [5, 13])  # below and past every window of these configs
+@pytest.mark.parametrize("name", sorted(DECODE))
+def test_a_decode_step_is_the_library_s_as_a_polynomial_in_the_context(tmp_path, name, context):
+    from mfu_sym.inference import Inference
+    from mfu_sym.tracing.proof import prove_decode
+    config = DECODE[name]
+    if name in SLIDING_CACHE and context <= config["sliding_window"]:
+        with pytest.raises(TraceError, match="turns a symbolic size into a constant"):
+            trace(config, seq_len=context, batch=2, decode=True)
+        return
+    traced = trace(config, seq_len=context, batch=2, decode=True)
+    proof = prove_decode(Inference(engine(config, tmp_path)), traced)
+    assert proof.identical_totals, {k: str(v[2]) for k, v in proof.total.items()}

@@ -38,6 +38,15 @@ def _children(by_module, path):
             if p.startswith(prefix) and "." not in p[len(prefix):]}
 
 
+def _leaves(by_module, path, skip=()):
+    """Modules under `path` with FLOPs and no FLOP-bearing module under them (outside the
+    children named in `skip`)."""
+    prefix = path + "."
+    inside = [p for p in by_module if p.startswith(prefix)
+              and not any(p == prefix + name or p.startswith(prefix + name + ".") for name in skip)]
+    return {p: by_module[p] for p in inside if not any(q.startswith(p + ".") for q in inside)}
+
+
 def _inside_mapped(path, mapped):
     return any(path.startswith(m + ".") for m in mapped)
 
@@ -71,9 +80,17 @@ def components(by_module: dict[str, sympy.Expr], classes: dict[str, str]) -> dic
                 out[_MOE_PARTS.get(child, "experts")] += value
             out["experts"] += flops - sum(children.values(), zero)  # the combine (0 when counted right)
         elif kind == "attention":
+            # projections: the leaf modules inside (q/k/v/o, however nested: BERT keeps them
+            # in `self` and `output`); the core is what the attention modules run themselves
+            parts = zero
             for child, value in children.items():
-                out[_ATTENTION_PARTS.get(child, "attention_projections")] += value
-            out["attention_core"] += flops - sum(children.values(), zero)
+                if child in _ATTENTION_PARTS:
+                    out[_ATTENTION_PARTS[child]] += value
+                    parts += value
+            for leaf, value in _leaves(by_module, path, skip=tuple(_ATTENTION_PARTS)).items():
+                out["attention_projections"] += value
+                parts += value
+            out["attention_core"] += flops - parts
         else:
             out[kind] += flops
         mapped.append(path)

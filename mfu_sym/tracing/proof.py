@@ -91,3 +91,17 @@ def prove(model, traced: Traced) -> Proof:
                    sympy.expand(rows.get(name, 0) - theirs.get(name, 0)))
             for name in names}
     return Proof(phase=traced.phase, total=total, components=by_component, holds_for=traced.guards)
+
+
+def prove_decode(inference, traced: Traced) -> Proof:
+    """One decode step: the library's (an Inference of a Model) minus the traced one, in
+    `context` and `batch`, the piece that holds at the point traced."""
+    model = inference.model
+    values = {traced.symbols[name]: traced.hint[name] for name in traced.symbols}
+    ours = (inference.decode_step_flops().xreplace(model.values)
+            .xreplace({inference.context: traced.symbols["context"], inference.batch: traced.symbols["batch"]}))
+    ours = at_hint(ours, values)
+    theirs = traced.forward()
+    difference = sympy.expand(ours - theirs)
+    return Proof(phase="decode", total={"forward": (ours, theirs, difference)}, components={},
+                 holds_for=traced.guards)

@@ -60,7 +60,6 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
     from ..library import load_library
     from .sources import call, resolve
     import torch
-    import transformers
 
     source = resolve(model, attn_implementation=attn_implementation,
                      experts_implementation=experts_implementation, **from_config)
@@ -128,5 +127,13 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
         guards=result.guards, guard_modules=result.guard_modules,
         implementation={"attn_implementation": attn_implementation if source.is_transformers else None,
                         "experts_implementation": experts_implementation if source.is_transformers else None,
-                        "torch": torch.__version__, "transformers": transformers.__version__},
+                        "torch": torch.__version__, "transformers": _version("transformers")},
         has_backward=backward, at_point=at_point, bounded=result.bounded or None)
+
+
+def _version(package):
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None

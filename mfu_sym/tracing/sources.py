@@ -87,6 +87,8 @@ def _config_source(data: dict, origin: str, attn_implementation: str, experts_im
     if experts_implementation not in EXPERTS:
         raise UsageError(None, "experts_implementation", f"{experts_implementation!r} (expected one of "
                                                          f"{', '.join(EXPERTS)})")
+    from . import require
+    require("trace", "transformers")
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -105,9 +107,14 @@ def _config_source(data: dict, origin: str, attn_implementation: str, experts_im
     config.use_cache = False
     name = data.get("_name_or_path") or Path(origin).parent.name or model_type
 
+    options = dict(from_config)
+    if experts_implementation == "grouped_mm" and "dtype" not in options:
+        import torch
+        options["dtype"] = torch.bfloat16  # _grouped_mm's kernels take bf16 (the dtype changes no FLOP count)
+
     def build():
         model = AutoModelForCausalLM.from_config(config, attn_implementation=attn_implementation,
-                                                 experts_implementation=experts_implementation, **from_config)
+                                                 experts_implementation=experts_implementation, **options)
         model.eval()  # dropout off; gradients still flow
         return model
 
@@ -194,5 +201,6 @@ def call(model: Any, inputs: Any) -> Any:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+    """An exception's message on one line (at most 300 characters)."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    return (text or type(exc).__name__)[:300]

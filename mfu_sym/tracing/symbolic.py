@@ -85,8 +85,9 @@ class Sizes:
         expression = sympy.expand(plain_sympy(expression.xreplace(self.to_ours)))
         stray = expression.free_symbols - set(self.symbols.values())
         if stray:
-            raise TraceError(None, what, f"depends on sizes the trace did not name ({', '.join(map(str, stray))}): "
-                                         "a size that depends on the data")
+            raise TraceError(None, what, "a size depends on the data, so no polynomial in the run's sizes exists "
+                                         f"(unknown sizes {', '.join(sorted(map(str, stray)))}: a boolean mask, "
+                                         "nonzero, or routing decided how many rows a matmul got)")
         return expression
 
     def specialised(self) -> list[str]:
@@ -292,8 +293,9 @@ def run_pass(build: Callable[[], torch.nn.Module], call: Callable[[torch.nn.Modu
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+    """An exception's message on one line (at most 300 characters)."""
+    text = " ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    return (text or type(exc).__name__)[:300]
 
 
 def _default_loss(output: Any) -> torch.Tensor:
