@@ -8,6 +8,9 @@
 4. MFUMeter.update, the per-step cost in a training loop; target well under 1 ms.
 5. one configuration vs PyTorch's FlopCounterMode on the meta device (when torch and
    transformers are installed); target >= 1000x faster.
+6. one symbolic trace (`mfu_sym.trace`: every (seq_len, batch) at once) vs one numeric
+   FlopCounterMode count on the meta device (one point), Llama-3-8B and DeepSeek-V3 as
+   published, interleaved.
 Each figure is the median of several runs. Prints a table and JSON.
 """
 
@@ -95,6 +98,32 @@ def versus_flop_counter(repeat):
             "speedup_evaluate": t_torch / t_ours, "speedup_compiled": t_torch / t_compiled, "target_speedup": 1000}
 
 
+def trace_versus_flop_counter(repeat):
+    """One trace gives the polynomials for every (seq_len, batch); one numeric count gives
+    one point. Interleaved, so both see the same machine state."""
+    try:
+        from tests.crosscheck.reference import measure
+        import mfu_sym
+        from transformers.utils import logging
+    except ImportError:
+        return {"skipped": "torch or transformers not installed"}
+    logging.set_verbosity_error()
+    out = {}
+    for name, runs in (("llama3_8b", max(1, repeat // 2)), ("deepseek_v3", 1)):
+        path = EXAMPLES / "hf" / name / "config.json"
+        config = json.loads(path.read_text())
+        traced, counted = [], []
+        for _ in range(runs):
+            traced.append(median_time(lambda: mfu_sym.trace(path, seq_len=4096, batch=1), 1))
+            counted.append(median_time(lambda: measure(config, batch=1, seq_len=4096, device="meta"), 1))
+        t_trace, t_count = statistics.median(traced), statistics.median(counted)
+        out[f"{name}_trace_s"] = t_trace
+        out[f"{name}_flop_counter_one_point_s"] = t_count
+        out[f"{name}_trace_per_point_ratio"] = t_trace / t_count
+        out[f"{name}_100_lengths_speedup"] = 100 * t_count / t_trace
+    return out
+
+
 def meter_update(repeat):
     """MFUMeter.update inside a training loop (benchmarks/bench_meter.py has more cases)."""
     import mfu_sym
@@ -112,14 +141,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the results here")
+    parser.add_argument("--only", choices=["cold_start", "symbolic_build", "sweep", "meter", "vs_flop_counter",
+                                           "trace"], help="run one group")
     args = parser.parse_args()
-    results = {
-        "cold_start": cold_start(args.repeat),
-        "symbolic_build": symbolic_build(args.repeat),
-        "sweep": sweep_throughput(args.repeat),
-        "meter": meter_update(args.repeat),
-        "vs_flop_counter": versus_flop_counter(args.repeat),
-    }
+    groups = {"cold_start": cold_start, "symbolic_build": symbolic_build, "sweep": sweep_throughput,
+              "meter": meter_update, "vs_flop_counter": versus_flop_counter, "trace": trace_versus_flop_counter}
+    results = {name: run(args.repeat) for name, run in groups.items() if args.only in (None, name)}
     print(f"{'benchmark':<48}{'value':>16}")
     for group, figures in results.items():
         for key, value in figures.items():

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "load": "loader", "load_architecture": "loader", "Model": "model", "Conventions": "model",
     "load_library": "library", "Inference": "inference", "TrainingMemory": "memory",
-    "MFUMeter": "mfu", "MFUWarning": "mfu", "trace": "tracing",
+    "MFUMeter": "mfu", "MFUWarning": "mfu", "trace": "tracing.api",
 }
 __all__ = sorted(_LAZY) + ["MfuSymError", "ConfigError", "FormulaError", "HardwareError", "UsageError"]
 

@@ -48,11 +48,11 @@ def _against_trace(model, model_file, seq_len, batch, fmt):
     """The library's per-step polynomials minus the traced ones, per component: an identity
     in seq_len and batch when every difference is 0."""
     from ..render import json, trace as render
-    from ..tracing import require_torch
+    from ..tracing.extra import require_torch
     require_torch("reconcile --against trace")
     from .trace import _quiet_transformers
     _quiet_transformers()
-    from ..tracing import trace
+    from ..tracing.api import trace
     from ..tracing.proof import prove
     kernel = "sdpa" if model.conventions.attention_kernel == "flash" else "eager"
     traced = trace(model_file, seq_len=seq_len, batch=batch, attn_implementation=kernel)

@@ -36,10 +36,10 @@ def trace(model, seq_len, batch, decode, forward_only, attn_implementation, expe
         mfu-sym trace examples/hf/qwen3_config.json --seq-len 4096 --format json
         mfu-sym trace examples/custom_model.py:build --seq-len 1024
     """
-    from ..tracing import require_torch
+    from ..tracing.extra import require_torch
     require_torch()
     _quiet_transformers()
-    from ..tracing import trace as run_trace
+    from ..tracing.api import trace as run_trace
     traced = run_trace(model, seq_len=seq_len, batch=batch, decode=decode, backward=not forward_only,
                        attn_implementation=attn_implementation, experts_implementation=experts_implementation)
     sizes = {("context" if decode else "seq_len"): seq_len, "batch": batch}

@@ -14,6 +14,8 @@ from .patches import symbolic_padding, symbolic_polar
 from .symbolic import TraceError, run_pass
 from .traced import Traced
 
+#: The point an implementation runs at when none is asked for (>= 2: torch fixes sizes 0 and 1).
+DEFAULT_HINT = {"seq_len": 17, "batch": 3, "context": 17}
 _EXPERTS_ADVICE = (" (transformers' eager experts loop sizes each expert by the tokens routed to it: "
                    "trace with --experts-implementation batched_mm)")
 
@@ -56,7 +58,6 @@ def _fake_safe_transformers():
 
 def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, experts_implementation,
         from_config) -> Traced:
-    from . import DEFAULT_HINT
     from ..library import load_library
     from .sources import call, resolve
     import torch

@@ -87,7 +87,7 @@ def _config_source(data: dict, origin: str, attn_implementation: str, experts_im
     if experts_implementation not in EXPERTS:
         raise UsageError(None, "experts_implementation", f"{experts_implementation!r} (expected one of "
                                                          f"{', '.join(EXPERTS)})")
-    from . import require
+    from .extra import require
     require("trace", "transformers")
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.models.auto.configuration_auto import CONFIG_MAPPING

@@ -14,7 +14,7 @@
 import pytest
 
 import mfu_sym
-from mfu_sym.tracing import trace
+from mfu_sym.tracing.api import trace
 from mfu_sym.tracing.proof import prove
 from mfu_sym.tracing.symbolic import TraceError
 
