@@ -88,6 +88,18 @@ def test_reconcile_against_trace_proves_identity(tmp_path):
         "-512*batch*seq_len**2 + 512*batch*seq_len"
 
 
+def test_grouped_mm_experts_trace_to_the_batched_polynomial():
+    """transformers' default experts path (aten._grouped_mm, 0 in torch's registry) is
+    charged: the same polynomial as batched_mm's bmm."""
+    mixtral = {"model_type": "mixtral", "hidden_size": 32, "intermediate_size": 48, "num_hidden_layers": 1,
+               "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 64, "num_local_experts": 4,
+               "num_experts_per_tok": 2}
+    grouped = mfu_sym.trace(mixtral, experts_implementation="grouped_mm")
+    batched = mfu_sym.trace(mixtral, experts_implementation="batched_mm")
+    assert grouped.ops["forward"]["_grouped_mm"] == 2 * b * s * 2 * 32 * 48 * 3
+    assert sympy.expand(grouped.training() - batched.training()) == 0
+
+
 def test_a_batch_of_one_is_counted_at_that_point(tmp_path):
     path = write_model(tmp_path, LLAMA, "config.json")
     report = json.loads(run("trace", path, "--seq-len", 64, "--batch", 1, "--format", "json").stdout)
@@ -108,6 +120,7 @@ def test_guards_that_every_size_meets_say_nothing_and_others_are_kept():
 @pytest.mark.parametrize("model, field, message", [
     ("factories.bad:inverse", "ops", "aten.linalg_inv_ex"),
     ("factories.bad:routed", "forward FLOPs", "a size depends on the data"),
+    ("factories.bad:contracted", "(model)", "broadcast product and a sum"),
     ("factories.bad:wrong_shape", "model", "must return (module, make_inputs)"),
     ("factories.bad:raises", "model", "the factory failed: RuntimeError: no weights here"),
     ("factories.bad:NOT_CALLABLE", "model", "has no callable NOT_CALLABLE"),

@@ -113,7 +113,9 @@ def proof_report(model, traced, proof):
         "identical": proof.identical, "identical_totals": proof.identical_totals,
         "holds_for": [str(g) for g in traced.guards] or ["every size at least 2"],
         "phases": {phase: {"library": str(lib), "traced": str(tr), "difference": str(diff),
-                           "components": {name: {"library": str(a), "traced": str(b), "difference": str(d)}
+                           "vanishes": proof.vanishes(diff),
+                           "components": {name: {"library": str(a), "traced": str(b), "difference": str(d),
+                                                 "vanishes": proof.vanishes(d)}
                                           for name, (a, b, d) in proof.components[phase].items()}}
                    for phase, (lib, tr, diff) in proof.total.items()},
         "implementation": traced.implementation,
@@ -131,11 +133,13 @@ def proof_text(model, traced, proof):
              f"  holds for: {_region(traced)}",
              f"  verdict: {verdict}"]
     for phase, (library, theirs, difference) in proof.total.items():
-        lines.append(f"  {phase}: library - traced = {difference}")
+        shown = difference if difference == 0 or not proof.vanishes(difference) else \
+            f"{difference}  (0 wherever the trace holds)"
+        lines.append(f"  {phase}: library - traced = {shown}")
         for name, (a, b, d) in proof.components[phase].items():
-            mark = "0" if d == 0 else str(d)
+            mark = "0" if d == 0 else "0 wherever the trace holds" if proof.vanishes(d) else str(d)
             lines.append(f"    {name:<24}{mark}")
-            if d != 0:
+            if not proof.vanishes(d):
                 lines.append(f"      library = {a}")
                 lines.append(f"      traced  = {b}")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import sympy
 # every layer's block `mixer`, whatever it is, so the class name must speak too)
 _RULES = (
     ("linear_attention", re.compile(r"(^|\.)(linear_attn|linear_attention)$"),
-     re.compile(r"GatedDeltaNet|DeltaAttention|LinearAttention|Lightning")),
+     re.compile(r"(GatedDeltaNet|DeltaAttention|LightningAttention)$")),
     ("ssm", re.compile(r"(^|\.)(mamba|short_conv)$"), re.compile(r"Mamba\d?Mixer$|Mamba\d?Layer$|ShortConv$")),
     ("shared_experts", re.compile(r"(^|\.)shared_mlp$"), re.compile(r"^$")),  # Granite MoE shared: beside the MoE
     ("mlp", re.compile(r"(^|\.)(mlp|mlps\.\d+|feed_forward|block_sparse_moe)$"),  # LongCat-Flash: mlps.0
@@ -24,7 +24,10 @@ _LM_HEAD = re.compile(r"^(lm_head|output)$")
 # children of a MoE block, by component
 _MOE_PARTS = {"gate": "router", "router": "router", "experts": "experts", "shared_expert": "shared_experts",
               "shared_experts": "shared_experts", "shared_expert_gate": "shared_experts",
-              "shared_mlp": "shared_experts"}
+              "shared_mlp": "shared_experts",
+              # Nemotron-H's latent MoE: the projections into and out of the experts' latent
+              # width run for every token, a dense part of the block (the library's `mlp`)
+              "fc1_latent_proj": "mlp", "fc2_latent_proj": "mlp"}
 # children of an attention module that are not its projections
 _ATTENTION_PARTS = {"indexer": "indexer"}  # DeepSeek-V3.2's lightning indexer
 
@@ -45,6 +48,16 @@ def _leaves(by_module, path, skip=()):
     inside = [p for p in by_module if p.startswith(prefix)
               and not any(p == prefix + name or p.startswith(prefix + name + ".") for name in skip)]
     return {p: by_module[p] for p in inside if not any(q.startswith(p + ".") for q in inside)}
+
+
+def _has_moe_sibling(by_module, path, classes):
+    """Whether a MoE block (a feed-forward module with a router or experts) sits beside `path`."""
+    if "." not in path:
+        return False
+    parent = path.rsplit(".", 1)[0]
+    siblings = [f"{parent}.{child}" for child in _children(by_module, parent)]
+    return any(kind_of(p, classes.get(p, "")) == "mlp" and set(_children(by_module, p)) & {"gate", "experts", "router"}
+               for p in siblings)
 
 
 def _inside_mapped(path, mapped):
@@ -75,6 +88,8 @@ def components(by_module: dict[str, sympy.Expr], classes: dict[str, str]) -> dic
         kind = kind_of(path, classes.get(path, ""))
         if kind is None:
             continue
+        if kind == "shared_experts" and not _has_moe_sibling(by_module, path, classes):
+            kind = "mlp"  # Granite-4.0-H without experts: its shared MLP is the layer's MLP
         if kind == "mlp" and set(children) & {"gate", "experts", "router"}:
             for child, value in children.items():
                 out[_MOE_PARTS.get(child, "experts")] += value

@@ -301,3 +301,58 @@ def split_counts(counts: Mapping[str, Mapping[Any, Any]], root: str):
         if not _is_zero(value):
             by_module[path] = value
     return total, by_module, by_op
+
+
+class BroadcastContractions(TorchDispatchMode):
+    """Finds contractions written as a broadcast product and a sum, `(a[..., :, None] *
+    b[..., None, :]).sum(-1)`: the counter charges elementwise ops and reductions nothing,
+    so such a contraction reads 0 FLOPs (Kimi Delta Attention's chunk products, Mamba's
+    scan in transformers 5.23). A product is a float `mul` whose output is larger than
+    each of its inputs (or an elementwise scaling of such a product); a contraction is a
+    sum or mean that reduces one. `found` maps the module running (from `tagger`) to how
+    many ran."""
+
+    def __init__(self, tagger: NodeTagger) -> None:
+        super().__init__()
+        self.tagger = tagger
+        self.products: dict[int, Any] = {}  # id -> weak reference (tensors compare elementwise)
+        self.found: dict[str, int] = {}
+
+    def _is_product(self, tensor) -> bool:
+        ref = self.products.get(id(tensor))
+        return ref is not None and ref() is tensor
+
+    def _add(self, tensor) -> None:
+        import weakref
+        self.products[id(tensor)] = weakref.ref(tensor)
+
+    @staticmethod
+    def _ratio(a, b):
+        """numel(a) / numel(b) at the point the model runs at (the sizes' hints: this only
+        decides whether to refuse, never a count), or None where a size has no hint."""
+        from fractions import Fraction
+
+        def hinted(tensor):
+            n = tensor.numel()
+            return n.node.hint if isinstance(n, torch.SymInt) else n
+        top, bottom = hinted(a), hinted(b)
+        if top is None or bottom in (None, 0):
+            return None
+        return Fraction(int(top), int(bottom))
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        packet = getattr(func, "_overloadpacket", func)
+        if packet is aten.mul and isinstance(out, torch.Tensor) and out.is_floating_point():
+            inputs = [a for a in args if isinstance(a, torch.Tensor)]
+            ratios = [self._ratio(out, a) for a in inputs]
+            if len(inputs) == 2 and all(r is not None and r > 1 for r in ratios):
+                self._add(out)
+            elif any(self._is_product(a) and r == 1 for a, r in zip(inputs, ratios)):
+                self._add(out)
+        elif packet in (aten.sum, aten.mean) and args and isinstance(args[0], torch.Tensor) \
+                and self._is_product(args[0]) and isinstance(out, torch.Tensor) \
+                and (lambda r: r is not None and r > 1)(self._ratio(args[0], out)):
+            where = self.tagger.current or "(model)"
+            self.found[where] = self.found.get(where, 0) + 1
+        return out

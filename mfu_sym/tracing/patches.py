@@ -67,3 +67,31 @@ def symbolic_polar():
         yield
     finally:
         torch.polar = original
+
+
+@contextlib.contextmanager
+def no_packed_sequence_check():
+    """transformers' packed-sequence check reads position values (`.item()`); fake and
+    meta tensors have none. With no mask and no cache the positions are arange(seq_len), never packed,
+    so None is what real inputs give. Undone on exit."""
+    try:
+        import transformers.masking_utils as masking
+    except ImportError:
+        yield
+        return
+    original = getattr(masking, "find_packed_sequence_indices", None)
+    if original is None:
+        yield
+        return
+
+    def patched(position_ids, *args, **kwargs):
+        from torch._subclasses.fake_tensor import FakeTensor
+        if isinstance(position_ids, FakeTensor) or getattr(position_ids, "is_meta", False):
+            return None
+        return original(position_ids, *args, **kwargs)
+
+    masking.find_packed_sequence_indices = patched
+    try:
+        yield
+    finally:
+        masking.find_packed_sequence_indices = original

@@ -4,13 +4,12 @@ already in the cache), turned into a Traced."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import sympy
 
 from ..errors import UsageError
-from .patches import symbolic_padding, symbolic_polar
+from .patches import no_packed_sequence_check, symbolic_padding, symbolic_polar
 from .symbolic import TraceError, run_pass
 from .traced import Traced
 
@@ -26,34 +25,6 @@ def _check_size(name, value):
     if value > 2 ** 40:
         raise UsageError(None, name, f"{value!r} is larger than 2^40")
     return value
-
-
-@contextlib.contextmanager
-def _fake_safe_transformers():
-    """transformers' packed-sequence check reads position values (`.item()`); fake tensors
-    have none. With no mask and no cache the positions are arange(seq_len), never packed,
-    so None is what real inputs give. Undone on exit."""
-    try:
-        import transformers.masking_utils as masking
-    except ImportError:
-        yield
-        return
-    original = getattr(masking, "find_packed_sequence_indices", None)
-    if original is None:
-        yield
-        return
-
-    def patched(position_ids, *args, **kwargs):
-        from torch._subclasses.fake_tensor import FakeTensor
-        if isinstance(position_ids, FakeTensor) or getattr(position_ids, "is_meta", False):
-            return None
-        return original(position_ids, *args, **kwargs)
-
-    masking.find_packed_sequence_indices = patched
-    try:
-        yield
-    finally:
-        masking.find_packed_sequence_indices = original
 
 
 def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, experts_implementation,
@@ -104,7 +75,7 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
     def traced_pass(sizes_at, concrete):
         hint.update(sizes_at)
         try:
-            with _fake_safe_transformers(), symbolic_padding(), symbolic_polar():
+            with no_packed_sequence_check(), symbolic_padding(), symbolic_polar():
                 return run_pass(source.build, symbols=symbols, backward=backward, where=where, advice=advice,
                                 concrete=concrete, **kwargs)
         except TraceError as exc:

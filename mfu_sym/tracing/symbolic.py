@@ -22,7 +22,7 @@ from torch._subclasses.fake_tensor import DataDependentOutputException, DynamicO
 from torch.fx.experimental.symbolic_shapes import DimDynamic, GuardOnDataDependentSymNode, ShapeEnv
 
 from ..errors import MfuSymError
-from .counter import NodeTagger, counted, snapshot, split_counts, subtract
+from .counter import BroadcastContractions, NodeTagger, counted, snapshot, split_counts, subtract
 
 
 class TraceError(MfuSymError, RuntimeError):
@@ -115,9 +115,17 @@ class Sizes:
                 conditions.append(sympy.Ge(theirs, int(bounds.lower)))
             if isinstance(bounds.upper, sympy.Integer):
                 conditions.append(sympy.Le(theirs, int(bounds.upper)))
+        seen = set()
+        symbols = list(self.symbols.values())
         for condition in conditions:
-            condition = _simplified(plain_sympy(self.env.replace(condition).xreplace(self.to_ours)))
-            if condition is sympy.true or condition in out or implied_by_sizes(condition, self.symbols.values()):
+            condition = plain_sympy(self.env.replace(condition).xreplace(self.to_ours))
+            key = sympy.srepr(condition)
+            if key in seen:
+                continue
+            seen.add(key)
+            if _small(condition):
+                condition = _simplified(condition)
+            if condition is sympy.true or condition in out or implied_by_sizes(condition, symbols):
                 continue
             out.append(condition)
         return out
@@ -167,22 +175,38 @@ def _sign(difference):
     return 0
 
 
+_SAMPLES = (2, 3, 5, 8, 13, 64, 100, 1000, 4096, 65537)
+
+
+def _small(expression) -> bool:
+    """Worth sympy.simplify: short, and free of floor/Mod/Min/Max (which it is slow on)."""
+    return not expression.has(sympy.floor, sympy.ceiling, sympy.Mod, sympy.Min, sympy.Max) and \
+        sympy.count_ops(expression) <= 40
+
+
 def implied_by_sizes(condition, symbols) -> bool:
     """Whether a guard holds for every size of at least 2 (torch's own assumption for a
-    symbolic size): such guards (`batch != 1`, `batch*seq_len > 1`) say nothing."""
+    symbolic size): such guards (`batch != 1`, `batch*seq_len > 1`) say nothing. A guard
+    false at some size is kept at once; one true at every sample is proved or kept."""
+    symbols = list(symbols)
+    for i, value in enumerate(_SAMPLES):
+        point = {s: sympy.Integer(_SAMPLES[(i + j) % len(_SAMPLES)]) for j, s in enumerate(symbols)}
+        try:
+            if condition.xreplace(point) is not sympy.true:
+                return False
+        except (AssertionError, TypeError, ValueError, ZeroDivisionError):
+            return False
     shifted = {s: sympy.Symbol(f"_{s}", integer=True, nonnegative=True) + 2 for s in symbols}
     shifted_condition = condition.xreplace(shifted)
-    if _simplified(shifted_condition) is sympy.true:
-        return True
     if not isinstance(condition, sympy.core.relational.Relational) or \
             not isinstance(shifted_condition, sympy.core.relational.Relational):
-        return False
+        return _small(shifted_condition) and _simplified(shifted_condition) is sympy.true
     try:
         sign = _sign(sympy.expand(shifted_condition.lhs - shifted_condition.rhs))
     except (sympy.PolynomialError, TypeError, AssertionError, ValueError):
-        return False
+        sign = 0
     if sign == 0:
-        return False
+        return _small(shifted_condition) and _simplified(shifted_condition) is sympy.true
     holds = {sympy.Ne: True, sympy.Eq: False, sympy.Gt: sign > 0, sympy.Ge: sign > 0,
              sympy.Lt: sign < 0, sympy.Le: sign < 0}
     return holds.get(type(condition), False)
@@ -237,8 +261,9 @@ def run_pass(build: Callable[[], torch.nn.Module], call: Callable[[torch.nn.Modu
                  torch.nn.modules.module.register_module_forward_hook(lambda m, a, o: watch.check())]
         try:
             state = before(model, sizes) if before is not None else None
+            contractions = BroadcastContractions(tagger)
             with counted(where) as (counter, recorder), (torch.enable_grad() if backward else torch.no_grad()):
-                with tagger:
+                with tagger, contractions:
                     try:
                         output = call(model, sizes) if state is None else call(model, sizes, state)
                     except _DATA_DEPENDENT as exc:
@@ -261,6 +286,12 @@ def run_pass(build: Callable[[], torch.nn.Module], call: Callable[[torch.nn.Modu
             for hook in hooks:
                 hook.remove()
 
+    if contractions.found:
+        places = ", ".join(f"{module} (x{n})" for module, n in sorted(contractions.found.items())[:6])
+        raise TraceError(None, sorted(contractions.found)[0],
+                         f"contractions written as a broadcast product and a sum ran, which FlopCounterMode counts "
+                         f"as 0 FLOPs (in {places}): the polynomial would be low, so it is refused (write them "
+                         "with torch.matmul or einsum to count them)")
     fixed = [] if concrete else sizes.specialised()
     if fixed:
         shown = "; ".join(f"{f} in {watch.fixed.get(f, 'the model')}" for f in fixed)

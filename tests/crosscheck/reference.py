@@ -36,14 +36,13 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 import transformers
-import transformers.masking_utils as _masking_utils
 from transformers import AutoConfig, AutoModelForCausalLM, DynamicCache
 
 __all__ = [
@@ -87,27 +86,9 @@ def _split_counts(counts, root):
 # --------------------------------------------------------------------------- meta device
 
 
-@contextlib.contextmanager
-def meta_safe_masking() -> Iterator[None]:
-    """Make ``masking_utils.find_packed_sequence_indices`` return ``None`` for meta inputs.
-
-    The packed-sequence check calls ``.item()`` (a data-dependent branch) and meta
-    tensors have no values.  With no mask and no cache the positions are
-    ``arange(seq)``, never packed, so ``None`` is what real inputs give.  The patch
-    is undone on exit; real tensors go to the original function.
-    """
-    original = _masking_utils.find_packed_sequence_indices
-
-    def patched(position_ids: torch.Tensor, *args: Any, **kwargs: Any):
-        if isinstance(position_ids, torch.Tensor) and position_ids.is_meta:
-            return None
-        return original(position_ids, *args, **kwargs)
-
-    _masking_utils.find_packed_sequence_indices = patched
-    try:
-        yield
-    finally:
-        _masking_utils.find_packed_sequence_indices = original
+# transformers' packed-sequence check (`.item()`) returns None for meta (and fake)
+# inputs: with no mask and no cache the positions are arange(seq), never packed.
+from mfu_sym.tracing.patches import no_packed_sequence_check as meta_safe_masking  # noqa: E402
 
 
 # --------------------------------------------------------------------------- models

@@ -44,3 +44,19 @@ def raises():
 
 
 NOT_CALLABLE = 3
+
+
+class Contracts(nn.Module):
+    """A contraction written as a broadcast product and a sum (counted 0 by the counter)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        h = self.proj(x)
+        return (h.unsqueeze(-1) * h.unsqueeze(-2)).sum(-1)
+
+
+def contracted():
+    return Contracts(), lambda batch, seq_len: torch.ones(batch, seq_len, 8)
