@@ -95,3 +95,68 @@ def no_packed_sequence_check():
         yield
     finally:
         masking.find_packed_sequence_indices = original
+
+
+def _solve_triangular_op():
+    """`mfu_sym::solve_triangular`: torch.linalg.solve_triangular as a custom op with a fake
+    kernel that takes symbolic sizes (torch's meta kernel fixes them) and the backward
+    torch runs (FunctionsManual.cpp, linalg_solve_triangular_backward): a triangular solve
+    with the transposed matrix for B's gradient and, for A's, a matmul with the solution
+    masked to the triangle. The counter charges it as counter.solve_triangular_flop."""
+    namespace = getattr(torch.ops, "mfu_sym", None)
+    if namespace is not None and hasattr(namespace, "solve_triangular"):
+        return namespace.solve_triangular
+
+    @torch.library.custom_op("mfu_sym::solve_triangular", mutates_args=())
+    def solve(A: torch.Tensor, B: torch.Tensor, upper: bool, left: bool, unitriangular: bool) -> torch.Tensor:
+        return torch.linalg.solve_triangular(A, B, upper=upper, left=left, unitriangular=unitriangular)
+
+    @solve.register_fake
+    def _(A, B, upper, left, unitriangular):
+        batch = torch.broadcast_shapes(A.shape[:-2], B.shape[:-2])
+        return B.new_empty((*batch, *B.shape[-2:]))
+
+    def setup_context(ctx, inputs, output):
+        A, B, upper, left, unitriangular = inputs
+        ctx.save_for_backward(A, output)
+        ctx.flags = (upper, left, unitriangular)
+        ctx.shapes = (A.shape, B.shape)
+
+    def backward(ctx, grad):
+        A, X = ctx.saved_tensors
+        upper, left, unitriangular = ctx.flags
+        grad_B = torch.ops.mfu_sym.solve_triangular(A.mH, grad, not upper, left, unitriangular)
+        grad_A = None
+        if ctx.needs_input_grad[0]:
+            grad_A = -(grad_B @ X.mH) if left else -(X.mH @ grad_B)
+            grad_A = grad_A.triu(int(unitriangular)) if upper else grad_A.tril(-int(unitriangular))
+            grad_A = grad_A.sum_to_size(ctx.shapes[0])
+        grad_B = grad_B.sum_to_size(ctx.shapes[1]) if ctx.needs_input_grad[1] else None
+        return grad_A, grad_B, None, None, None
+
+    solve.register_autograd(backward, setup_context=setup_context)
+    return torch.ops.mfu_sym.solve_triangular
+
+
+@contextlib.contextmanager
+def symbolic_solve_triangular():
+    """`torch.linalg.solve_triangular` on symbolic sizes (Gated DeltaNet's chunked delta
+    rule) through the custom op above, counted by the counter's triangular-solve formula;
+    concrete sizes go to torch's own."""
+    from .counter import CUSTOM_FLOP_MAPPING, solve_triangular_flop
+    op = _solve_triangular_op()
+    CUSTOM_FLOP_MAPPING.setdefault(
+        op, lambda a, b, upper, left, unitriangular, out_shape=None, **kwargs:
+        solve_triangular_flop(a, b, upper=upper, left=left, unitriangular=unitriangular))
+    original = torch.linalg.solve_triangular
+
+    def solve_triangular(A, B, *, upper, left=True, unitriangular=False, out=None):
+        if out is not None or not (_symbolic(A.shape) or _symbolic(B.shape)):
+            return original(A, B, upper=upper, left=left, unitriangular=unitriangular, out=out)
+        return op(A, B, upper, left, unitriangular)
+
+    torch.linalg.solve_triangular = solve_triangular
+    try:
+        yield
+    finally:
+        torch.linalg.solve_triangular = original

@@ -9,7 +9,7 @@ from typing import Any
 import sympy
 
 from ..errors import UsageError
-from .patches import no_packed_sequence_check, symbolic_padding, symbolic_polar
+from .patches import no_packed_sequence_check, symbolic_padding, symbolic_polar, symbolic_solve_triangular
 from .symbolic import TraceError, run_pass
 from .traced import Traced
 
@@ -75,7 +75,7 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
     def traced_pass(sizes_at, concrete):
         hint.update(sizes_at)
         try:
-            with no_packed_sequence_check(), symbolic_padding(), symbolic_polar():
+            with no_packed_sequence_check(), symbolic_padding(), symbolic_polar(), symbolic_solve_triangular():
                 return run_pass(source.build, symbols=symbols, backward=backward, where=where, advice=advice,
                                 concrete=concrete, **kwargs)
         except TraceError as exc:
