@@ -52,7 +52,9 @@ def _difference(proof):
 def test_the_library_equals_the_implementation_as_polynomials(tmp_path, key):
     config = ALL[key]
     traced = trace(config)
-    assert "seq_len" not in (traced.bounded or {})  # (LFM2's depthwise conv kernel choice bounds the batch)
+    # only MiniMax's block loop confines the length (to one block count); LFM2's and the SSD
+    # hybrids' depthwise-conv kernel choice bounds the batch
+    assert key == "kda:minimax" or "seq_len" not in (traced.bounded or {})
     proof = prove(engine(config, tmp_path, preset="torch"), traced)
     assert proof.identical, _difference(proof)
 
