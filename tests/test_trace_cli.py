@@ -148,6 +148,22 @@ def test_a_config_transformers_cannot_build_is_one_error_line(tmp_path, config, 
     assert_one_error_line(run("trace", path), field or str(path), message)
 
 
+@pytest.mark.parametrize("option", [["--attn-implementation", "sdpa"], ["--experts-implementation", "eager"]])
+def test_a_transformers_option_is_refused_for_a_factory(option):
+    """A factory builds its own module: transformers' implementation options would be ignored."""
+    assert_one_error_line(run("trace", EXAMPLE, *option), option[0][2:].replace("-", "_"),
+                          "not to a factory")
+
+
+def test_the_implementation_options_change_a_config_s_count(tmp_path):
+    path = write_model(tmp_path, LLAMA, "config.json")
+    eager = json.loads(run("trace", path, "--format", "json").stdout)
+    sdpa = json.loads(run("trace", path, "--attn-implementation", "sdpa", "--format", "json").stdout)
+    assert eager["convention"]["attn_implementation"] == "eager" and sdpa["convention"]["attn_implementation"] == "sdpa"
+    assert eager["flops"]["forward"] == sdpa["flops"]["forward"]  # both kernels compute the square
+    assert eager["flops"]["backward"] != sdpa["flops"]["backward"]  # fused backward recomputes QK^T
+
+
 def test_a_decode_step_needs_a_transformers_model():
     assert_one_error_line(run("trace", EXAMPLE, "--decode"), "decode", "transformers models")
 

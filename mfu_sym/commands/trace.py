@@ -14,11 +14,12 @@ FORMATS = ("text", "json", "latex")
 @click.option("--batch", type=SIZE, help="sequences per step to run at and give values for (default: 3)")
 @click.option("--decode", is_flag=True, help="one decode step with a cache, at a symbolic context length")
 @click.option("--forward-only", is_flag=True, help="trace the forward pass only (no backward)")
-@click.option("--attn-implementation", type=click.Choice(["eager", "sdpa"]), default="eager", show_default=True,
-              help="transformers' attention path (sdpa: torch's fused kernel, backward 2.5 x forward)")
+@click.option("--attn-implementation", type=click.Choice(["eager", "sdpa"]),
+              help="transformers' attention path [eager] (sdpa: torch's fused kernel, backward 2.5 x forward); "
+                   "config.json models only")
 @click.option("--experts-implementation", type=click.Choice(["batched_mm", "grouped_mm", "eager"]),
-              default="batched_mm", show_default=True,
-              help="transformers' MoE experts path (eager's sizes depend on the routing: refused)")
+              help="transformers' MoE experts path [batched_mm] (eager's sizes depend on the routing: refused); "
+                   "config.json models only")
 @click.option("--modules/--no-modules", "show_modules", default=True, show_default=True,
               help="list the modules (text output)")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)

@@ -9,7 +9,7 @@ from .extra import require_torch
 
 
 def trace(model: Any, *, seq_len: int | None = None, batch: int | None = None, decode: bool = False,
-          backward: bool = True, attn_implementation: str = "eager", experts_implementation: str = "batched_mm",
+          backward: bool = True, attn_implementation: str | None = None, experts_implementation: str | None = None,
           **from_config: Any):
     """Trace `model` (a config.json path, 'module:factory', a config dict, a transformers
     PretrainedConfig, or a factory callable) to a :class:`~mfu_sym.tracing.traced.Traced`.

@@ -117,32 +117,11 @@ def vanishes_on_region(difference, traced: Traced, limit=100_000) -> bool:
     return True
 
 
-def at_hint(expression, values):
-    """The piece of a piecewise expression that holds at `values` (a polynomial)."""
-    expression = sympy.piecewise_fold(expression)
-    if isinstance(expression, sympy.Piecewise):
-        for piece, condition in expression.args:
-            if condition.xreplace(values) is sympy.true:
-                return at_hint(piece, values)
-        raise ValueError(f"no piece of {expression} holds at {values}")
-    if expression.has(sympy.Min, sympy.Max):
-        expression = expression.replace(lambda e: isinstance(e, (sympy.Min, sympy.Max)),
-                                        lambda e: _branch(e, values))
-    return sympy.expand(expression)
-
-
-def _branch(e, values):
-    chosen = min(e.args, key=lambda a: a.xreplace(values)) if isinstance(e, sympy.Min) else \
-        max(e.args, key=lambda a: a.xreplace(values))
-    return chosen
-
-
-def library_components(model, traced: Traced, raw=False):
-    """{phase: {component: per-step FLOPs}} of a library Model, at its sizes: the piece
-    that holds at the point traced (a polynomial), or, `raw`, the whole closed form."""
+def library_components(model, traced: Traced):
+    """{phase: {component: per-step FLOPs}} of a library Model, at its sizes, in the
+    trace's symbols (pieces and Min/Max kept: `vanishes_on_region` decides them)."""
     batch = model.batch
     rename = {"seq_len": model.seq_len, "batch": batch}
-    values = {traced.symbols[name]: traced.hint[name] for name in traced.symbols}
     out = {}
     for phase in (["forward", "backward"] if traced.has_backward else ["forward"]):
         rows = {}
@@ -150,7 +129,7 @@ def library_components(model, traced: Traced, raw=False):
             cost = getattr(model, phase)(name)
             expression = (batch * cost).xreplace(model.values).xreplace(
                 {rename[k]: traced.symbols[k] for k in rename if k in traced.symbols})
-            rows[name] = sympy.piecewise_fold(expression) if raw else at_hint(expression, values)
+            rows[name] = sympy.piecewise_fold(expression)
         out[phase] = rows
     return out
 
@@ -160,7 +139,7 @@ _LIBRARY_ONLY_ZERO = ("embedding", "norms", "nonmatmul", "mtp")
 
 def prove(model, traced: Traced) -> Proof:
     """Library (a Model under the torch preset) minus the trace, per component and total."""
-    library = library_components(model, traced, raw=True)
+    library = library_components(model, traced)
     total, by_component = {}, {}
     for phase, rows in library.items():
         theirs = traced.components(phase)

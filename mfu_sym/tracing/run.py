@@ -43,7 +43,7 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
     hint = {name: max(2, point.get(name, DEFAULT_HINT[name])) for name in (length_name, "batch")}
     library = load_library()
     symbols = {name: library.symbol(name) for name in (length_name, "batch")}
-    advice = _EXPERTS_ADVICE if source.is_transformers and experts_implementation == "eager" else (
+    advice = _EXPERTS_ADVICE if source.experts_implementation == "eager" else (
         " (routing decides how many tokens reach a module: zero-computation experts, a loop over the experts "
         "that received tokens)")
     where = source.origin
@@ -97,8 +97,8 @@ def run(model: Any, *, seq_len, batch, decode, backward, attn_implementation, ex
         name=source.name, origin=source.origin, model_type=source.model_type, phase="decode" if decode else "training",
         symbols=symbols, hint=hint, params=result.params, modules=result.modules, ops=result.ops, classes=classes,
         guards=result.guards, guard_modules=result.guard_modules,
-        implementation={"attn_implementation": attn_implementation if source.is_transformers else None,
-                        "experts_implementation": experts_implementation if source.is_transformers else None,
+        implementation={"attn_implementation": source.attn_implementation,
+                        "experts_implementation": source.experts_implementation,
                         "torch": torch.__version__, "transformers": _version("transformers")},
         has_backward=backward, at_point=at_point, bounded=result.bounded or None)
 

@@ -41,18 +41,34 @@ class Source:
     model_type: str | None = None
     config: dict | None = None
     is_transformers: bool = False
+    attn_implementation: str | None = None  # transformers' paths the model was built with
+    experts_implementation: str | None = None
 
 
 def is_factory(text: str) -> bool:
     return bool(_FACTORY.match(text)) and not Path(text).exists()
 
 
-def resolve(model: Any, *, attn_implementation: str = "eager", experts_implementation: str = "batched_mm",
+def resolve(model: Any, *, attn_implementation: str | None = None, experts_implementation: str | None = None,
             **from_config: Any) -> Source:
     """A Source from a path to a config.json, a `module:factory` text, a config dict, a
-    transformers PretrainedConfig, or a callable factory."""
+    transformers PretrainedConfig, or a callable factory. The implementation options
+    (default eager attention, batched_mm experts) are transformers' and are refused for a
+    factory, which would ignore them."""
+    options = {"attn_implementation": attn_implementation, "experts_implementation": experts_implementation,
+               **from_config}
+    given = [name for name, value in options.items() if value is not None]
+
+    def factory(function, origin):
+        if given:
+            raise UsageError(None, given[0], "applies to transformers models built from a config, not to a "
+                                             "factory (which builds its own module)")
+        return _factory_source(function, origin)
+
+    attn_implementation = attn_implementation or "eager"
+    experts_implementation = experts_implementation or "batched_mm"
     if callable(model) and not isinstance(model, (str, Path)):
-        return _factory_source(model, getattr(model, "__qualname__", repr(model)))
+        return factory(model, getattr(model, "__qualname__", repr(model)))
     if isinstance(model, dict):
         return _config_source(dict(model), "config", attn_implementation, experts_implementation, from_config)
     if hasattr(model, "to_dict") and hasattr(model, "model_type"):  # a transformers PretrainedConfig
@@ -63,7 +79,7 @@ def resolve(model: Any, *, attn_implementation: str = "eager", experts_implement
                                         f"factory, got {type(model).__name__}")
     text = str(model)
     if is_factory(text):
-        return _factory_source(_import_factory(text), text)
+        return factory(_import_factory(text), text)
     path = Path(text)
     if path.suffix.lower() != ".json":
         if path.is_file():
@@ -123,7 +139,8 @@ def _config_source(data: dict, origin: str, attn_implementation: str, experts_im
         return {"input_ids": torch.zeros(batch, seq_len, dtype=torch.long), "use_cache": False}
 
     return Source(name=str(name), origin=origin, build=build, inputs=inputs, model_type=model_type,
-                  config=data, is_transformers=True)
+                  config=data, is_transformers=True, attn_implementation=attn_implementation,
+                  experts_implementation=experts_implementation)
 
 
 def _no_dropout(config: Any) -> None:
