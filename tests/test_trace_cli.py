@@ -164,6 +164,11 @@ def test_the_implementation_options_change_a_config_s_count(tmp_path):
     assert eager["flops"]["backward"] != sdpa["flops"]["backward"]  # fused backward recomputes QK^T
 
 
+def test_forward_only_does_not_apply_to_a_decode_step():
+    result = run("trace", EXAMPLE, "--decode", "--forward-only")
+    assert result.exit_code == 2 and "does not apply to --decode" in result.output
+
+
 def test_a_decode_step_needs_a_transformers_model():
     assert_one_error_line(run("trace", EXAMPLE, "--decode"), "decode", "transformers models")
 

@@ -37,6 +37,8 @@ def trace(model, seq_len, batch, decode, forward_only, attn_implementation, expe
         mfu-sym trace examples/hf/qwen3_config.json --seq-len 4096 --format json
         mfu-sym trace examples/custom_model.py:build --seq-len 1024
     """
+    if decode and forward_only:
+        raise click.UsageError("--forward-only does not apply to --decode (a decode step has no backward)")
     from ..tracing.extra import require_torch
     require_torch()
     _quiet_transformers()
