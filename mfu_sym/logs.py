@@ -16,7 +16,8 @@ from pathlib import Path
 from .errors import LogError, UsageError
 from .files import DataError, decode_json
 from .peaks import PeakChoice, peak_warnings
-from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, fraction, hfu_note, positive, per_token
+from .mfu import (IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, documents_run, fraction, hfu_note, positive,
+                  per_token)
 
 LOG_KINDS = ("tokens-per-sec", "step-time")
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -40,6 +41,7 @@ class Log:
     lines: object       # numpy int64: line of each value in the file
     values: object      # numpy float64: the positive values
     skipped: int        # records without the column (or with an empty value)
+    extra: dict = field(default_factory=dict)  # other column -> its raw value in each record kept
 
     @property
     def records(self):
@@ -47,12 +49,13 @@ class Log:
                      for i, (line, value) in enumerate(zip(self.lines, self.values)))
 
 
-def read_log(path, column):
+def read_log(path, column, extra=()):
     """The positive values of `column` in a training log: JSON lines (.jsonl, .ndjson,
     .json; a .json file may also be one array of objects) or CSV (.csv, .tsv). Records that
     lack the column, or leave it empty or null, are skipped and counted (evaluation lines
     in a mixed log); a value that is not a positive finite number is an error naming its
-    line. The file is streamed, so a long log costs memory only for its values."""
+    line. The file is streamed, so a long log costs memory only for its values. The
+    `extra` columns are kept raw for every record kept; a record without one is an error."""
     import numpy as np
     path = Path(path)
     suffix = path.suffix.lower()
@@ -65,16 +68,21 @@ def read_log(path, column):
         raise LogError(path, None, "not a regular file")
     reader = _csv_values if suffix in _CSV_SUFFIXES else _json_values
     lines, values, seen = [], [], {}
+    kept = {name: [] for name in extra}
     skipped = rows = 0
     try:
         with open(path, encoding="utf-8", newline="") as handle:
-            for line, raw in reader(handle, path, column, _CSV_SUFFIXES.get(suffix), seen):
+            for line, (raw, *others) in reader(handle, path, (column, *extra), _CSV_SUFFIXES.get(suffix), seen):
                 rows += 1
                 if raw is None or (isinstance(raw, str) and not raw.strip()):
                     skipped += 1
                     continue
                 lines.append(line)
                 values.append(_log_value(raw, path, line, column))
+                for name, other in zip(extra, others):
+                    if other is None or (isinstance(other, str) and not other.strip()):
+                        raise LogError(path, f"line {line}", f"the record has {column} but no {name}")
+                    kept[name].append(other)
     except UnicodeDecodeError:
         raise LogError(path, None, "not UTF-8 text") from None
     except OSError as exc:
@@ -88,18 +96,19 @@ def read_log(path, column):
             columns = ", ".join(names) + (" ..." if len(seen) > 20 else "") if names else "(none)"
             raise LogError(path, column, f"no such column (the log has: {columns})")
         raise LogError(path, column, f"every record leaves {column!r} empty")
-    return Log(str(path), column, np.asarray(lines, dtype=np.int64), np.asarray(values, dtype=np.float64), skipped)
+    return Log(str(path), column, np.asarray(lines, dtype=np.int64), np.asarray(values, dtype=np.float64), skipped,
+               kept)
 
 
 _SEEN_KEYS = 100  # keys remembered for the "no such column" message
 
 
-def _json_values(handle, path, column, _delimiter, seen):
+def _json_values(handle, path, columns, _delimiter, seen):
     for line, row in _json_rows(handle, path):
         if len(seen) < _SEEN_KEYS:
             for key in row:
                 seen.setdefault(key, None)
-        yield line, row.get(column)
+        yield line, [row.get(column) for column in columns]
 
 
 def _json_rows(handle, path):
@@ -139,7 +148,7 @@ def _json_rows(handle, path):
         yield number, row
 
 
-def _csv_values(handle, path, column, delimiter, seen):
+def _csv_values(handle, path, columns, delimiter, seen):
     reader = csv.reader(handle, delimiter=delimiter)
     try:
         header = next(reader, None)
@@ -148,14 +157,14 @@ def _csv_values(handle, path, column, delimiter, seen):
         header = [h.strip() for h in header]
         for key in header[:_SEEN_KEYS]:
             seen.setdefault(key, None)
-        index = header.index(column) if column in header else None
+        indices = [header.index(column) if column in header else None for column in columns]
         width = len(header)
         for row in reader:
             if len(row) > width:
                 raise LogError(path, f"line {reader.line_num}", f"{len(row)} fields but the header names {width}")
             if not any(cell.strip() for cell in row):
                 continue
-            yield reader.line_num, (row[index] if index is not None and index < len(row) else None)
+            yield reader.line_num, [row[i] if i is not None and i < len(row) else None for i in indices]
     except csv.Error as exc:
         raise LogError(path, f"line {reader.line_num}", f"invalid CSV: {exc}") from None
 
@@ -208,6 +217,7 @@ class LogSeries:
     summary: dict       # mfu, hfu, tokens_per_sec -> summarize()
     hfu_note: str | None = None
     warnings: tuple = field(default=())
+    documents: dict | None = None   # --documents (spec, real tokens per pack), or {"columns": [...]} from the log
 
     @property
     def steps(self):
@@ -220,7 +230,8 @@ class LogSeries:
             "model": self.model_name,
             "hardware": self.peak.to_dict(),
             "devices": self.devices,
-            "run": {"seq_len": self.seq_len, "batch": self.batch},
+            "run": {"seq_len": self.seq_len, "batch": self.batch,
+                    **({"documents": self.documents} if self.documents else {})},
             "log": {"path": self.log.path, "column": self.log.column, "kind": self.kind,
                     "records": len(self.log.values), "skipped_without_value": self.log.skipped,
                     "warmup_excluded": self.warmup, "steps_used": len(self.columns["mfu"])},
@@ -237,41 +248,52 @@ class LogSeries:
         return out
 
 
-def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None):
+def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None,
+             documents=None, cu_seqlens=None, sum_len=None, sum_sq_len=None):
     """MFU per step of the log at `path`: `column` holds global tokens/s (kind
     "tokens-per-sec") or seconds per step (kind "step-time", which needs `batch`). The
     first `warmup` records with a value are excluded from the per-step list and summary.
     Each step's MFU is its throughput times one exact constant (FLOPs per token / (devices
-    x peak)), rounded to a float once."""
+    x peak)), rounded to a float once.
+
+    Packed documents: `documents` (a spec, the same every step), or per step the log's
+    `cu_seqlens` column, or its `sum_len` and `sum_sq_len` columns (ΣL, ΣL²): then each
+    step's FLOPs are summed over its documents (packed_steps.py) and the tokens are the
+    documents' (real) tokens, the throughput column included."""
     import numpy as np
     if kind not in LOG_KINDS:
         raise UsageError(None, "log_kind", f"{kind!r} (expected one of {', '.join(LOG_KINDS)})")
     if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
         raise UsageError(None, "warmup", f"{warmup!r} is not a non-negative integer")
     positive(devices, "gpus", integer=True)
-    if kind == "step-time":
+    per_step_documents = cu_seqlens is not None or sum_len is not None or sum_sq_len is not None
+    if per_step_documents:
+        _check_document_columns(documents, cu_seqlens, sum_len, sum_sq_len)
+    elif kind == "step-time":
         if batch is None:
             raise UsageError(None, "batch", "a step-time log needs the global batch (sequences per step)")
         positive(batch, "batch", integer=True)
-    model_flops, hardware_flops, report = per_token(model, seq_len)
+    model_flops, hardware_flops, report = per_token(model, seq_len, None if per_step_documents else documents)
     length = int(report["run"]["seq_len"])
-    log = read_log(path, column)
+    extra = (cu_seqlens,) if cu_seqlens is not None else (sum_len, sum_sq_len) if sum_len is not None else ()
+    log = read_log(path, column, extra)
     if warmup >= len(log.values):
         raise LogError(path, column, f"all {len(log.values)} steps are in the warm-up "
                                      f"(--warmup {warmup}); expected fewer warm-up steps than steps")
     values = log.values[warmup:]
-    if kind == "tokens-per-sec":
-        tps = values
-    else:
-        if values.min() < MIN_SECONDS:
-            line = int(log.lines[warmup:][values.argmin()])
-            raise LogError(path, f"line {line}", f"{column} is {values.min()!r} s (expected at least {MIN_SECONDS:g})")
-        tps = (int(batch) * length) / values
+    if kind == "step-time" and values.min() < MIN_SECONDS:
+        line = int(log.lines[warmup:][values.argmin()])
+        raise LogError(path, f"line {line}", f"{column} is {values.min()!r} s (expected at least {MIN_SECONDS:g})")
     denominator = int(devices) * fraction(peak.flops)
-    model_scale = float(fraction(model_flops) / denominator)
-    hardware_scale = float(fraction(hardware_flops) / denominator)
+    if per_step_documents:
+        tps, mfu, hfu, model_flops, hardware_flops = _packed_steps(model, log, warmup, kind, denominator, extra)
+    else:
+        from .mfu import tokens_per_pack
+        tps = values if kind == "tokens-per-sec" else (int(batch) * tokens_per_pack(report)) / values
+        mfu = tps * float(fraction(model_flops) / denominator)
+        hfu = tps * float(fraction(hardware_flops) / denominator)
     columns = {"index": np.arange(warmup + 1, len(log.values) + 1), "line": log.lines[warmup:],
-               "value": values, "tokens_per_sec": tps, "mfu": tps * model_scale, "hfu": tps * hardware_scale}
+               "value": values, "tokens_per_sec": tps, "mfu": mfu, "hfu": hfu}
     summary = {key: summarize(columns[key]) for key in ("mfu", "hfu", "tokens_per_sec")}
     found = []
     for key, label, note in (("mfu", "MFU", "the FLOPs are likely double-counted or the peak is wrong"),
@@ -288,8 +310,54 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
                         f"that the column is global tokens/s (or seconds per step) and --gpus")
     if log.skipped:
         found.append(f"records without a {column!r} value were skipped: {log.skipped}")
+    if per_step_documents:
+        found.append("FLOPs per token vary step by step with the documents: the figure shown is their mean "
+                     "over the steps used (total FLOPs / total document tokens)")
     found.extend(peak_warnings(peak))
     return LogSeries(report["model"], peak, int(devices), length, batch, log, kind, warmup,
                      model_flops, hardware_flops, report["conventions"], columns, summary,
-                     hfu_note(model, model_flops, hardware_flops), tuple(found))
+                     hfu_note(model, model_flops, hardware_flops), tuple(found),
+                     {"columns": list(extra)} if per_step_documents else documents_run(report))
 
+
+
+def _check_document_columns(documents, cu_seqlens, sum_len, sum_sq_len):
+    if documents is not None:
+        raise UsageError(None, "documents", "give the documents either as --documents (the same every step) or "
+                                            "as log columns, not both")
+    if cu_seqlens is not None and (sum_len is not None or sum_sq_len is not None):
+        raise UsageError(None, "log_cu_seqlens", "give either the cu_seqlens column or the ΣL and ΣL² columns")
+    if cu_seqlens is None and (sum_len is None) != (sum_sq_len is None):
+        raise UsageError(None, "log_sum_len", "ΣL and ΣL² come together: give both columns")
+
+
+def _packed_steps(model, log, warmup, kind, denominator, extra):
+    """Throughput, MFU and HFU of each step from the documents it held, and the mean
+    model and hardware FLOPs per token over the steps used."""
+    from fractions import Fraction
+
+    import numpy as np
+    import sympy
+
+    from . import packed_steps
+    expressions = (model.training(), model.hardware_training())
+    lines = log.lines[warmup:]
+    raws = [log.extra[name][warmup:] for name in extra]
+    if len(extra) == 1:
+        (model_steps, hardware_steps), tokens = packed_steps.from_cu_seqlens(
+            model, expressions, raws[0], log.path, lines, extra[0])
+    else:
+        (model_steps, hardware_steps), tokens = packed_steps.from_sums(
+            model, expressions, raws[0], raws[1], log.path, lines, extra)
+    values = log.values[warmup:].tolist()
+    tps, mfu, hfu = [], [], []
+    for value, step_tokens, flops, hardware in zip(values, tokens, model_steps, hardware_steps):
+        # seconds of the step: the logged time, or the documents' tokens over the logged rate
+        seconds = Fraction(value) if kind == "step-time" else Fraction(step_tokens) / Fraction(value)
+        tps.append(float(Fraction(step_tokens) / seconds))
+        mfu.append(float(fraction(flops) / (seconds * denominator)))
+        hfu.append(float(fraction(hardware) / (seconds * denominator)))
+    total_tokens = sum(tokens)
+    mean_model = sum(model_steps, sympy.Integer(0)) / total_tokens
+    mean_hardware = sum(hardware_steps, sympy.Integer(0)) / total_tokens
+    return (np.asarray(tps), np.asarray(mfu), np.asarray(hfu), mean_model, mean_hardware)

@@ -46,7 +46,7 @@ MIN_SECONDS = 1e-12
 def positive(value, name, integer=False, maximum=MAX_MEASURE):
     """A finite number > 0 (an int > 0 when `integer`) and at most `maximum`, else UsageError."""
     kind = "a positive integer" if integer else "a positive number"
-    numeric = isinstance(value, (int, float, Fraction)) or _is_rational(value)
+    numeric = isinstance(value, (int, float, Fraction)) or _is_rational(value) or _is_exact_real(value)
     if isinstance(value, bool) or not numeric:
         raise UsageError(None, name, f"{value!r} is not {kind}")
     try:
@@ -66,10 +66,19 @@ def _is_rational(value):
     return getattr(value, "is_Rational", False) is True
 
 
+def _is_exact_real(value):
+    """A sympy real number that is not rational: an expectation over a length distribution
+    (exp, erf of exact arguments)."""
+    return getattr(value, "is_number", False) is True and getattr(value, "is_real", False) is True
+
+
 def fraction(value):
-    """An exact Fraction of an int, float (its exact binary value), Fraction or sympy Rational."""
+    """An exact Fraction of an int, float (its exact binary value), Fraction or sympy Rational;
+    an irrational sympy number to 40 significant digits (a ratio is a float in the end)."""
     if _is_rational(value):
         return Fraction(int(value.p), int(value.q))
+    if _is_exact_real(value):
+        return Fraction(str(value.evalf(40)))
     return Fraction(value)
 
 
@@ -93,16 +102,22 @@ def tokens_per_second(batch, seq_len, step_time):
     return positive(int(batch) * int(seq_len) / float(step_time), "tokens_per_sec (batch x seq_len / step time)")
 
 
-def per_token(model, seq_len=None):
+def per_token(model, seq_len=None, documents=None):
     """Exact training FLOPs per token at `seq_len`: (model FLOPs, hardware FLOPs, the
     report that names the conventions). Model FLOPs are the report's training FLOPs, as
     the preset counts them; hardware FLOPs are model.hardware_training(): forward,
-    backward and whatever activation recomputation executes (equal with recompute none)."""
-    report = model.report(seq_len=seq_len, batch=1)
-    length = report["run"]["seq_len"]
+    backward and whatever activation recomputation executes (equal with recompute none).
+    With packed `documents`, per real (document) token."""
+    report = model.report(seq_len=seq_len, batch=1, documents=documents)
+    tokens = report["run"]["tokens"]
     model_flops = report["flops"]["per_token"]["training"]
-    hardware_flops = model.evaluate(model.hardware_training(), seq_len=int(length)) / length
+    hardware_flops = report["flops"]["hardware_training"] / tokens
     return model_flops, hardware_flops, report
+
+
+def tokens_per_pack(report):
+    """Real tokens in one sequence of the run: seq_len, or a pack's document tokens."""
+    return int(report["documents"]["tokens_per_pack"]) if "documents" in report else int(report["run"]["seq_len"])
 
 
 def hfu_note(model, model_flops, hardware_flops):
@@ -158,6 +173,7 @@ class Measurement:
     hfu: float
     hfu_note: str | None = None
     warnings: tuple = field(default=())
+    documents: dict | None = None     # packed documents: spec, tokens_per_pack (real), padding_per_pack
 
     @property
     def achieved_flops(self):
@@ -180,7 +196,8 @@ class Measurement:
             "devices": self.devices,
             "run": {"seq_len": self.seq_len, "batch": self.batch, "step_time": self.step_time,
                     "tokens_per_sec": self.tokens_per_sec,
-                    "tokens_per_sec_per_device": self.tokens_per_sec / self.devices},
+                    "tokens_per_sec_per_device": self.tokens_per_sec / self.devices,
+                    **({"documents": self.documents} if self.documents else {})},
             "flops_per_token": {"model": exact(self.flops_per_token),
                                 "hardware": exact(self.hardware_flops_per_token)},
             "achieved_flops_per_sec": {"total": total, "per_device": each},
@@ -194,19 +211,21 @@ class Measurement:
         }
 
 
-def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batch=None, seq_len=None):
+def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batch=None, seq_len=None,
+            documents=None):
     """MFU and HFU of `model` at one throughput: either `tokens_per_sec` (global, all
     devices) or `step_time` seconds for `batch` sequences (global) of `seq_len` tokens.
-    `peak` is a PeakChoice (see choose_peak)."""
+    `peak` is a PeakChoice (see choose_peak). With packed `documents` the tokens are the
+    documents' (real) tokens, padding excluded."""
     if (tokens_per_sec is None) == (step_time is None):
         raise UsageError(None, "throughput", "give exactly one of tokens_per_sec and step_time")
     positive(devices, "gpus", integer=True)
-    model_flops, hardware_flops, report = per_token(model, seq_len)
+    model_flops, hardware_flops, report = per_token(model, seq_len, documents)
     length = int(report["run"]["seq_len"])
     if step_time is not None:
         if batch is None:
             raise UsageError(None, "batch", "a step time needs the global batch (sequences per step)")
-        tokens_per_sec = tokens_per_second(batch, length, step_time)
+        tokens_per_sec = tokens_per_second(batch, tokens_per_pack(report), step_time)
     else:
         positive(tokens_per_sec, "tokens_per_sec")
         if batch is not None:
@@ -216,7 +235,17 @@ def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batc
     return Measurement(report["model"], peak, int(devices), length, batch,
                        float(step_time) if step_time is not None else None, float(tokens_per_sec),
                        model_flops, hardware_flops, report["conventions"], mfu, hfu,
-                       hfu_note(model, model_flops, hardware_flops), tuple(warnings_for(peak, mfu, hfu)))
+                       hfu_note(model, model_flops, hardware_flops), tuple(warnings_for(peak, mfu, hfu)),
+                       documents_run(report))
+
+
+def documents_run(report):
+    """The packed documents of a run, for the output (None without)."""
+    if "documents" not in report:
+        return None
+    docs = report["documents"]
+    return {"spec": docs["spec"], "kind": docs["kind"], "tokens_per_pack": int(docs["tokens_per_pack"]),
+            "padding_per_pack": int(docs["padding_per_pack"])}
 
 
 # ------------------------------------------------------------------ the meter

@@ -33,6 +33,12 @@ SEQ_LEN_ORIGINS = {"given": "given", "model file": "the model file's seq_len",
 def _exact_positive(value, name):
     """A positive exact number from an int, Fraction, sympy Rational or decimal text
     ("1.25"; a float is read through its shortest decimal form)."""
+    return _exact_number(value, name)
+
+
+def _exact_number(value, name, positive=True):
+    """An exact number (positive where `positive`) from an int, Fraction, sympy Rational or
+    decimal text."""
     from decimal import Decimal, InvalidOperation
     from fractions import Fraction
     if isinstance(value, bool):
@@ -47,7 +53,7 @@ def _exact_positive(value, name):
         if not decimal.is_finite() or abs(decimal.adjusted()) > 100:
             raise UsageError(None, name, f"{value!r} is not a finite number between 1e-100 and 1e100")
         number = sympy.Rational(*decimal.as_integer_ratio())
-    if number <= 0:
+    if positive and number <= 0:
         raise UsageError(None, name, f"{value} is not positive")
     return number
 
@@ -292,25 +298,55 @@ class Model:
         fixed = {k: v for k, v in self.values.items() if k not in symbols}
         return Compiled(to_sympy(expression).xreplace(fixed), symbols)
 
-    def report(self, seq_len=None, batch=None, capacity_factor=None, context_ok=False):
+    def packing(self, documents, seq_len):
+        """The Documents of `documents` (a spec: see documents.parse), checked against the
+        model and the pack length: None when no documents are given."""
+        if documents is None:
+            return None
+        from . import documents as docs, stack
+        packed = docs.parse(documents)
+        if stack.count_of(self.arch.layers, "mixer", "chunked_attention"):
+            raise UsageError(None, "documents", "the model has chunked-attention layers, whose chunks start at "
+                                                "fixed positions of the pack, not at each document: a document's "
+                                                "cost depends on where it sits (not modelled)")
+        packed.check(int(seq_len))
+        return packed
+
+    def per_step(self, expression, values, documents=None):
+        """A per-sequence count times the batch at the run's values; with documents, each
+        sequence is a pack of them: the count summed over its documents."""
+        expression = to_sympy(expression)
+        if documents is None:
+            return (self.batch * expression).xreplace(values)
+        per_sequence = expression.xreplace({k: v for k, v in values.items() if k != self.seq_len})
+        return values[self.batch] * documents.per_pack(per_sequence, self.seq_len, values[self.seq_len])
+
+    def report(self, seq_len=None, batch=None, capacity_factor=None, context_ok=False, documents=None):
         """Everything `mfu-sym derive --format json` prints, as exact sympy numbers.
         Without `seq_len` (and without one in the model file) it is an error, unless
         `context_ok`: then the run is the model's longest context, and `run.seq_len_from`
-        and the notes say so."""
+        and the notes say so. `documents` packs each sequence with documents (see
+        documents.parse): counts are summed per document, tokens are the real ones."""
         run = self.run_values(seq_len, batch, context_ok)
         origin = self.run_length(seq_len, context_ok)[1]
         values = {**self.values, **run}
-        tokens = run[self.seq_len] * run[self.batch]
+        packed = self.packing(documents, run[self.seq_len])
+        if packed is not None and capacity_factor is not None:
+            raise UsageError(None, "capacity_factor", "expert capacity is not modelled for packed documents")
+        tokens = run[self.batch] * (packed.tokens(run[self.seq_len]) if packed else run[self.seq_len])
 
         def at(expression):
             return to_sympy(expression).xreplace(values)
+
+        def step(expression):
+            return self.per_step(expression, values, packed)
 
         self._check_run(values)
         components = {}
         for name in self.components:
             components[name] = {
-                "forward": at(self.batch * self.forward(name)),
-                "backward": at(self.batch * self.backward(name)),
+                "forward": step(self.forward(name)),
+                "backward": step(self.backward(name)),
                 "params": at(self.params(name)),
             }
         forward = sum((c["forward"] for c in components.values()), sympy.Integer(0))
@@ -332,8 +368,8 @@ class Model:
             "conventions": self.conventions.describe(),
         }
         flops_block = report["flops"]
-        flops_block["recompute"] = at(self.batch * self.recompute())
-        flops_block["hardware_training"] = at(self.batch * self.hardware_training())
+        flops_block["recompute"] = step(self.recompute())
+        flops_block["hardware_training"] = step(self.hardware_training())
         if self.conventions.count_recompute:
             flops_block["training"] = forward + backward + flops_block["recompute"]
             flops_block["per_token"]["training"] = flops_block["training"] / tokens
@@ -342,14 +378,35 @@ class Model:
             report["mtp"] = {
                 "counted": self.conventions.mtp,
                 "params": at(self.params("mtp")),
-                "forward": at(self.batch * self.forward("mtp")),
-                "training": at(self.batch * self.training("mtp")),
+                "forward": step(self.forward("mtp")),
+                "training": step(self.training("mtp")),
             }
+        if packed is not None:
+            length = run[self.seq_len]
+            summary = packed.summary(length)
+            padding = {phase: run[self.batch] * packed.padding_cost(
+                (getattr(self, phase)()).xreplace(self.values), self.seq_len, length)
+                for phase in ("forward", "backward")}
+            report["documents"] = {**summary, "padding_flops": {**padding, "training": sum(padding.values())},
+                                   "description": packed.describe()}
+            report["notes"].append(self.documents_note(packed))
         if capacity_factor is not None:
             cap = self.capacity(capacity_factor, seq_len, batch)
             hardware = forward + backward + cap["experts_training_executed"] - 3 * cap["experts_forward_model"]
             report["capacity"] = {**cap, "training_hardware": hardware}
         return report
+
+    @staticmethod
+    def documents_note(packed):
+        """How packed documents are counted."""
+        note = ("documents: each sequence is a pack of documents under a document mask; every count is summed "
+                "per document (attention within each document, linear terms on the real tokens); per-token "
+                "figures are per real token")
+        if packed.kind == "pack":
+            note += "; padding is not model work and is reported apart (as one more document)"
+        else:
+            note += "; the figures are expectations over the document lengths (the pack filled by documents)"
+        return note
 
     def notes(self, origin="given"):
         """What the reader should know about these numbers beyond the conventions."""

@@ -2,7 +2,7 @@
 
 import click
 
-from .options import build_model, hardware_options, model_options
+from .options import build_model, documents_option, hardware_options, model_options
 from .types import COUNT, POSITIVE, SIZE
 
 LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.logs.LOG_KINDS (kept out of start-up)
@@ -23,15 +23,28 @@ LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.logs.LOG_KINDS (k
 @click.option("--warmup", type=COUNT, default=0, show_default=True,
               help="log steps to exclude at the start")
 @click.option("--per-step", is_flag=True, help="list every step of the log (text and JSON; default: the summary)")
+@documents_option
+@click.option("--log-cu-seqlens", "log_cu_seqlens", metavar="NAME",
+              help="the log's column of the step's cu_seqlens (document offsets, from 0, all devices): FLOPs "
+                   "summed per document, step by step")
+@click.option("--log-sum-len", "log_sum_len", metavar="NAME",
+              help="the log's column of the step's sum of document lengths, all devices (Megatron's ΣL)")
+@click.option("--log-sum-sq-len", "log_sum_sq", metavar="NAME",
+              help="the log's column of the step's sum of squared document lengths (Megatron's ΣL²)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, batch, seq_len,
-        log_file, log_column, log_kind, warmup, per_step, fmt, **switches):
+        log_file, log_column, log_kind, warmup, per_step, documents, log_cu_seqlens, log_sum_len, log_sum_sq,
+        fmt, **switches):
     """MFU and HFU of MODEL at a measured throughput on GPUS devices of HARDWARE.
 
     MFU = tokens/s x training FLOPs per token / (GPUS x peak), the peak being the dense
     figure of --dtype (PaLM, arXiv:2204.02311 App. B). The FLOPs per token follow the
     counting switches (--mask, --recompute for HFU, ...). Give one of --tokens-per-sec,
     --step-time (with --batch) or --log (with --log-column).
+
+    Packed documents (--documents, or a log's --log-cu-seqlens or --log-sum-len and
+    --log-sum-sq-len columns): FLOPs are summed per document and tokens are the documents'
+    real tokens, the measured throughput's included.
 
     \b
     Examples:
@@ -48,12 +61,15 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
                                + (f" (got {', '.join(given)})" if given else ""))
     if step_time is not None and batch is None:
         raise click.UsageError("--step-time needs --batch (global sequences per step)")
-    if log_file is None and (log_column is not None or warmup or per_step or log_kind != "tokens-per-sec"):
-        raise click.UsageError("--log-column, --log-kind, --warmup and --per-step apply only with --log")
+    document_columns = (log_cu_seqlens, log_sum_len, log_sum_sq)
+    if log_file is None and (log_column is not None or warmup or per_step or log_kind != "tokens-per-sec"
+                             or any(c is not None for c in document_columns)):
+        raise click.UsageError("--log-column, --log-kind, --warmup, --per-step, --log-cu-seqlens, --log-sum-len "
+                               "and --log-sum-sq-len apply only with --log")
     if log_file is not None:
         if log_column is None:
             raise click.UsageError("--log needs --log-column (the column or key to read)")
-        if log_kind == "step-time" and batch is None:
+        if log_kind == "step-time" and batch is None and all(c is None for c in document_columns):
             raise click.UsageError("--log-kind step-time needs --batch (global sequences per step)")
 
     from ..hardware import load_hardware
@@ -63,12 +79,13 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
     peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     if log_file is not None:
         from ..logs import from_log
-        result = from_log(model, peak, gpus, log_file, log_column, log_kind,
-                          warmup=warmup, batch=batch, seq_len=seq_len)
+        result = from_log(model, peak, gpus, log_file, log_column, log_kind, warmup=warmup, batch=batch,
+                          seq_len=seq_len, documents=documents, cu_seqlens=log_cu_seqlens, sum_len=log_sum_len,
+                          sum_sq_len=log_sum_sq)
     else:
         from ..mfu import measure
         result = measure(model, peak, gpus, tokens_per_sec=tokens_per_sec, step_time=step_time,
-                         batch=batch, seq_len=seq_len)
+                         batch=batch, seq_len=seq_len, documents=documents)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(**({"per_step": per_step} if log_file else {}))))
         return

@@ -141,6 +141,15 @@ def context_note(model, seq_len):
         echo_notes(model.notes("context")[:1])
 
 
+def documents_option(function):
+    """--documents SPEC: each sequence is a pack of documents under a document mask."""
+    return click.option(
+        "--documents", metavar="SPEC",
+        help="packed documents per sequence: lengths (1024,3072,4096 or 512x16; the rest is padding), "
+             "a file of lengths (a corpus sample filling each pack), or a distribution "
+             "(exponential:mean=M, uniform:min=A,max=B, lognormal:mu=M,sigma=S)")(function)
+
+
 def hardware_options(function):
     """--hardware, --dtype, --sparse, --gpus: the peak an MFU divides by."""
     options = [

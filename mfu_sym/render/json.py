@@ -52,6 +52,8 @@ def derive(report):
     flops = report["flops"]
     extra = {key: {k: (v if isinstance(v, bool) else exact(v)) for k, v in report[key].items()}
              for key in ("mtp", "capacity") if key in report}
+    if "documents" in report:
+        extra["documents"] = exact_tree(report["documents"])
     return dumps({
         "model": report["model"],
         "run": {k: (v if isinstance(v, str) else exact(v)) for k, v in report["run"].items()},

@@ -35,8 +35,10 @@ def derive(model, report, source=None):
     lines += _extras(report)
     lines += ["",
               f"FLOPs by component, one step of batch {run['batch']} x seq_len {run['seq_len']} "
-              f"= {int(run['tokens']):,} tokens",
-              "  formulas: forward FLOPs of one sequence, in the model's symbols"]
+              f"= {int(run['tokens']):,} {'real ' if 'documents' in report else ''}tokens",
+              "  formulas: forward FLOPs of one sequence, in the model's symbols"
+              + ("; a pack costs them summed over its documents (seq_len = a document's length)"
+                 if "documents" in report else "")]
     for name, c in flops["components"].items():
         lines.append(f"  {name}")
         formula = report["formulas"][name]
@@ -46,11 +48,12 @@ def derive(model, report, source=None):
                      f"   params {grouped(c['params'])}")
     lines += ["", "Totals"]
     rows = [("per token", flops["per_token"]["forward"], flops["per_token"]["training"]),
-            ("per sequence", flops["per_sequence"]["forward"], flops["per_sequence"]["training"]),
+            ("per pack" if "documents" in report else "per sequence", flops["per_sequence"]["forward"],
+             flops["per_sequence"]["training"]),
             (f"per step (batch {run['batch']})", flops["forward"], flops["training"])]
     lines.append(f"  {'':<22}{'forward':>28}{'training (fwd+bwd)':>30}")
     for label, fwd, train in rows:
-        lines.append(f"  {label:<22}{grouped(fwd):>28}{grouped(train):>30}   ({si_flops(train)})")
+        lines.append(f"  {label:<22}{grouped(fwd):>28} {grouped(train):>29}   ({si_flops(train)})")
     if model.conventions.recompute != "none":
         lines.append(f"  {'hardware, per step':<22}{'':>28}{grouped(flops['hardware_training']):>30}   "
                      f"({si_flops(flops['hardware_training'])}, with {model.conventions.recompute} "
@@ -71,6 +74,19 @@ def _extras(report):
         lines += ["", f"Multi-token prediction: {state}",
                   f"  params {grouped(mtp['params'])}   forward {grouped(mtp['forward'])}   "
                   f"training {grouped(mtp['training'])}"]
+    if "documents" in report:
+        docs = report["documents"]
+        lines += ["", f"Packed documents: {printable(docs['spec'])} ({docs['description']})",
+                  f"  per pack: {grouped(docs['documents_per_pack'])} documents, {grouped(docs['tokens_per_pack'])} "
+                  f"real tokens, {grouped(docs['padding_per_pack'])} padding",
+                  f"  mean length {grouped(docs['mean_length'])}; token-weighted mean length E[L^2]/E[L] "
+                  f"{grouped(docs['token_weighted_length'])}"]
+        if "mass_above_seq_len" in docs:
+            lines.append(f"  share of the distribution above seq_len (left out): {float(docs['mass_above_seq_len']):.3g}")
+        if docs["padding_per_pack"]:
+            pad = docs["padding_flops"]
+            lines.append(f"  padding, if it runs as one more document (hardware FLOPs, not model FLOPs): forward "
+                         f"{grouped(pad['forward'])}, training {grouped(pad['training'])} per step")
     if "capacity" in report:
         cap = report["capacity"]
         lines += ["", f"Capacity factor {cap['capacity_factor']} (hardware FLOPs, not model FLOPs)",

@@ -44,8 +44,10 @@ def measurement(m, source):
     if m.step_time is not None:
         run += f", batch {m.batch:,} sequences in {m.step_time:g} s per step"
     elif m.batch is not None:
-        run += f", batch {m.batch:,} ({m.batch * m.seq_len / m.tokens_per_sec:.4g} s per step)"
-    lines += [f"  {'run':<17}{run}",
+        tokens = m.documents["tokens_per_pack"] if m.documents else m.seq_len
+        run += f", batch {m.batch:,} ({m.batch * tokens / m.tokens_per_sec:.4g} s per step)"
+    lines += [f"  {'run':<17}{run}"] + _documents_lines(m.documents)
+    lines += [
               f"  {'throughput':<17}{m.tokens_per_sec:,.6g} tokens/s in total, "
               f"{m.tokens_per_sec / m.devices:,.6g} per device"]
     lines += _flops_lines(m, m.conventions)
@@ -59,6 +61,17 @@ def measurement(m, source):
     return "\n".join(lines)
 
 
+def _documents_lines(documents):
+    """The packed documents of a run, or nothing."""
+    if not documents:
+        return []
+    if "columns" in documents:
+        return [f"  {'documents':<17}packed, per step from the log's {' and '.join(map(repr, documents['columns']))}: "
+                "FLOPs summed per document, tokens are the documents' tokens"]
+    return [f"  {'documents':<17}packed: {printable(documents['spec'])}; {documents['tokens_per_pack']:,} real tokens "
+            f"and {documents['padding_per_pack']:,} padding per sequence; tokens are the documents' tokens"]
+
+
 def log_series(s, source, per_step=False):
     """`mfu --log`: the summary of every step of a training log (a logs.LogSeries), and
     with `per_step` each step."""
@@ -67,8 +80,8 @@ def log_series(s, source, per_step=False):
     lines += _peak_lines(s.peak, s.devices)
     run = f"seq_len {s.seq_len:,}" + (f", batch {s.batch:,}" if s.batch is not None else "")
     what = "global tokens/s" if s.kind == "tokens-per-sec" else "seconds per step"
-    lines += [f"  {'run':<17}{run}",
-              f"  {'log':<17}column {log.column!r} ({what}): {len(log.values):,} steps, "
+    lines += [f"  {'run':<17}{run}"] + _documents_lines(s.documents)
+    lines += [f"  {'log':<17}column {log.column!r} ({what}): {len(log.values):,} steps, "
               f"{s.warmup:,} warm-up excluded, {len(s.columns['mfu']):,} used"
               + (f"; skipped (no value): {log.skipped:,}" if log.skipped else "")]
     lines += _flops_lines(s, s.conventions)

@@ -35,6 +35,8 @@ def grouped(value):
     value = to_sympy(value)
     if value.is_Integer:
         return f"{int(value):,}"
+    if not value.is_Rational:  # an expectation over a length distribution (exp, erf): exact in JSON
+        return f"~{float(value):,.1f}"
     return f"{exact(value)} (~{float(value):,.1f})"
 
 
