@@ -44,13 +44,18 @@ from .cost import at_position, decode_cost, position_sum
 from .experts import DIGITS, EXACT_BITS, expected_experts
 from .expr import to_sympy
 from .mfu import fraction
+from .conventions import MLA_FORMS
 from .model import Model
 
 EXPERTS_TOUCHED = ("expected", "all")
 class Inference:
     """Prefill, decode, KV cache and roofline of one Model at given storage dtypes."""
 
-    def __init__(self, model, *, dtype="bf16", kv_dtype=None, experts="expected"):
+    def __init__(self, model, *, dtype="bf16", kv_dtype=None, experts="expected", mla_prefill=None,
+                 mla_decode=None):
+        """`mla_prefill` and `mla_decode` ("naive" or "absorbed") count MLA layers in each
+        phase; None: the model's convention (--mla). Serving engines run the prefill naive
+        and the decode absorbed (DeepSeek-V2 §2.1.3; vLLM, SGLang)."""
         if experts not in EXPERTS_TOUCHED:
             raise UsageError(None, "experts_touched", f"{experts!r} (expected one of {', '.join(EXPERTS_TOUCHED)})")
         if model.arch.feature("bidirectional"):  # every position sees the ones after it
@@ -63,8 +68,14 @@ class Inference:
         self.weight_dtype = self.data.dtype(dtype, "dtype")
         self.kv_dtype = self.data.dtype(kv_dtype if kv_dtype is not None else dtype, "kv_dtype")
         conventions = model.conventions
-        self.decode_model = model if conventions.mask == "causal" else Model(
-            model.arch, replace(conventions, mask="causal"), model.library)
+        for name, form in (("mla_prefill", mla_prefill), ("mla_decode", mla_decode)):
+            if form is not None and form not in MLA_FORMS:
+                raise UsageError(None, name, f"{form!r} (expected one of {', '.join(MLA_FORMS)})")
+        prefill = replace(conventions, mla=mla_prefill or conventions.mla)
+        self.prefill_model = model if prefill == conventions else Model(model.arch, prefill, model.library)
+        decode = replace(conventions, mask="causal", mla=mla_decode or conventions.mla)
+        self.decode_model = model if decode == conventions else Model(model.arch, decode, model.library)
+        conventions = decode
         lib = model.library
         sym = lib.symbol
         self.context, self.prompt_len, self.batch = sym("context"), sym("prompt_len"), sym("batch")
@@ -114,7 +125,7 @@ class Inference:
     # ---- FLOPs ----------------------------------------------------------------------
     def prefill_flops(self):
         """b x the forward over prompt_len tokens under the model's own mask."""
-        return self.batch * self.model.forward().subs(self._seq_len, self.prompt_len)
+        return self.batch * self.prefill_model.forward().subs(self._seq_len, self.prompt_len)
 
     def decode_flops_at(self, position=None):
         """Forward FLOPs of one sequence's decode step at context `position` (default C)."""
@@ -270,7 +281,7 @@ class Inference:
                 self.kv_bits: sympy.Integer(self.kv_dtype.bits)}
 
     def report(self, context, prompt_len=None, batch=None, hardware=None, gpus=1, peak_dtype=None,
-               decode_tokens_per_sec=None):
+               decode_tokens_per_sec=None, sweep_batch=False):
         """Exact FLOPs and bytes (bytes rounded up to whole bytes where packed 4-bit
         elements or expected expert counts make them fractional), and, with `hardware`
         (a name or a hardware.Device), the roofline; with `decode_tokens_per_sec` (global,
@@ -338,19 +349,28 @@ class Inference:
             }
         if decode_tokens_per_sec is not None and hardware is None:
             raise UsageError(None, "decode_tokens_per_sec", "MBU needs the hardware's bandwidth (give hardware)")
+        if sweep_batch and hardware is None:
+            raise UsageError(None, "sweep_batch", "the roofline's knee needs the hardware (give hardware)")
         if hardware is not None:
             from .hardware import load_hardware
             registry = load_hardware(root=self.model.library.root)
             peak = choose_peak_for(hardware, peak_dtype or self.weight_dtype.name, registry)
             report["roofline"] = roofline(report, peak, gpus)
+            if sweep_batch:
+                report["batch_sweep"] = batch_sweep(self, C, peak, gpus)
             if decode_tokens_per_sec is not None:
                 report["measured"] = measured(report, peak, gpus, decode_tokens_per_sec)
         return report
+
+    def _has_mla(self):
+        return any(group.mixer == "mla" for group in self.model.arch.layers)
 
     def describe(self):
         return {
             "decode_keys": "cached + 1 (min(C, W) on window layers), whatever the mask",
             "prefill_mask": self.model.conventions.mask,
+            **({"mla_prefill": self.prefill_model.conventions.mla, "mla_decode": self.decode_model.conventions.mla}
+               if self._has_mla() else {}),
             "kv_cache_positions": "C on full layers, min(C, W) on window layers (transformers keeps W - 1 "
                                   "after the step: the new token's K/V is not kept once it falls out)",
             "weights_read": "every parameter once per step; embedding tables only at the looked-up rows "
@@ -425,6 +445,60 @@ def roofline(report, peak, gpus=1):
         "fits": bool(report["weights_bytes"] + report["kv_cache_bytes"] <= device.memory_bytes * gpus),
         "reference": "williams2009 (roofline); the peak is the dense figure, the bandwidth the datasheet's",
     }
+
+
+KNEE_LIMIT = 2**24  # batch sizes searched for the knee: far beyond any device's memory
+
+
+def batch_sweep(inference, context, peak, gpus=1, limit=KNEE_LIMIT):
+    """The decode step's roofline over the batch size at context `context`: a row at each
+    power of two up to the knee, and the knee itself, the smallest batch whose step is
+    compute-bound (FLOPs / peak >= bytes / bandwidth). Compute time grows linearly in the
+    batch, memory time by the KV cache (linear) and the weights read (concave: experts
+    touched), so their difference is convex: once compute binds it keeps binding, and a
+    bisection finds the knee exactly. None when no batch up to `limit` reaches it (the KV
+    cache's bytes grow as fast as the FLOPs: the attention's intensity is below the ridge)."""
+    _check_gpus(gpus)
+    values = inference.values(context, batch=1)
+    fixed = {k: v for k, v in values.items() if k != inference.batch}
+    flops = to_sympy(inference.decode_step_flops()).xreplace(fixed)
+    moved = to_sympy(inference.decode_step_bytes()).xreplace(fixed)
+    resident = to_sympy(inference.weights_bytes() + inference.kv_cache_bytes()).xreplace(fixed)
+    capacity = peak.device.memory_bytes * gpus
+    rate = Fraction(peak.flops) * gpus
+    bandwidth = Fraction(peak.device.bandwidth_bytes_per_s) * gpus
+
+    def row(batch):
+        at = {inference.batch: sympy.Integer(batch)}
+        compute = fraction(flops.xreplace(at)) / rate
+        memory = fraction(sympy.ceiling(moved.xreplace(at))) / bandwidth
+        time = max(compute, memory)
+        return {"batch": batch, "compute_s": float(compute), "memory_s": float(memory),
+                "bound": "compute" if compute >= memory else "memory",
+                "tokens_per_sec": float(batch / time), "compute_bound": compute >= memory,
+                "fits": bool(sympy.ceiling(resident.xreplace(at)) <= capacity)}
+
+    knee = None
+    if row(limit)["compute_bound"]:
+        low, high = 0, limit  # row(low) memory-bound (or 0), row(high) compute-bound
+        if row(1)["compute_bound"]:
+            high = 1
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (low, middle) if row(middle)["compute_bound"] else (middle, high)
+        knee = high
+    top = knee if knee is not None else limit
+    rows = []
+    for batch in sorted({2**i for i in range(top.bit_length()) if 2**i <= top} | ({knee} if knee else set())):
+        rows.append(row(batch))
+        if knee is None and not rows[-1]["fits"]:
+            break  # no knee: the rows stop where the cache no longer fits
+    for r in rows:
+        del r["compute_bound"]
+    return {"context": context, "rows": rows, "knee": knee, "limit": limit,
+            "note": ("the smallest batch whose decode step is compute-bound" if knee is not None else
+                     f"no batch up to {limit:,} makes the decode step compute-bound: the KV cache read grows with "
+                     "the batch as fast as the FLOPs (attention's arithmetic intensity is below the ridge point)")}
 
 
 def measured(report, peak, gpus, decode_tokens_per_sec):

@@ -26,16 +26,25 @@ from .types import POSITIVE, SIZE
               help="MoE weights a decode step reads: expected distinct experts (uniform routing) or all")
 @click.option("--decode-tokens-per-sec", type=POSITIVE,
               help="measured decode throughput, all sequences: gives MBU and the decode MFU (needs --hardware)")
+@click.option("--mla-prefill", type=click.Choice(["naive", "absorbed"]),
+              help="MLA in the prefill [naive: keys and values up-projected, as serving engines run it]")
+@click.option("--mla-decode", type=click.Choice(["naive", "absorbed"]),
+              help="MLA in a decode step [absorbed: attention in the latent, as serving engines run it]")
+@click.option("--batch-sweep", is_flag=True,
+              help="the decode roofline at batch 1, 2, 4, ... up to the knee, the smallest compute-bound batch "
+                   "(needs --hardware)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def infer(model_file, context, prompt_len, batch, dtype, kv_dtype, hardware, gpus, peak_dtype, experts_touched,
-          decode_tokens_per_sec, fmt, **switches):
+          decode_tokens_per_sec, mla_prefill, mla_decode, batch_sweep, fmt, **switches):
     """Prefill and decode FLOPs, KV cache, bytes moved and roofline of MODEL.
 
     A decode step at --context C attends to C keys (min(C, W) on sliding-window layers)
     and reads every weight once plus the KV cache; the roofline says whether it is
     compute- or memory-bound on --hardware and the tokens/s ceiling that follows.
-    --mla picks naive MLA (kv_b_proj re-applied to every cached latent, as transformers
-    runs it) or absorbed.
+    MLA layers run naive in the prefill (keys and values up-projected) and absorbed in a
+    decode step (attention in the latent space), as serving engines (vLLM, SGLang) run
+    them; --mla-prefill and --mla-decode choose each phase, --mla both (naive decode
+    re-applies kv_b_proj to every cached latent, as transformers runs it).
 
     \b
     Examples:
@@ -50,10 +59,22 @@ def infer(model_file, context, prompt_len, batch, dtype, kv_dtype, hardware, gpu
                                  param_hint="--prompt-len")
     if decode_tokens_per_sec is not None and hardware is None:
         raise click.UsageError("--decode-tokens-per-sec needs --hardware (MBU divides by its bandwidth)")
+    if batch_sweep and hardware is None:
+        raise click.UsageError("--batch-sweep needs --hardware (the knee is where compute meets bandwidth)")
+    if switches.get("mla") is not None and (mla_prefill or mla_decode):
+        raise click.UsageError("--mla sets both phases: give it, or --mla-prefill and --mla-decode, not both")
     from ..inference import Inference
+    from .. import stack
     model = build_model(model_file, **switches)
-    inference = Inference(model, dtype=dtype, kv_dtype=kv_dtype, experts=experts_touched)
+    if (mla_prefill or mla_decode) and not stack.count_of(model.arch.layers, "mixer", "mla"):
+        raise click.UsageError(f"--mla-{'prefill' if mla_prefill else 'decode'}: the model has no multi-head "
+                               "latent attention layers")
+    if switches.get("mla") is None:  # serving engines' forms unless --mla fixes both
+        mla_prefill, mla_decode = mla_prefill or "naive", mla_decode or "absorbed"
+    inference = Inference(model, dtype=dtype, kv_dtype=kv_dtype, experts=experts_touched,
+                          mla_prefill=mla_prefill, mla_decode=mla_decode)
     report = inference.report(context, prompt_len=prompt_len, batch=batch, hardware=hardware, gpus=gpus,
-                              peak_dtype=peak_dtype, decode_tokens_per_sec=decode_tokens_per_sec)
+                              peak_dtype=peak_dtype, decode_tokens_per_sec=decode_tokens_per_sec,
+                              sweep_batch=batch_sweep)
     from ..render import inference as text, json
     click.echo(json.infer(report) if fmt == "json" else text.infer(report, inference, model_file))

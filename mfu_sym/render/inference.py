@@ -60,9 +60,12 @@ def infer(r, inference, source=None):
                      f"a layer: {how}; between {e['min']} and {e['max']}")
     mixers = {group.mixer for group in model.arch.layers}
     if "mla" in mixers:
-        lines.append(f"  MLA {model.conventions.mla}: " + (
-            "kv_b_proj re-applied to the C - 1 cached latents every step (as transformers runs it)"
-            if model.conventions.mla == "naive" else "attention in the latent space (up-projections absorbed)"))
+        prefill, decode = inference.prefill_model.conventions.mla, inference.decode_model.conventions.mla
+        lines.append(f"  MLA prefill {prefill}, decode {decode}: decode " + (
+            "re-applies kv_b_proj to the C - 1 cached latents every step (as transformers runs it)"
+            if decode == "naive" else "attends in the latent space (up-projections absorbed, as serving engines run it)")
+            + ("; prefill up-projects keys and values (naive, as serving engines run it)" if prefill == "naive"
+               else "; prefill attends in the latent space too"))
     if "dsa" in mixers:
         lines.append(f"  DSA core {model.conventions.variant('dsa_core')}: the indexer scores every cached key; the "
                      "core attends to " + ("every cached key (the top-k as a mask)"
@@ -80,7 +83,8 @@ def infer(r, inference, source=None):
     if "roofline" in r:
         lines += _roofline(r, w)
     lines.append(f"  counted under: matmul FLOPs (2 per multiply-add); prefill mask {model.conventions.mask}; "
-                 f"decode keys = cached + 1 (window-aware)" + (f"; MLA {model.conventions.mla}" if "mla" in mixers else "")
+                 f"decode keys = cached + 1 (window-aware)" + (f"; MLA prefill {inference.prefill_model.conventions.mla}, decode "
+                    f"{inference.decode_model.conventions.mla}" if "mla" in mixers else "")
                  + "".join(f"; {name} {choice}" for name, choice in model.conventions.variants))
     lines.append("  bytes: weights read once a step (embedding tables only at the looked-up rows), KV cache read; "
                  "activations and logits not counted")
@@ -109,6 +113,16 @@ def _roofline(r, w):
                  + ("fits" if roof["fits"] else "does NOT fit"))
     lines.append(f"  peak: {hw['peak_sources'][0]}")
     lines.append(f"  bandwidth: {hw['bandwidth_sources'][0]}")
+    if "batch_sweep" in r:
+        sweep = r["batch_sweep"]
+        lines.append(f"Decode roofline by batch at context {sweep['context']:,}"
+                     + (f": knee at batch {sweep['knee']:,} ({sweep['note']})" if sweep["knee"] else f": {sweep['note']}"))
+        lines.append(f"  {'batch':>10}{'compute >=':>14}{'memory >=':>14}   bound          {'ceiling':<22}"
+                     "weights + KV cache")
+        for row in sweep["rows"]:
+            lines.append(f"  {row['batch']:>10,}{seconds(row['compute_s']):>14}{seconds(row['memory_s']):>14}   "
+                         f"{row['bound'] + '-bound':<15}{row['tokens_per_sec']:>14,.1f} tokens/s  "
+                         + ("fit" if row["fits"] else "do NOT fit"))
     if "measured" in r:
         m = r["measured"]
         lines.append(f"Measured decode: {m['decode_tokens_per_sec']:,.6g} tokens/s "
