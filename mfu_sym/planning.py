@@ -62,20 +62,22 @@ def exact_number(value, name):
 
 
 def ceil_div(numerator, denominator):
-    """ceil(numerator / denominator) of two exact positive numbers, as a sympy Integer."""
-    return sympy.ceiling(sympy.Rational(numerator) / sympy.Rational(denominator))
+    """ceil(numerator / denominator) of two exact positive numbers, as a sympy Integer (an
+    irrational one, an expectation over document lengths, is decided by sympy's evalf)."""
+    return sympy.ceiling(sympy.sympify(numerator) / sympy.sympify(denominator))
 
 
 def training_seconds(flops, devices, peak_flops, mfu):
     """Wall time of `flops` on `devices` each of `peak_flops` at utilization `mfu`:
     FLOPs / (devices x peak x MFU), as a float (an assumed MFU is not exact)."""
-    flops = exact_number(flops, "flops")
+    from .mfu import fraction
+    flops = fraction(flops) if getattr(flops, "is_number", False) else exact_number(flops, "flops")
     if isinstance(devices, bool) or not isinstance(devices, int) or devices <= 0:
         raise UsageError(None, "gpus", f"{devices!r} is not a positive integer")
     if isinstance(peak_flops, bool) or not isinstance(peak_flops, (int, float)) or not 0 < peak_flops < math.inf:
         raise UsageError(None, "peak_flops", f"{peak_flops!r} is not a positive finite number")
     rate = Fraction(devices) * Fraction(peak_flops) * Fraction(_check_fraction(mfu, "mfu"))
-    return float(Fraction(int(flops.p), int(flops.q)) / rate)
+    return float(Fraction(flops) / rate)
 
 
 def _check_fraction(value, name):
@@ -105,6 +107,7 @@ class Plan:
     peak: object = None            # mfu.PeakChoice
     devices: int | None = None
     mfu: float | None = None
+    documents: dict | None = None  # packed documents (mfu.documents_run)
 
     @property
     def six_nd(self):
@@ -127,7 +130,8 @@ class Plan:
         from .render.units import exact
         out = {
             "model": self.model_name,
-            "run": {"seq_len": self.seq_len, "batch": self.batch},
+            "run": {"seq_len": self.seq_len, "batch": self.batch,
+                    **({"documents": self.documents} if self.documents else {})},
             "flops_per_token": exact(self.flops_per_token),
             "tokens": exact(self.tokens),
             "training_flops": exact(self.flops),
@@ -137,7 +141,7 @@ class Plan:
             "flops_per_step": exact(self.flops_per_step) if self.flops_per_step is not None else None,
             "six_nd": {"params_total": exact(self.params_total), "flops": exact(self.six_nd),
                        "flops_float": float(self.six_nd),
-                       "detailed_over_six_nd": float(sympy.Rational(self.flops) / self.six_nd)},
+                       "detailed_over_six_nd": float(sympy.sympify(self.flops) / self.six_nd)},
             "conventions": self.conventions,
             "time": None,
         }
@@ -148,11 +152,13 @@ class Plan:
         return out
 
 
-def plan(model, *, tokens=None, flops=None, seq_len=None, batch=None, peak=None, devices=None, mfu=None):
+def plan(model, *, tokens=None, flops=None, seq_len=None, batch=None, peak=None, devices=None, mfu=None,
+         documents=None):
     """The cost of training `model` on `tokens` (exact), or the whole steps of `batch`
     sequences that fit a FLOP budget `flops` (ceil(target / FLOPs per step); needs `batch`).
     With `peak` (a mfu.PeakChoice), `devices` and an assumed `mfu`, also the wall time and
-    device-hours: FLOPs / (devices x peak x MFU)."""
+    device-hours: FLOPs / (devices x peak x MFU). With packed `documents`, tokens are the
+    documents' (real) tokens and a step holds batch x the real tokens of a pack."""
     if (tokens is None) == (flops is None):
         raise UsageError(None, "budget", "give exactly one of tokens and flops")
     if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
@@ -164,8 +170,9 @@ def plan(model, *, tokens=None, flops=None, seq_len=None, batch=None, peak=None,
         raise UsageError(None, "gpus", f"{devices!r} is not a positive integer")
     if mfu is not None:
         mfu = _check_fraction(mfu, "mfu")
-    report = model.report(seq_len=seq_len, batch=batch or 1)
-    length = int(report["run"]["seq_len"])
+    from .mfu import documents_run, tokens_per_pack
+    report = model.report(seq_len=seq_len, batch=batch or 1, documents=documents)
+    length = tokens_per_pack(report)  # real tokens of one sequence
     per_token = report["flops"]["per_token"]["training"]
     per_step = per_token * batch * length if batch is not None else None
     steps = target = None
@@ -180,8 +187,9 @@ def plan(model, *, tokens=None, flops=None, seq_len=None, batch=None, peak=None,
                                             "(sequences per step)")
         steps = ceil_div(target, per_step)
         tokens = steps * batch * length
-    return Plan(report["model"], length, batch, per_token, report["conventions"], report["params"]["total"],
-                tokens, tokens * per_token, target, steps, per_step, peak, devices, mfu)
+    return Plan(report["model"], int(report["run"]["seq_len"]), batch, per_token, report["conventions"],
+                report["params"]["total"],
+                tokens, tokens * per_token, target, steps, per_step, peak, devices, mfu, documents_run(report))
 
 
 # ------------------------------------------------------------------ Chinchilla

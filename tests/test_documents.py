@@ -347,3 +347,29 @@ def test_document_columns_usage(tmp_path, extra, message):
 def test_document_columns_need_a_log():
     result = run("mfu", LLAMA, "--hardware", "h100", "--tokens-per-sec", 1000, "--log-cu-seqlens", "cu")
     assert result.exit_code == 2 and "apply only with --log" in result.output
+
+
+# ------------------------------------------------------------------ budget, and the commands that refuse
+
+def test_budget_steps_count_real_tokens():
+    out = run_json("budget", LLAMA, "--tokens", "1e12", "--seq-len", 8192, "--batch", 64, "--documents", "1000x8")
+    assert out["steps"] == -(-10**12 // (64 * 8000))
+    per_token = sympy.Rational(3 * (LINEAR * 8000 + 8 * causal_core(1000)), 8000)
+    assert sympy.Rational(out["flops_per_token"]) == per_token
+    assert out["run"]["documents"]["tokens_per_pack"] == 8000
+
+
+def test_budget_under_a_distribution():
+    out = run_json("budget", LLAMA, "--flops", "1e23", "--seq-len", 8192, "--batch", 512, "--documents",
+                   "uniform:min=0,max=8192")
+    per_token = 3 * (LINEAR + L * 2 * H * DH * (sympy.Rational(2 * 8192, 3) + 1))
+    assert out["steps"] == math.ceil(sympy.Rational(10**23) / (per_token * 512 * 8192))
+
+
+@pytest.mark.parametrize("command, args", [
+    ("analyze", ()), ("latex", ()), ("reconcile", ()), ("sweep", ("--seq-len", "1024")),
+    ("memory", ("--seq-len", 1024)), ("infer", ("--context", 1024)), ("plot", ("-o", "x.png")),
+])
+def test_commands_that_refuse_documents(command, args):
+    result = run(command, LLAMA, *args, "--documents", "512x2")
+    assert result.exit_code == 2 and f"--documents does not apply to {command}:" in result.output

@@ -7,7 +7,7 @@ from .types import SIZE
 
 
 @click.command()
-@model_options
+@model_options(command="analyze")
 @click.option("--seq-len", type=SIZE, help="sequence length (default: the model file's)")
 @click.option("--batch", type=SIZE, help="sequences per step")
 @click.option("--shares-at", multiple=True, type=SIZE,

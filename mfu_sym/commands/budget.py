@@ -3,7 +3,7 @@ and the time and device-hours at an assumed MFU."""
 
 import click
 
-from .options import build_model, model_options
+from .options import build_model, documents_option, model_options
 from .types import EXACT, FRACTION, SIZE
 
 
@@ -19,15 +19,17 @@ from .types import EXACT, FRACTION, SIZE
 @click.option("--gpus", type=SIZE, help="devices for the time estimate")
 @click.option("--mfu", "assumed_mfu", type=FRACTION,
               help="assumed MFU for the time estimate, a fraction (0.4 = 40%)")
+@documents_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sparse, gpus, assumed_mfu, fmt,
-           **switches):
+def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sparse, gpus, assumed_mfu, documents,
+           fmt, **switches):
     """Training FLOPs of MODEL for a token budget, or the steps a FLOP budget buys.
 
     FLOPs = tokens x training FLOPs per token, exact, under the counting switches; 6ND
     (N = total parameters) is printed beside it. With --flops, steps =
     ceil(FLOPs / FLOPs per step). With --hardware, --gpus and --mfu, the wall time is
-    FLOPs / (GPUS x dense peak x MFU).
+    FLOPs / (GPUS x dense peak x MFU). With --documents, tokens are the packed documents'
+    real tokens and FLOPs are summed per document.
 
     \b
     Examples:
@@ -52,7 +54,7 @@ def budget(model_file, tokens, target_flops, seq_len, batch, hardware, dtype, sp
         from ..peaks import choose_peak
         peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
     result = planning.plan(model, tokens=tokens, flops=target_flops, seq_len=seq_len, batch=batch,
-                           peak=peak, devices=gpus, mfu=assumed_mfu)
+                           peak=peak, devices=gpus, mfu=assumed_mfu, documents=documents)
     from ..render import json, training
     if fmt == "json":
         click.echo(json.dumps(result.to_dict()))

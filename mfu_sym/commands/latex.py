@@ -7,7 +7,7 @@ from .types import SIZE
 
 
 @click.command()
-@model_options
+@model_options(command="latex")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="write to FILE instead of standard output")
 @click.option("--standalone", is_flag=True, help="a complete article that compiles with pdflatex (LaTeX only)")
 @click.option("--format", "fmt", type=click.Choice(["latex", "markdown", "bibtex"]), default="latex",

@@ -21,6 +21,21 @@ NOT_APPLICABLE = {
         "recompute": "inference stores no activations to recompute",
     },
 }
+# Commands for which packed documents (--documents) change nothing they print, and why;
+# derive, mfu and budget take them (documents_option).
+NO_DOCUMENTS = {
+    "analyze": "its derivatives, crossovers and identities are in the length of one sequence; `derive "
+               "--documents` gives a pack's figures",
+    "latex": "the document shows the formulas of one sequence (a pack costs them summed over its documents); "
+             "`derive --documents` gives a pack's figures",
+    "plot": "the plots are over the length of one sequence; `derive --documents` gives a pack's figures",
+    "reconcile": "conventions are reconciled per sequence; `derive --documents` gives a pack's figures",
+    "sweep": "a sweep over packs of documents is not built yet: `derive --documents` or `mfu --documents` "
+             "give each point",
+    "memory": "activations are stored per token, and eager attention stores the whole square of the pack "
+              "whatever its documents",
+    "infer": "a decode step extends one sequence: packed documents are a training input",
+}
 # Commands that print model FLOPs only (no hardware FLOPs, no HFU): recomputation changes
 # their numbers only under a convention that counts it (Narayanan et al. 2021).
 MODEL_FLOPS_ONLY = ("latex", "analyze", "reconcile", "budget", "plot")
@@ -53,6 +68,8 @@ def model_options(function=None, *, command=None):
                      help="how to count a disputed term (see `mfu-sym variants`); repeatable"),
         _formulas(),
     ]
+    if command in NO_DOCUMENTS:  # hidden, refused by build_model
+        options.append(click.option("--documents", hidden=True))
     for option in reversed(options):
         function = option(function)
     return function
@@ -63,6 +80,8 @@ def build_model(model_file, formula_dirs=(), preset="exact", nonmatmul=None, **s
     nothing the running command prints."""
     from ..loader import load
     command = click.get_current_context().info_name
+    if switches.pop("documents", None) is not None:
+        raise click.UsageError(f"--documents does not apply to {command}: {NO_DOCUMENTS[command]}")
     switches["variants"] = parse_variants(switches.get("variants") or ())
     given = {k: v for k, v in {**switches, "nonmatmul": nonmatmul}.items() if v is not None}
     for name in given:

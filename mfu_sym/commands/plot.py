@@ -7,7 +7,7 @@ from .types import POSITIVE, SIZE
 
 
 @click.command()
-@model_options
+@model_options(command="plot")
 @click.option("--kind", type=click.Choice(["breakdown", "mfu"]), default="breakdown", show_default=True,
               help="breakdown: training FLOPs per token by component against s; mfu: MFU against tokens/s")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),

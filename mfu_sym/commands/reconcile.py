@@ -7,7 +7,7 @@ from .types import SIZE
 
 
 @click.command()
-@model_options
+@model_options(command="reconcile")
 @click.option("--against", "against", multiple=True,
               help="preset to compare with (repeatable) [6n and palm]; `trace`: the implementation, traced "
                    "(a config.json; the library under the torch preset, unless --preset is given)")

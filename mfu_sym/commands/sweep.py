@@ -16,7 +16,7 @@ def _size_options(function):
 
 
 @click.command()
-@model_options
+@model_options(command="sweep")
 @click.option("--seq-len", "seq_len", help="values: 4096, 1024,2048 or START:STOP[:STEP] (STOP included)")
 @click.option("--batch", "batch", help="values of batch (sequences per step)")
 @_size_options

@@ -111,8 +111,9 @@ def budget(p, source):
     """`budget` (a planning result): FLOPs of a token budget or the steps a FLOP budget
     buys, 6ND beside it, and the time at an assumed MFU."""
     lines = [f"Training budget of {p.model_name}  ({printable(source)})",
-             f"  {'run':<17}seq_len {p.seq_len:,}" + (f", batch {p.batch:,} sequences per step" if p.batch else ""),
-             f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
+             f"  {'run':<17}seq_len {p.seq_len:,}" + (f", batch {p.batch:,} sequences per step" if p.batch else "")]
+    lines += _documents_lines(p.documents)
+    lines += [f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
              f"(model FLOPs: training, as the convention counts it)"]
     lines += _counted_lines(p.conventions)
     if p.target_flops is not None:
@@ -121,7 +122,8 @@ def budget(p, source):
                   f"  {'steps':<17}{int(p.steps):,}  (ceil(budget / FLOPs per step))"]
     lines.append(f"  {'tokens':<17}{_big(p.tokens)}")
     if p.target_flops is None and p.steps is not None:
-        lines.append(f"  {'steps':<17}{int(p.steps):,}  (ceil(tokens / (batch x seq_len)))")
+        lines.append(f"  {'steps':<17}{int(p.steps):,}  (ceil(tokens / (batch x "
+                     + ("real tokens a sequence)))" if p.documents else "seq_len)))"))
     lines.append(f"  {'training FLOPs':<17}{_big(p.flops)}"
                  + ("  (whole steps)" if p.target_flops is not None else ""))
     ratio = float(p.flops / p.six_nd)

@@ -36,7 +36,8 @@ def grouped(value):
     if value.is_Integer:
         return f"{int(value):,}"
     if not value.is_Rational:  # an expectation over a length distribution (exp, erf): exact in JSON
-        return f"~{float(value):,.1f}"
+        number = float(value)
+        return f"~{number:,.1f}" if abs(number) < 1e6 else f"~{number:,.0f}"
     return f"{exact(value)} (~{float(value):,.1f})"
 
 
