@@ -281,11 +281,13 @@ class Inference:
                 self.kv_bits: sympy.Integer(self.kv_dtype.bits)}
 
     def report(self, context, prompt_len=None, batch=None, hardware=None, gpus=1, peak_dtype=None,
-               decode_tokens_per_sec=None, sweep_batch=False):
+               decode_tokens_per_sec=None, sweep_batch=False, speculative=None):
         """Exact FLOPs and bytes (bytes rounded up to whole bytes where packed 4-bit
         elements or expected expert counts make them fractional), and, with `hardware`
         (a name or a hardware.Device), the roofline; with `decode_tokens_per_sec` (global,
-        all sequences), MBU and the decode MFU."""
+        all sequences), MBU and the decode MFU. `speculative` ({"draft_tokens": K,
+        "acceptance": α or "accepted": E, "draft": "mtp" or "external"}) adds a speculative
+        decode step (speculative.py) and its roofline."""
         values = self.values(context, prompt_len, batch)
         C, P, B = (int(values[s]) for s in (self.context, self.prompt_len, self.batch))
 
@@ -347,6 +349,9 @@ class Inference:
                 "per_moe_layer": at(self.experts_touched(self.batch)),
                 "min": max(0, k - z), "max": min(n, B * min(k, n)), "n_experts": n, "top_k": k,
             }
+        if speculative is not None:
+            from .speculative import speculative as speculate
+            report["speculative"] = speculate(self, values, **speculative)
         if decode_tokens_per_sec is not None and hardware is None:
             raise UsageError(None, "decode_tokens_per_sec", "MBU needs the hardware's bandwidth (give hardware)")
         if sweep_batch and hardware is None:
@@ -433,6 +438,12 @@ def roofline(report, peak, gpus=1):
     decode_bound = bound(decode["flops"], decode["bytes"], batch)
     decode_bound["tokens_per_sec_per_sequence"] = decode_bound["tokens_per_sec"] / batch
     prefill_bound = bound(prefill["flops"], prefill["bytes"], prefill["tokens"])
+    extra = {}
+    if "speculative" in report:
+        spec = report["speculative"]
+        extra["speculative_step"] = bound(spec["flops"], spec["bytes"], fraction(spec["tokens_per_step_all_sequences"]))
+        extra["speculative_step"]["speedup_over_decode"] = (extra["speculative_step"]["tokens_per_sec"]
+                                                            / decode_bound["tokens_per_sec"])
     return {
         "hardware": {"key": device.key, "name": device.name, "gpus": gpus, "peak_dtype": peak.dtype,
                      "peak_flops_per_sec": float(flops_rate), "bandwidth_bytes_per_sec": float(bandwidth),
@@ -442,6 +453,7 @@ def roofline(report, peak, gpus=1):
         "ridge_point": float(flops_rate / bandwidth),
         "decode_step": decode_bound,
         "prefill": prefill_bound,
+        **extra,
         "fits": bool(report["weights_bytes"] + report["kv_cache_bytes"] <= device.memory_bytes * gpus),
         "reference": "williams2009 (roofline); the peak is the dense figure, the bandwidth the datasheet's",
     }

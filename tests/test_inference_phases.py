@@ -106,3 +106,71 @@ def test_no_knee_when_the_cache_dominates():
 def test_batch_sweep_needs_hardware():
     result = run("infer", "examples/llama3_8b.yaml", "--context", 512, "--batch-sweep")
     assert result.exit_code == 2 and "--batch-sweep needs --hardware" in result.output
+
+
+# ------------------------------------------------------------------ speculative decoding
+
+LLAMA = "examples/llama3_8b.yaml"
+
+
+@pytest.mark.parametrize("k, alpha, expected", [(1, "0.85", "37/20"), (3, "0.5", "15/8"), (4, "1", 5)])
+def test_tokens_per_step_leviathan(k, alpha, expected):
+    """E = (1 - a^(K+1)) / (1 - a), Leviathan et al. 2023 Eq. 1; K + 1 when every draft is accepted."""
+    out = run_json("infer", LLAMA, "--context", 512, "--draft-tokens", k, "--acceptance", alpha)
+    assert out["speculative"]["tokens_per_step"] == expected
+
+
+def test_verify_pass_is_the_decode_steps_it_replaces():
+    k, context = 3, 1000
+    out = run_json("infer", LLAMA, "--context", context, "--batch", 2, "--draft-tokens", k, "--accepted-tokens", 2.5)
+    steps = [run_json("infer", LLAMA, "--context", context + j, "--batch", 2)["decode_step"] for j in range(k + 1)]
+    spec = out["speculative"]
+    assert spec["verify_flops"] == spec["flops"] == sum(s["flops"] for s in steps)
+    assert spec["draft_flops"] == 0 and spec["draft"] == "external"
+    # bytes: the weights b (K+1) tokens read, once, and the cache at context C + K
+    weights = run_json("infer", LLAMA, "--context", context, "--batch", 2 * (k + 1))["decode_step"]["bytes_weights"]
+    assert spec["bytes"] == weights + steps[-1]["bytes_kv"]
+    assert spec["model_flops_per_token"] == out["decode_step"]["flops_per_token"]
+
+
+def test_mtp_draft_is_the_mtp_module_forward():
+    import sympy
+    k, context = 2, 600
+    out = run_json("infer", DEEPSEEK, "--context", context, "--batch", 3, "--draft-tokens", k, "--acceptance", "0.9",
+                   "--mla-decode", "naive")
+    model = mfu_sym.load(DEEPSEEK, mla="naive")
+    hand = 3 * sum(model.evaluate(model.forward_at(context + j, "mtp")) for j in range(k))
+    assert out["speculative"]["draft"] == "mtp" and out["speculative"]["draft_flops"] == hand
+    assert sympy.Rational(out["speculative"]["tokens_per_step"]) == 1 + sympy.Rational(9, 10) + sympy.Rational(81, 100)
+
+
+def test_speculative_roofline():
+    out = run_json("infer", LLAMA, "--context", 2048, "--hardware", "h100", "--draft-tokens", 4,
+                   "--accepted-tokens", 3)
+    row, plain = out["roofline"]["speculative_step"], out["roofline"]["decode_step"]
+    assert row["tokens_per_sec"] == pytest.approx(3 / row["time_s"], rel=1e-12)
+    assert row["speedup_over_decode"] == pytest.approx(row["tokens_per_sec"] / plain["tokens_per_sec"], rel=1e-12)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--draft-tokens", 2, "--acceptance", "1.5"), "above 1"),
+    (("--draft-tokens", 2, "--acceptance", "0"), "not positive"),
+    (("--draft-tokens", 2, "--accepted-tokens", "3.5"), "outside [1, 3]"),
+    (("--draft-tokens", 2, "--accepted-tokens", "0.5"), "outside [1, 3]"),
+    (("--draft-tokens", 2, "--accepted-tokens", "x"), "not a number"),
+    (("--draft-tokens", 2, "--acceptance", "0.5", "--draft", "mtp"), "no multi-token-prediction modules"),
+])
+def test_speculative_errors(args, message):
+    result = run("infer", LLAMA, "--context", 512, *args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--acceptance", "0.5"), "need --draft-tokens"),
+    (("--draft-tokens", 2), "exactly one of --acceptance and --accepted-tokens"),
+    (("--draft-tokens", 2, "--acceptance", "0.5", "--accepted-tokens", 2), "exactly one"),
+    (("--draft-tokens", 0, "--acceptance", "0.5"), "0 is not in the range"),
+])
+def test_speculative_usage(args, message):
+    result = run("infer", LLAMA, "--context", 512, *args)
+    assert result.exit_code == 2 and message in result.output

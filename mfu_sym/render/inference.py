@@ -80,6 +80,8 @@ def infer(r, inference, source=None):
                   f"  {'decode bytes':<{w}}{grouped(gen['decode_bytes']):>22}  ({nbytes(gen['decode_bytes'])})", ""]
     else:
         lines += ["Generation: the prompt fills the context, no decode steps (give --prompt-len below --context)", ""]
+    if "speculative" in r:
+        lines += _speculative(r, w)
     if "roofline" in r:
         lines += _roofline(r, w)
     lines.append(f"  counted under: matmul FLOPs (2 per multiply-add); prefill mask {model.conventions.mask}; "
@@ -133,3 +135,24 @@ def _roofline(r, w):
                      f"of {hw['peak_flops_per_sec'] / 1e12:,.4g})")
     lines.append("")
     return lines
+
+
+def _speculative(r, w):
+    spec = r["speculative"]
+    how = (f"acceptance {spec['acceptance']}: (1 - a^(K+1)) / (1 - a)" if spec["acceptance"] is not None
+           else "measured")
+    lines = [f"Speculative decode step: {spec['draft_tokens']} drafted by "
+             + ("the MTP modules" if spec["draft"] == "mtp" else "an external draft model (not counted)")
+             + f", verified in one forward over {spec['draft_tokens'] + 1} positions",
+             f"  {'tokens per step':<{w}}{grouped(spec['tokens_per_step']):>22}  a sequence ({how})",
+             f"  {'FLOPs':<{w}}{grouped(spec['flops']):>22}  (verify {grouped(spec['verify_flops'])} + draft "
+             f"{grouped(spec['draft_flops'])})",
+             f"  {'per token yielded':<{w}}{grouped(spec['flops_per_generated_token']):>22}  FLOPs (model FLOPs "
+             f"{grouped(spec['model_flops_per_token'])}: the rest is drafts and rejected tokens)",
+             f"  {'bytes':<{w}}{grouped(spec['bytes']):>22}  ({nbytes(spec['bytes'])})",
+             f"  not counted: {'; '.join(spec['not_counted'])}"]
+    if "roofline" in r:
+        row = r["roofline"]["speculative_step"]
+        lines.append(f"  {'roofline':<{w}}{row['bound'] + '-bound':>22}  {row['tokens_per_sec']:,.1f} tokens/s "
+                     f"({row['speedup_over_decode']:.3g} x a plain decode step)")
+    return lines + [""]
