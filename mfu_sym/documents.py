@@ -39,6 +39,11 @@ from .errors import ConfigError, UsageError
 MAX_DOCUMENTS = 10**7          # documents in a pack or rows in a lengths file
 MAX_LENGTH = 10**12            # tokens in one document
 DISTRIBUTIONS = {"exponential": ("mean",), "uniform": ("min", "max"), "lognormal": ("mu", "sigma")}
+# the parameters as symbols, for the closed forms (names that say what they are)
+PARAMETER_SYMBOLS = {"mean": sympy.Symbol("mean_length", positive=True),
+                     "min": sympy.Symbol("min_length", nonnegative=True),
+                     "max": sympy.Symbol("max_length", positive=True),
+                     "mu": sympy.Symbol("log_mu", real=True), "sigma": sympy.Symbol("log_sigma", positive=True)}
 _PACK = re.compile(r"^\s*\d[\d_]*\s*(x\s*\d[\d_]*\s*)?(,\s*\d[\d_]*\s*(x\s*\d[\d_]*\s*)?)*$")
 
 
@@ -94,6 +99,26 @@ class Documents:
         if self.kind == "pack":
             return total
         return pack_len * total / sum(length * count for length, count in pieces)
+
+    def closed_form(self, cost, seq_len):
+        """The expected cost per token of a pack, as an expression in `seq_len` (the pack
+        length S) and the distribution's parameters as symbols (PARAMETER_SYMBOLS): a
+        sympy expression like every other count. None unless this is a distribution and
+        the per-document cost is one polynomial in the length (no window, no chunked scan).
+        A uniform distribution's form assumes its support lies within the pack (max <= S)."""
+        if self.kind != "distribution":
+            return None
+        length = sympy.Symbol("L", positive=True)
+        polynomial = cost.xreplace({seq_len: length})
+        if not polynomial.is_polynomial(length) or polynomial.free_symbols - {length}:
+            return None
+        name = self.distribution[0]
+        params = {key: PARAMETER_SYMBOLS[key] for key in DISTRIBUTIONS[name]}
+        moment = _moments(name, params, symbolic=True)
+        pack = sympy.Symbol(seq_len.name, positive=True)
+        terms = sympy.Poly(sympy.expand(polynomial), length).terms()
+        total = sum((coefficient * moment(k, pack) for (k,), coefficient in terms), sympy.Integer(0))
+        return sympy.cancel(sympy.powsimp(total / moment(1, pack))).xreplace({pack: seq_len})
 
     def padding_cost(self, cost, seq_len, pack_len):
         """What the padding costs when it runs as one more document (0 without padding)."""
@@ -292,8 +317,10 @@ def _count(value, field):
 
 # ---------------------------------------------------------------- distributions
 
-def _moments(name, params):
-    """M(k, x) = ∫_0^x L^k p(L) dL, the k-th partial moment of the distribution, exact."""
+def _moments(name, params, symbolic=False):
+    """M(k, x) = ∫_0^x L^k p(L) dL, the k-th partial moment of the distribution, exact.
+    `symbolic`: parameters are symbols, and a uniform distribution's support is taken to
+    lie below x."""
     if name == "exponential":
         mu = params["mean"]
 
@@ -306,13 +333,13 @@ def _moments(name, params):
         low, high = params["min"], params["max"]
 
         def moment(k, x):
-            x = min(max(x, low), high)
+            x = high if symbolic else min(max(x, low), high)
             return (x**(k + 1) - low**(k + 1)) / ((k + 1) * (high - low))
         return moment
     mu, sigma = params["mu"], params["sigma"]
 
     def moment(k, x):  # exp(k mu + k² sigma² / 2) Phi((ln x - mu - k sigma²) / sigma)
-        if x <= 0:
+        if x.is_number and x <= 0:
             return sympy.Integer(0)
         z = (sympy.log(x) - mu - k * sigma**2) / sigma
         return sympy.exp(k * mu + k**2 * sigma**2 / 2) * (1 + sympy.erf(z / sympy.sqrt(2))) / 2

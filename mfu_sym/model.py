@@ -389,6 +389,10 @@ class Model:
                 for phase in ("forward", "backward")}
             report["documents"] = {**summary, "padding_flops": {**padding, "training": sum(padding.values())},
                                    "description": packed.describe()}
+            forms = {name: packed.closed_form(self.forward(name).xreplace(self.values), self.seq_len)
+                     for name in ("attention_core", None) if name is None or name in self.components}
+            if all(form is not None for form in forms.values()):
+                report["documents"]["per_token_forward"] = {name or "total": form for name, form in forms.items()}
             report["notes"].append(self.documents_note(packed))
         if capacity_factor is not None:
             cap = self.capacity(capacity_factor, seq_len, batch)

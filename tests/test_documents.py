@@ -373,3 +373,34 @@ def test_budget_under_a_distribution():
 def test_commands_that_refuse_documents(command, args):
     result = run(command, LLAMA, *args, "--documents", "512x2")
     assert result.exit_code == 2 and f"--documents does not apply to {command}:" in result.output
+
+
+# ------------------------------------------------------------------ closed forms in the parameters
+
+@pytest.mark.parametrize("spec, values", [
+    ("exponential:mean=1024", {"mean_length": 1024}),
+    ("uniform:min=128,max=4096", {"min_length": 128, "max_length": 4096}),
+    ("lognormal:mu=6.5,sigma=1.1", {"log_mu": sympy.Rational(13, 2), "log_sigma": sympy.Rational(11, 10)}),
+])
+def test_closed_form_evaluates_to_the_figures(llama, spec, values):
+    report = llama.report(seq_len=8192, batch=1, documents=spec)
+    forms = report["documents"]["per_token_forward"]
+    at = {sympy.Symbol(k, **({"real": True} if k == "log_mu" else {"positive": True} if k != "min_length"
+                             else {"nonnegative": True})): v for k, v in values.items()}
+    at[llama.seq_len] = sympy.Integer(8192)
+    for name, key in (("attention_core", "attention_core"), ("total", None)):
+        number = report["flops"]["components"][key]["forward"] if key else report["flops"]["forward"]
+        assert abs(float(forms[name].xreplace(at)) - float(number / 8192)) <= 1e-9 * float(number / 8192)
+
+
+def test_exponential_closed_form_is_mu_plus_one_half_untruncated(llama):
+    """Causal core per token 2·n·d·L·(E[L²]/E[L] + 1)/2·... : as S -> ∞, (2μ + 1)/2 keys a token."""
+    form = llama.report(seq_len=8192, documents="exponential:mean=1024")["documents"]["per_token_forward"]
+    mu = sympy.Symbol("mean_length", positive=True)
+    limit = sympy.limit(form["attention_core"], llama.seq_len, sympy.oo)
+    assert sympy.simplify(limit - L * 4 * H * DH * (2 * mu + 1) / 2) == 0
+
+
+def test_no_closed_form_with_windows():
+    report = mfu_sym.load(MISTRAL).report(seq_len=8192, documents="exponential:mean=1024")
+    assert "per_token_forward" not in report["documents"]

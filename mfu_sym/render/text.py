@@ -81,6 +81,9 @@ def _extras(report):
                   f"real tokens, {grouped(docs['padding_per_pack'])} padding",
                   f"  mean length {grouped(docs['mean_length'])}; token-weighted mean length E[L^2]/E[L] "
                   f"{grouped(docs['token_weighted_length'])}"]
+        if "per_token_forward" in docs:
+            lines.append(f"  attention core per token, closed form in the distribution's parameters: "
+                         f"{docs['per_token_forward']['attention_core']}")
         if "mass_above_seq_len" in docs:
             lines.append(f"  share of the distribution above seq_len (left out): {float(docs['mass_above_seq_len']):.3g}")
         if docs["padding_per_pack"]:
