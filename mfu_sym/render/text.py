@@ -74,22 +74,7 @@ def _extras(report):
         lines += ["", f"Multi-token prediction: {state}",
                   f"  params {grouped(mtp['params'])}   forward {grouped(mtp['forward'])}   "
                   f"training {grouped(mtp['training'])}"]
-    if "documents" in report:
-        docs = report["documents"]
-        lines += ["", f"Packed documents: {printable(docs['spec'])} ({docs['description']})",
-                  f"  per pack: {grouped(docs['documents_per_pack'])} documents, {grouped(docs['tokens_per_pack'])} "
-                  f"real tokens, {grouped(docs['padding_per_pack'])} padding",
-                  f"  mean length {grouped(docs['mean_length'])}; token-weighted mean length E[L^2]/E[L] "
-                  f"{grouped(docs['token_weighted_length'])}"]
-        if "per_token_forward" in docs:
-            lines.append(f"  attention core per token, closed form in the distribution's parameters: "
-                         f"{docs['per_token_forward']['attention_core']}")
-        if "mass_above_seq_len" in docs:
-            lines.append(f"  share of the distribution above seq_len (left out): {float(docs['mass_above_seq_len']):.3g}")
-        if docs["padding_per_pack"]:
-            pad = docs["padding_flops"]
-            lines.append(f"  padding, if it runs as one more document (hardware FLOPs, not model FLOPs): forward "
-                         f"{grouped(pad['forward'])}, training {grouped(pad['training'])} per step")
+    lines += _documents(report.get("documents"))
     if "capacity" in report:
         cap = report["capacity"]
         lines += ["", f"Capacity factor {cap['capacity_factor']} (hardware FLOPs, not model FLOPs)",
@@ -98,6 +83,27 @@ def _extras(report):
                   f"  experts forward: model {grouped(cap['experts_forward_model'])}, executed "
                   f"{grouped(cap['experts_forward_executed'])}",
                   f"  training hardware FLOPs {grouped(cap['training_hardware'])}"]
+    return lines
+
+
+def _documents(docs):
+    """The packed documents of a derive report, or nothing."""
+    if docs is None:
+        return []
+    lines = ["", f"Packed documents: {printable(docs['spec'])} ({docs['description']})",
+             f"  per pack: {grouped(docs['documents_per_pack'])} documents, {grouped(docs['tokens_per_pack'])} "
+             f"real tokens, {grouped(docs['padding_per_pack'])} padding",
+             f"  mean length {grouped(docs['mean_length'])}; token-weighted mean length E[L^2]/E[L] "
+             f"{grouped(docs['token_weighted_length'])}"]
+    if "per_token_forward" in docs:
+        lines.append(f"  attention core per token, closed form in the distribution's parameters: "
+                     f"{docs['per_token_forward']['attention_core']}")
+    if "mass_above_seq_len" in docs:
+        lines.append(f"  share of the distribution above seq_len (left out): {float(docs['mass_above_seq_len']):.3g}")
+    if docs["padding_per_pack"]:
+        pad = docs["padding_flops"]
+        lines.append(f"  padding, if it runs as one more document (hardware FLOPs, not model FLOPs): forward "
+                     f"{grouped(pad['forward'])}, training {grouped(pad['training'])} per step")
     return lines
 
 
