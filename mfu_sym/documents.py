@@ -220,7 +220,7 @@ def _pack_counted(pairs, spec, kind="pack"):
 
 
 def _distribution(name, rest, spec):
-    from .model import _exact_number
+    from .exact import exact_number
     params = {}
     for item in rest.split(","):
         key, eq, value = item.partition("=")
@@ -233,7 +233,7 @@ def _distribution(name, rest, spec):
                                                 f"(expected {', '.join(DISTRIBUTIONS[name])})")
         if key in params:
             raise UsageError(None, "documents", f"{spec!r}: {key} given twice")
-        params[key] = _exact_number(value, f"documents: {name} {key}", positive=key not in ("mu", "min"))
+        params[key] = exact_number(value, f"documents: {name} {key}", positive=key not in ("mu", "min"))
     missing = [k for k in DISTRIBUTIONS[name] if k not in params]
     if missing:
         raise UsageError(None, "documents", f"{spec!r}: {name} needs {', '.join(missing)}")

@@ -24,38 +24,11 @@ from .spec import Architecture
 from .expr import to_sympy
 
 from .conventions import Conventions  # noqa: F401  (re-exported: model.Conventions)
+from .exact import exact_positive
 
 
 SEQ_LEN_ORIGINS = {"given": "given", "model file": "the model file's seq_len",
                    "context": "max_position_embeddings: the model's longest context, not a run's length"}
-
-
-def _exact_positive(value, name):
-    """A positive exact number from an int, Fraction, sympy Rational or decimal text
-    ("1.25"; a float is read through its shortest decimal form)."""
-    return _exact_number(value, name)
-
-
-def _exact_number(value, name, positive=True):
-    """An exact number (positive where `positive`) from an int, Fraction, sympy Rational or
-    decimal text."""
-    from decimal import Decimal, InvalidOperation
-    from fractions import Fraction
-    if isinstance(value, bool):
-        raise UsageError(None, name, f"{value!r} is not a number")
-    if isinstance(value, (int, Fraction)) or getattr(value, "is_Rational", False):
-        number = sympy.Rational(value)
-    else:
-        try:
-            decimal = Decimal(str(value).strip())
-        except (InvalidOperation, ValueError):
-            raise UsageError(None, name, f"{value!r} is not a number") from None
-        if not decimal.is_finite() or abs(decimal.adjusted()) > 100:
-            raise UsageError(None, name, f"{value!r} is not a finite number between 1e-100 and 1e100")
-        number = sympy.Rational(*decimal.as_integer_ratio())
-    if positive and number <= 0:
-        raise UsageError(None, name, f"{value} is not positive")
-    return number
 
 
 def _shown(value):
@@ -270,7 +243,7 @@ class Model:
         if any(term.expected for term in self.terms):
             raise UsageError(None, "capacity_factor", "the model's routed-expert FLOPs are an expectation over "
                              "routing (zero-computation experts): expert slots under a capacity factor are not modelled")
-        factor = _exact_positive(capacity_factor, "capacity_factor")
+        factor = exact_positive(capacity_factor, "capacity_factor")
         run = self.run_values(seq_len, batch)
         values = {**self.values, **run}
         tokens = run[self.seq_len] * run[self.batch]

@@ -30,19 +30,19 @@ DRAFTS = ("mtp", "external")
 def tokens_per_step(draft_tokens, acceptance=None, accepted=None):
     """Expected tokens a step yields: from an acceptance rate α (exact), or a measured
     mean number of tokens per step (1 <= E <= K + 1)."""
-    from .model import _exact_positive
+    from .exact import exact_positive
     if isinstance(draft_tokens, bool) or not isinstance(draft_tokens, int) or not 1 <= draft_tokens <= MAX_DRAFT_TOKENS:
         raise UsageError(None, "draft_tokens", f"{draft_tokens!r} (expected an integer from 1 to {MAX_DRAFT_TOKENS})")
     if (acceptance is None) == (accepted is None):
         raise UsageError(None, "acceptance", "give exactly one of the acceptance rate and the accepted tokens per step")
     if acceptance is not None:
-        alpha = _exact_positive(acceptance, "acceptance")
+        alpha = exact_positive(acceptance, "acceptance")
         if alpha > 1:
             raise UsageError(None, "acceptance", f"{acceptance} is above 1 (expected a probability in (0, 1])")
         if alpha == 1:
             return sympy.Integer(draft_tokens + 1)
         return (1 - alpha ** (draft_tokens + 1)) / (1 - alpha)
-    mean = _exact_positive(accepted, "accepted_tokens")
+    mean = exact_positive(accepted, "accepted_tokens")
     if not 1 <= mean <= draft_tokens + 1:
         raise UsageError(None, "accepted_tokens", f"{accepted} is outside [1, {draft_tokens + 1}] (a step yields "
                                                   "at least its own token and at most every draft plus one)")
