@@ -28,6 +28,8 @@ SECTIONS = {
     "hf_families": "hf", "hf_reasons": "hf", "hf_known_extra_keys": "hf", "hf_base_ignore": "hf",
     "hf_unsupported": "hf", "hf_activations": "hf",
     "version": "hardware", "devices": "hardware",
+    "vision_symbols": "vision", "vision_formulas": "vision", "vision_quantities": "vision",
+    "vision_families": "vision",
 }
 # sections each data file may add to (every group of families brings its own formulas, variants,
 # caches and HF tables); every other section belongs to exactly one file

@@ -388,3 +388,19 @@ def _piece(cost, length, point):
         if condition.xreplace({length: point}) == sympy.true:
             return _piece(value, length, point)
     raise UsageError(None, "documents", f"no piece of the cost holds at length {point}")
+
+
+# ---------------------------------------------------------------- a run's documents, for the outputs
+
+def tokens_per_pack(report):
+    """Real tokens in one sequence of the run: seq_len, or a pack's document tokens."""
+    return int(report["documents"]["tokens_per_pack"]) if "documents" in report else int(report["run"]["seq_len"])
+
+
+def documents_run(report):
+    """The packed documents of a run, for the output (None without)."""
+    if "documents" not in report:
+        return None
+    docs = report["documents"]
+    return {"spec": docs["spec"], "kind": docs["kind"], "tokens_per_pack": int(docs["tokens_per_pack"]),
+            "padding_per_pack": int(docs["padding_per_pack"])}

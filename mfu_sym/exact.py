@@ -1,8 +1,8 @@
 """Exact numbers from what users type: an int, a Fraction, a sympy Rational or decimal
 text ("1.25", "15.6e12"; a float is read through its shortest decimal form), never a
-binary float's value."""
+binary float's value. sympy is imported where a number is made, not at import."""
 
-import sympy
+from fractions import Fraction
 
 from .errors import UsageError
 
@@ -17,7 +17,8 @@ def exact_number(value, name, positive=True):
     """An exact number (positive where `positive`) from an int, Fraction, sympy Rational or
     decimal text."""
     from decimal import Decimal, InvalidOperation
-    from fractions import Fraction
+
+    import sympy  # here: mfu.py (and so the CLI's start-up) imports this module
     if isinstance(value, bool):
         raise UsageError(None, name, f"{value!r} is not a number")
     if isinstance(value, (int, Fraction)) or getattr(value, "is_Rational", False):
@@ -33,3 +34,23 @@ def exact_number(value, name, positive=True):
     if positive and number <= 0:
         raise UsageError(None, name, f"{value} is not positive")
     return number
+
+
+def _is_rational(value):
+    return getattr(value, "is_Rational", False) is True
+
+
+def _is_exact_real(value):
+    """A sympy real number that is not rational: an expectation over a length distribution
+    (exp, erf of exact arguments)."""
+    return getattr(value, "is_number", False) is True and getattr(value, "is_real", False) is True
+
+
+def fraction(value):
+    """An exact Fraction of an int, float (its exact binary value), Fraction or sympy Rational;
+    an irrational sympy number to 40 significant digits (a ratio is a float in the end)."""
+    if _is_rational(value):
+        return Fraction(int(value.p), int(value.q))
+    if _is_exact_real(value):
+        return Fraction(str(value.evalf(40)))
+    return Fraction(value)

@@ -16,8 +16,8 @@ from pathlib import Path
 from .errors import LogError, UsageError
 from .files import DataError, decode_json
 from .peaks import PeakChoice, peak_warnings
-from .mfu import (IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, documents_run, fraction, hfu_note, positive,
-                  per_token)
+from .documents import documents_run
+from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, fraction, hfu_note, positive, per_token
 
 LOG_KINDS = ("tokens-per-sec", "step-time")
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -288,7 +288,7 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
     if per_step_documents:
         tps, mfu, hfu, model_flops, hardware_flops = _packed_steps(model, log, warmup, kind, denominator, extra)
     else:
-        from .mfu import tokens_per_pack
+        from .documents import tokens_per_pack
         tps = values if kind == "tokens-per-sec" else (int(batch) * tokens_per_pack(report)) / values
         mfu = tps * float(fraction(model_flops) / denominator)
         hfu = tps * float(fraction(hardware_flops) / denominator)

@@ -30,6 +30,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .errors import UsageError
+from .exact import _is_exact_real, _is_rational, fraction  # noqa: F401  (mfu.fraction: used across the package)
 from .peaks import PeakChoice, choose_peak, peak_warnings  # noqa: F401  (choose_peak: mfu.choose_peak)
 
 # Below this an MFU usually means a units mistake (per-device tokens/s, sequences/s).
@@ -60,26 +61,6 @@ def positive(value, name, integer=False, maximum=MAX_MEASURE):
     if maximum is not None and number > maximum:
         raise UsageError(None, name, f"{value!r} is out of range (at most {maximum:g})")
     return value
-
-
-def _is_rational(value):
-    return getattr(value, "is_Rational", False) is True
-
-
-def _is_exact_real(value):
-    """A sympy real number that is not rational: an expectation over a length distribution
-    (exp, erf of exact arguments)."""
-    return getattr(value, "is_number", False) is True and getattr(value, "is_real", False) is True
-
-
-def fraction(value):
-    """An exact Fraction of an int, float (its exact binary value), Fraction or sympy Rational;
-    an irrational sympy number to 40 significant digits (a ratio is a float in the end)."""
-    if _is_rational(value):
-        return Fraction(int(value.p), int(value.q))
-    if _is_exact_real(value):
-        return Fraction(str(value.evalf(40)))
-    return Fraction(value)
 
 
 def utilization(tokens_per_sec, flops_per_token, devices, peak_flops):
@@ -114,10 +95,6 @@ def per_token(model, seq_len=None, documents=None):
     hardware_flops = report["flops"]["hardware_training"] / tokens
     return model_flops, hardware_flops, report
 
-
-def tokens_per_pack(report):
-    """Real tokens in one sequence of the run: seq_len, or a pack's document tokens."""
-    return int(report["documents"]["tokens_per_pack"]) if "documents" in report else int(report["run"]["seq_len"])
 
 
 def hfu_note(model, model_flops, hardware_flops):
@@ -174,6 +151,7 @@ class Measurement:
     hfu_note: str | None = None
     warnings: tuple = field(default=())
     documents: dict | None = None     # packed documents: spec, tokens_per_pack (real), padding_per_pack
+    vision: dict | None = None        # a vision-language sample's images and FLOPs (vision_run)
 
     @property
     def achieved_flops(self):
@@ -187,6 +165,7 @@ class Measurement:
         return total, total / self.devices
 
     def to_dict(self):
+        from .render.json import exact_tree
         from .render.units import exact
         total, each = self.achieved_flops
         hw_total, hw_each = self.achieved_hardware_flops
@@ -197,7 +176,8 @@ class Measurement:
             "run": {"seq_len": self.seq_len, "batch": self.batch, "step_time": self.step_time,
                     "tokens_per_sec": self.tokens_per_sec,
                     "tokens_per_sec_per_device": self.tokens_per_sec / self.devices,
-                    **({"documents": self.documents} if self.documents else {})},
+                    **({"documents": self.documents} if self.documents else {}),
+                    **({"vision": exact_tree(self.vision)} if self.vision else {})},
             "flops_per_token": {"model": exact(self.flops_per_token),
                                 "hardware": exact(self.hardware_flops_per_token)},
             "achieved_flops_per_sec": {"total": total, "per_device": each},
@@ -212,16 +192,22 @@ class Measurement:
 
 
 def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batch=None, seq_len=None,
-            documents=None):
+            documents=None, vision=None):
     """MFU and HFU of `model` at one throughput: either `tokens_per_sec` (global, all
     devices) or `step_time` seconds for `batch` sequences (global) of `seq_len` tokens.
     `peak` is a PeakChoice (see choose_peak). With packed `documents` the tokens are the
-    documents' (real) tokens, padding excluded."""
+    documents' (real) tokens, padding excluded. With `vision` (multimodal.sample_cost) a
+    sample's FLOPs are its decoder's and its images' encoder's, billed per sample: the
+    token rate is samples/s times the sample's seq_len decoder tokens."""
     if (tokens_per_sec is None) == (step_time is None):
         raise UsageError(None, "throughput", "give exactly one of tokens_per_sec and step_time")
     positive(devices, "gpus", integer=True)
+    from .documents import documents_run, tokens_per_pack
     model_flops, hardware_flops, report = per_token(model, seq_len, documents)
     length = int(report["run"]["seq_len"])
+    if vision is not None:
+        from .multimodal import per_token as per_sample_token
+        model_flops, hardware_flops = per_sample_token(vision)
     if step_time is not None:
         if batch is None:
             raise UsageError(None, "batch", "a step time needs the global batch (sequences per step)")
@@ -236,16 +222,19 @@ def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batc
                        float(step_time) if step_time is not None else None, float(tokens_per_sec),
                        model_flops, hardware_flops, report["conventions"], mfu, hfu,
                        hfu_note(model, model_flops, hardware_flops), tuple(warnings_for(peak, mfu, hfu)),
-                       documents_run(report))
+                       documents_run(report), vision_run(vision))
 
 
-def documents_run(report):
-    """The packed documents of a run, for the output (None without)."""
-    if "documents" not in report:
+def vision_run(vision):
+    """A vision-language sample, for the MFU output (None without images)."""
+    if vision is None:
         return None
-    docs = report["documents"]
-    return {"spec": docs["spec"], "kind": docs["kind"], "tokens_per_pack": int(docs["tokens_per_pack"]),
-            "padding_per_pack": int(docs["padding_per_pack"])}
+    return {"images": vision["images"], "image_size": vision["image_size"], "family": vision["family"],
+            "image_tokens": vision["image_tokens"], "frozen_encoder": vision["frozen_encoder"],
+            "flops_per_sample": {"decoder": vision["decoder"]["training"], "encoder": vision["encoder"]["training"],
+                                 "total": vision["sample"]["training"]},
+            "billing": vision["billing"]}
+
 
 
 # ------------------------------------------------------------------ the meter

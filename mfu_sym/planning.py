@@ -70,7 +70,7 @@ def ceil_div(numerator, denominator):
 def training_seconds(flops, devices, peak_flops, mfu):
     """Wall time of `flops` on `devices` each of `peak_flops` at utilization `mfu`:
     FLOPs / (devices x peak x MFU), as a float (an assumed MFU is not exact)."""
-    from .mfu import fraction
+    from .exact import fraction
     flops = fraction(flops) if getattr(flops, "is_number", False) else exact_number(flops, "flops")
     if isinstance(devices, bool) or not isinstance(devices, int) or devices <= 0:
         raise UsageError(None, "gpus", f"{devices!r} is not a positive integer")
@@ -107,7 +107,7 @@ class Plan:
     peak: object = None            # mfu.PeakChoice
     devices: int | None = None
     mfu: float | None = None
-    documents: dict | None = None  # packed documents (mfu.documents_run)
+    documents: dict | None = None  # packed documents (documents.documents_run)
 
     @property
     def six_nd(self):
@@ -170,7 +170,7 @@ def plan(model, *, tokens=None, flops=None, seq_len=None, batch=None, peak=None,
         raise UsageError(None, "gpus", f"{devices!r} is not a positive integer")
     if mfu is not None:
         mfu = _check_fraction(mfu, "mfu")
-    from .mfu import documents_run, tokens_per_pack
+    from .documents import documents_run, tokens_per_pack
     report = model.report(seq_len=seq_len, batch=batch or 1, documents=documents)
     length = tokens_per_pack(report)  # real tokens of one sequence
     per_token = report["flops"]["per_token"]["training"]

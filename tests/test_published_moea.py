@@ -89,6 +89,23 @@ def test_llama4_scout_text_decoder(tmp_path):
     assert counts["total"] == 107_769_861_120  # exact sum of Llama4ForCausalLM's parameters (meta device)
 
 
+# the example file: the same note's whole multimodal config (examples/hf/SOURCES.md)
+PINNED = {"hf/llama4_scout_17b_16e/config.json"}
+
+
+def test_llama4_scout_example_with_its_vision_tower():
+    """Meta's model card, "17B (Activated) 109B (Total)": the decoder read from the example's
+    multimodal config.json plus its vision tower (mfu_sym.vision) gives 109B, exactly the
+    decoder above and the published module table's vision tower."""
+    from mfu_sym.vision import load_vision
+    path = "examples/hf/llama4_scout_17b_16e/config.json"
+    model = mfu_sym.load(path)
+    counts = {k: int(model.evaluate(v)) for k, v in model.param_counts().items()}
+    vision = int(load_vision(path).params["total"])
+    assert counts["total"] == 107_769_861_120 and vision == SCOUT_VISION
+    assert abs(counts["total"] + vision - 109e9) <= 0.5e9 and abs(counts["active"] - 17e9) <= 0.5e9
+
+
 # MiniMax-M2 (and M2.1/M2.5, the same architecture): no verbatim copy of the Hub config.json
 # was found; the sizes are those of a fixture described as the real model's
 # (search-index file id 62677649764), read as transformers reads a minimax_m2 config.

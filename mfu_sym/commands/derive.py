@@ -2,7 +2,8 @@
 
 import click
 
-from .options import FORMATS, build_model, context_note, documents_option, model_options
+from .options import FORMATS, build_model, context_note, documents_option, image_sample, model_options, \
+    vision_options
 from .types import EXACT, SIZE
 
 
@@ -13,33 +14,43 @@ from .types import EXACT, SIZE
 @click.option("--capacity-factor", type=EXACT,
               help="MoE: expert FLOPs executed with C * tokens * top_k / n_experts slots per expert")
 @documents_option
+@vision_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def derive(model_file, seq_len, batch, capacity_factor, documents, fmt, **switches):
+def derive(model_file, seq_len, batch, capacity_factor, documents, images, image_size, freeze_vision, fmt,
+           **switches):
     """Per-component FLOP and parameter formulas of MODEL, and their values.
 
     MODEL is a model YAML (see the README) or a Hugging Face config (any .json file).
 
     With --documents each sequence is a pack of documents under a document mask: every
-    count is summed per document, per-token figures are per real token.
+    count is summed per document, per-token figures are per real token. With --images (a
+    multimodal config.json) each sample's images are encoded by the vision tower, whose
+    FLOPs are billed per sample beside the decoder's.
 
     \b
     Examples:
         mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --format json
         mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --documents 1024,3072,4096
         mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --documents exponential:mean=1024
+        mfu-sym derive gemma3_27b/config.json --seq-len 4096 --images 2 --image-size 896x896
     """
     model = build_model(model_file, **switches)
     if fmt in ("markdown", "latex"):  # the same document `mfu-sym latex` writes, as a fragment
-        if documents is not None:
-            raise click.UsageError("--documents applies to the text and JSON output (the document shows the "
-                                   "formulas of one sequence)")
+        if documents is not None or images is not None:
+            raise click.UsageError(f"--{'documents' if documents is not None else 'images'} applies to the text and "
+                                   "JSON output (the document shows the formulas of one sequence)")
         from ..render import document, latex, markdown
         context_note(model, seq_len)
         doc = document.build(model, seq_len=seq_len, batch=batch, source=model_file)
         click.echo(markdown.to_markdown(doc) if fmt == "markdown" else latex.to_latex(doc))
         return
     from ..render import json, text
+    if images is not None and documents is not None:
+        raise click.UsageError("--images and --documents together are not modelled (a pack of multimodal samples)")
     report = model.report(seq_len=seq_len, batch=batch, capacity_factor=capacity_factor, context_ok=True,
                           documents=documents)
+    vision = image_sample(model, model_file, int(report["run"]["seq_len"]), images, image_size, freeze_vision)
+    if vision is not None:
+        report["vision"] = vision
     context_note(model, seq_len)
     click.echo(text.derive(model, report, model_file) if fmt == "text" else json.derive(report))

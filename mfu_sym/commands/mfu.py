@@ -2,7 +2,8 @@
 
 import click
 
-from .options import build_model, documents_option, hardware_options, model_options
+from .options import build_model, documents_option, hardware_options, image_sample, model_options, \
+    vision_options
 from .types import COUNT, POSITIVE, SIZE
 
 LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.logs.LOG_KINDS (kept out of start-up)
@@ -24,6 +25,7 @@ LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.logs.LOG_KINDS (k
               help="log steps to exclude at the start")
 @click.option("--per-step", is_flag=True, help="list every step of the log (text and JSON; default: the summary)")
 @documents_option
+@vision_options
 @click.option("--log-cu-seqlens", "log_cu_seqlens", metavar="NAME",
               help="the log's column of the step's cu_seqlens (document offsets, from 0, all devices): FLOPs "
                    "summed per document, step by step")
@@ -33,8 +35,8 @@ LOG_KINDS = ("tokens-per-sec", "step-time")  # mirrors mfu_sym.logs.LOG_KINDS (k
               help="the log's column of the step's sum of squared document lengths (Megatron's ΣL²)")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, batch, seq_len,
-        log_file, log_column, log_kind, warmup, per_step, documents, log_cu_seqlens, log_sum_len, log_sum_sq,
-        fmt, **switches):
+        log_file, log_column, log_kind, warmup, per_step, documents, images, image_size, freeze_vision, log_cu_seqlens,
+        log_sum_len, log_sum_sq, fmt, **switches):
     """MFU and HFU of MODEL at a measured throughput on GPUS devices of HARDWARE.
 
     MFU = tokens/s x training FLOPs per token / (GPUS x peak), the peak being the dense
@@ -44,7 +46,10 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
 
     Packed documents (--documents, or a log's --log-cu-seqlens or --log-sum-len and
     --log-sum-sq-len columns): FLOPs are summed per document and tokens are the documents'
-    real tokens, the measured throughput's included.
+    real tokens, the measured throughput's included. With --images (a multimodal
+    config.json) each sample's images are encoded by the vision tower and billed per
+    sample: MFU = samples/s x (decoder + encoder FLOPs of a sample) / peak, samples/s
+    being the token rate over seq_len (text and image tokens) or batch / step time.
 
     \b
     Examples:
@@ -77,6 +82,9 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
     from ..render import json, training
     model = build_model(model_file, **switches)
     peak = choose_peak(hardware, dtype, sparse, registry=load_hardware(root=model.library.root))
+    if images is not None and (log_file is not None or documents is not None):
+        raise click.UsageError("--images applies to --tokens-per-sec and --step-time (not with --log or --documents)")
+    vision = image_sample(model, model_file, seq_len, images, image_size, freeze_vision)
     if log_file is not None:
         from ..logs import from_log
         result = from_log(model, peak, gpus, log_file, log_column, log_kind, warmup=warmup, batch=batch,
@@ -85,7 +93,7 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, step_time, ba
     else:
         from ..mfu import measure
         result = measure(model, peak, gpus, tokens_per_sec=tokens_per_sec, step_time=step_time,
-                         batch=batch, seq_len=seq_len, documents=documents)
+                         batch=batch, seq_len=seq_len, documents=documents, vision=vision)
     if fmt == "json":
         click.echo(json.dumps(result.to_dict(**({"per_step": per_step} if log_file else {}))))
         return

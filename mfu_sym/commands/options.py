@@ -169,6 +169,35 @@ def documents_option(function):
              "(exponential:mean=M, uniform:min=A,max=B, lognormal:mu=M,sigma=S)")(function)
 
 
+def vision_options(function):
+    """--images, --image-size, --freeze-vision: a vision-language sample's images, counted by
+    the model's vision tower (mfu_sym/vision/) and billed per sample."""
+    options = [
+        click.option("--images", type=click.IntRange(0, 10_000),
+                     help="images per sample, encoded by the model's vision tower (a multimodal config.json); "
+                          "billed per sample"),
+        click.option("--image-size", metavar="HxW",
+                     help="size of each image in pixels, e.g. 896x896 (default: the tower's native size)"),
+        click.option("--freeze-vision", is_flag=True,
+                     help="the vision encoder is frozen: its forward runs, its backward does not"),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def image_sample(model, model_file, seq_len, images, image_size, freeze_vision):
+    """The per-sample vision figures of --images (None without it)."""
+    if images is None:
+        if image_size is not None or freeze_vision:
+            raise click.UsageError("--image-size and --freeze-vision apply only with --images")
+        return None
+    from ..multimodal import load_tower, sample_cost
+    tower = load_tower(model_file, model)
+    echo_notes(tower.notes)
+    return sample_cost(model, tower, seq_len, images, image_size, freeze_vision)
+
+
 def hardware_options(function):
     """--hardware, --dtype, --sparse, --gpus: the peak an MFU divides by."""
     options = [

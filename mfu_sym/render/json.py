@@ -52,8 +52,9 @@ def derive(report):
     flops = report["flops"]
     extra = {key: {k: (v if isinstance(v, bool) else exact(v)) for k, v in report[key].items()}
              for key in ("mtp", "capacity") if key in report}
-    if "documents" in report:
-        extra["documents"] = exact_tree(report["documents"])
+    for key in ("documents", "vision"):
+        if key in report:
+            extra[key] = exact_tree(report[key])
     return dumps({
         "model": report["model"],
         "run": {k: (v if isinstance(v, str) else exact(v)) for k, v in report["run"].items()},

@@ -58,6 +58,10 @@ def derive(model, report, source=None):
         lines.append(f"  {'hardware, per step':<22}{'':>28}{grouped(flops['hardware_training']):>30}   "
                      f"({si_flops(flops['hardware_training'])}, with {model.conventions.recompute} "
                      f"recomputation: {grouped(flops['recompute'])} more)")
+    if "vision" in report:
+        sample = report["vision"]["sample"]["training"]
+        lines.append(f"  {'with the images':<22}{'':>28} {grouped(run['batch'] * sample):>29}   "
+                     f"({si_flops(run['batch'] * sample)} a step: the decoder's and the vision encoder's, per sample)")
     conv = report["conventions"]
     variants = "".join(f", {name} {choice}" for name, choice in conv["variants"].items())
     lines.append(f"  counted under: preset {conv['preset']}, mask {conv['mask']}, "
@@ -75,6 +79,7 @@ def _extras(report):
                   f"  params {grouped(mtp['params'])}   forward {grouped(mtp['forward'])}   "
                   f"training {grouped(mtp['training'])}"]
     lines += _documents(report.get("documents"))
+    lines += _vision(report.get("vision"), report["run"]["batch"])
     if "capacity" in report:
         cap = report["capacity"]
         lines += ["", f"Capacity factor {cap['capacity_factor']} (hardware FLOPs, not model FLOPs)",
@@ -83,6 +88,30 @@ def _extras(report):
                   f"  experts forward: model {grouped(cap['experts_forward_model'])}, executed "
                   f"{grouped(cap['experts_forward_executed'])}",
                   f"  training hardware FLOPs {grouped(cap['training_hardware'])}"]
+    return lines
+
+
+def _vision(v, batch):
+    """The images of a vision-language sample and their encoder FLOPs, or nothing."""
+    if v is None:
+        return []
+    sample, enc, dec = v["sample"], v["encoder"], v["decoder"]
+    lines = ["", f"Images: {v['images']} a sample of {printable(v['image_size'])}, {v['family']} vision tower"
+             + (" (frozen: forward only)" if v["frozen_encoder"] else ""),
+             f"  {v['encoder_inputs']:,} encoder inputs (tiles), {v['patches']:,} patches; {v['image_tokens']:,} "
+             f"image tokens + {v['text_tokens']:,} text tokens = seq_len {v['seq_len']:,}",
+             f"  encoder params {grouped(v['encoder_params'])} (not in the decoder's parameters above)"]
+    for name, c in v["encoder_components"].items():
+        if c["forward"] or c["backward"]:
+            lines.append(f"  {name:<24}forward {grouped(c['forward']):>24}   backward {grouped(c['backward']):>24}")
+    lines += [f"  {'per sample':<24}{'forward':>32}{'training':>36}",
+              f"  {'  vision encoder':<24}{grouped(enc['forward']):>32}{grouped(enc['training']):>36}",
+              f"  {'  decoder':<24}{grouped(dec['forward']):>32}{grouped(dec['training']):>36}",
+              f"  {'  sample':<24}{grouped(sample['forward']):>32}{grouped(sample['training']):>36}   "
+              f"({si_flops(sample['training'])})",
+              f"  {'per step (batch ' + str(batch) + ')':<24}{grouped(batch * sample['forward']):>32}"
+              f"{grouped(batch * sample['training']):>36}",
+              f"  billed {v['billing']}"]
     return lines
 
 

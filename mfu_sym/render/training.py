@@ -46,7 +46,7 @@ def measurement(m, source):
     elif m.batch is not None:
         tokens = m.documents["tokens_per_pack"] if m.documents else m.seq_len
         run += f", batch {m.batch:,} ({m.batch * tokens / m.tokens_per_sec:.4g} s per step)"
-    lines += [f"  {'run':<17}{run}"] + _documents_lines(m.documents)
+    lines += [f"  {'run':<17}{run}"] + _documents_lines(m.documents) + _vision_lines(m.vision, m.seq_len)
     lines += [
               f"  {'throughput':<17}{m.tokens_per_sec:,.6g} tokens/s in total, "
               f"{m.tokens_per_sec / m.devices:,.6g} per device"]
@@ -59,6 +59,19 @@ def measurement(m, source):
     else:
         lines.append(f"  {'HFU':<17}{m.hfu:.2%}  ({m.hfu_note.removeprefix('HFU ')})")
     return "\n".join(lines)
+
+
+def _vision_lines(vision, seq_len):
+    """A vision-language sample's images and per-sample FLOPs, or nothing."""
+    if not vision:
+        return []
+    flops = vision["flops_per_sample"]
+    return [f"  {'images':<17}{vision['images']} a sample of {printable(vision['image_size'])} ({vision['family']} "
+            f"vision tower{', frozen' if vision['frozen_encoder'] else ''}): {vision['image_tokens']:,} of the "
+            f"{seq_len:,} decoder tokens",
+            f"  {'per sample':<17}{grouped(flops['total'])} training FLOPs = decoder {grouped(flops['decoder'])} + "
+            f"vision encoder {grouped(flops['encoder'])}; billed per sample (the FLOPs per token below are the "
+            f"sample's over its {seq_len:,} decoder tokens: every sample holds the same images)"]
 
 
 def _documents_lines(documents):
