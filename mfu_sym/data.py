@@ -24,7 +24,7 @@ SECTIONS = {
     "symbols": "library", "references": "bibliography", "masks": "library", "formulas": "library",
     "presets": "conventions", "variants": "conventions", "scaling_laws": "planning", "dtypes": "dtypes",
     "kv_cache": "memory", "master_weights": "memory", "optimizers": "memory", "zero": "memory",
-    "shards": "memory", "training": "memory", "activations": "memory",
+    "shards": "memory", "training": "memory", "activations": "memory", "saved_activations": "memory",
     "hf_families": "hf", "hf_reasons": "hf", "hf_known_extra_keys": "hf", "hf_base_ignore": "hf",
     "hf_unsupported": "hf", "hf_activations": "hf",
     "version": "hardware", "devices": "hardware",

@@ -18,10 +18,9 @@ from . import expr, spec
 from . import kinds
 from .errors import ConfigError
 
-# model_types that are not decoder-only text configs, with what to use instead
-REDIRECTS = {
-    "gemma3": "is Gemma 3's multimodal config: pass its text_config as a config with model_type gemma3_text",
-}
+# model_types that are not decoder-only text configs, with what to use instead (none today:
+# Gemma 3's multimodal config is read through its text_config, formulas/hf_families_vlm.yaml)
+REDIRECTS = {}
 
 
 def _table(root=None):
@@ -97,6 +96,14 @@ def _family(entry, reasons):
         family["context"] = entry.text("context")
     if entry.has("text_config"):
         family["text_config"] = entry.text("text_config")
+        # the text_config's own model_type picks its class (an AutoConfig sub-config: LLaVA)
+        family["text_model_type"] = entry.choice("text_model_type", ("fixed", "own"), "fixed")
+        # a null text_config is built from the top-level keys that are the text class's fields
+        family["flat_text"] = entry.flag("flat_text", False)
+        if entry.has("lm_head"):  # the *ForConditionalGeneration's own LM head, tied by the composite
+            head = entry.entry("lm_head")
+            family["lm_head"] = {"tie": head.text("tie"), "or_text": head.flag("or_text", False)}
+            head.done()
     if entry.has("stack"):
         from . import patterns
         family["stack"] = entry.get("stack")
@@ -219,33 +226,78 @@ def from_config(config, source, root=None):
 
 def _text_config(config, family, source, root):
     """A composite config whose causal LM transformers builds from its `text_config`
-    alone (AutoModelForCausalLM swaps in config.get_text_config()): that part is read as
-    the family's text model_type, whatever model_type it names (the config class fixes
-    the text class); a null or absent one is that class's defaults."""
-    text = config.get("text_config")
+    alone (AutoModelForCausalLM swaps in config.get_text_config()), or whose
+    *ForConditionalGeneration's decoder is its text model and an LM head of its own
+    (`lm_head`): that part is read as the family's text model_type, whatever model_type
+    it names (the config class fixes the text class) unless `text_model_type: own`; a
+    null or absent one is that class's defaults (`flat_text`: the top-level keys that are
+    its fields)."""
+    text, flat = config.get("text_config"), ()
+    if text is None and family.get("flat_text"):  # __post_init__ pops the text class's fields
+        inner_family = families(root)[family["text_config"]]
+        flat = (field_names(inner_family) | {"rope_parameters", "rope_scaling", "rope_theta"}) - {"model_type"}
+        text = {key: value for key, value in config.items() if key in flat}
     if text is None:
         text = {}
     if not isinstance(text, dict):
         raise ConfigError(source, "text_config", f"expected a JSON object, got a JSON {_json_kind(text)}")
-    inner = {**text, "model_type": family["text_config"]}
+    model_type = family["text_config"]
+    if family.get("text_model_type") == "own" and text.get("model_type") is not None:
+        model_type = text["model_type"]
+        if not isinstance(model_type, str):
+            raise ConfigError(source, "text_config.model_type",
+                              f"expected text such as \"llama\", got a JSON {_json_kind(model_type)}")
+        if "text_config" in families(root).get(model_type, {}):
+            raise ConfigError(source, "text_config.model_type", f"{model_type!r} is itself a composite config "
+                                                                 "(expected a text model's model_type)")
+    inner = {**text, "model_type": model_type}
     if "_name_or_path" not in inner and config.get("_name_or_path") is not None:
         inner["_name_or_path"] = config["_name_or_path"]
     try:
         arch = from_config(inner, source, root)
     except ConfigError as exc:
+        if flat and exc.field and str(exc.field).split(".")[0].split("[")[0] in text:  # a top-level key
+            raise
         raise ConfigError(exc.source, f"text_config.{exc.field}" if exc.field else "text_config", exc.message) from None
     towers = [key for key in family["towers"] if config.get(key) is not None]
-    if towers:  # the causal LM is the text model alone; a checkpoint's count includes the towers
+    if "lm_head" in family:
+        arch = _conditional_generation(arch, config, family, source, towers)
+    elif towers:  # the causal LM is the text model alone; a checkpoint's count includes the towers
+        from .vision import families as vision_families
+        counted = "; --images counts it per sample" if config.get("model_type") in vision_families() else ""
         arch = replace(arch, notes=arch.notes + (
             f"{', '.join(towers)}: not counted (AutoModelForCausalLM builds the text model alone; the "
-            f"checkpoint's parameters include {'this part' if len(towers) == 1 else 'these parts'})",))
+            f"checkpoint's parameters include {'this part' if len(towers) == 1 else 'these parts'}){counted}",))
     _, _, known = _table(root)
-    outer = sorted(str(k) for k in config if k not in field_names(family) and k not in known)
+    outer = sorted(str(k) for k in config
+                   if k not in field_names(family) and k not in known and k not in flat)
     if outer:
         note = (f"{', '.join(outer[:8])}{' ...' if len(outer) > 8 else ''}: not a field of transformers' "
                 f"{family['class']}; stored by transformers but not read by its modeling code, so ignored")
         arch = replace(arch, notes=arch.notes + (note,))
     return arch
+
+
+def _conditional_generation(arch, config, family, source, towers):
+    """The decoder of a *ForConditionalGeneration: its language model and its own LM head,
+    which the composite's tie_word_embeddings ties (PreTrainedModel.get_expanded_tied_weights_keys
+    reads the composite config); `or_text`: __post_init__ also takes the text config's value
+    when the composite's is false. The towers are not part of the decoder's counts."""
+    key = family["lm_head"]["tie"]
+    # absent: the class default; null: None, which the tying code reads as false
+    tied = config[key] if key in config else (family.get("defaults") or {}).get(key, False)
+    if tied is None:
+        tied = False
+    if not isinstance(tied, bool):
+        raise ConfigError(source, key, f"{_short(tied)} is not true or false")
+    if family["lm_head"]["or_text"]:
+        tied = tied or arch.tied_embeddings
+    notes = arch.notes
+    if towers:
+        notes += (f"{', '.join(towers)}: the vision tower and projector are not in these counts "
+                  "(counted per sample with --images)",)
+    # the composite's lm_head is nn.Linear(..., bias=False), whatever the text family's causal LM has
+    return replace(arch, tied_embeddings=tied, lm_head_bias=False, notes=notes)
 
 
 def _short(value):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from . import activations_data
 from .definitions import Entry, section_entries
 from .errors import FormulaError, UsageError
 
@@ -77,6 +78,7 @@ class ByteData:
     activations_omits: str
     activations_kinds: tuple  # layer kinds the per-layer constants model
     shard: sympy.Symbol  # the placeholder of `training`
+    saved: object = None  # activations_data.SavedData: the `implementation` activation model's facts
 
     def dtype(self, name, field="dtype"):
         """The DType called `name` (canonical name or alias, case-insensitive)."""
@@ -188,6 +190,6 @@ def _read(library):
         layers_held=a.expression("layers_held", names),
         layers_note=(a.text("layers_description"), a.citation("layers_reference", refs)),
         activations=activations, activations_omits=a.text("omits"), shard=shard,
-        activations_kinds=tuple(a.texts("applies_to")))
+        activations_kinds=tuple(a.texts("applies_to")), saved=activations_data.read(library))
     a.done()
     return data

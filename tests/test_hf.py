@@ -86,7 +86,8 @@ def test_biases_per_family(tmp_path):
     ({"model_type": "bert"}, "model_type", "'bert' is not supported by mfu-sym: a bidirectional encoder"),
     ({"model_type": "lama"}, "model_type", "did you mean llama"),
     ({"hidden_size": 8}, "model_type", "missing"),
-    ({"model_type": "gemma3"}, "model_type", "text_config"),
+    # Gemma 3's multimodal config is read through its text_config (tests/test_vlm_decoders.py)
+    ({"model_type": "gemma3", "text_config": [1]}, "text_config", "expected a JSON object"),
     ({"model_type": "llama", "hidden_size": -8}, "hidden_size", "not positive"),
     ({"model_type": "llama", "hidden_size": 64.5}, "hidden_size", "not a positive integer"),
     ({"model_type": "llama", "hidden_size": "64"}, "hidden_size", "not a positive integer"),

@@ -352,7 +352,11 @@ def test_memory_gives_no_activation_figure_for_linear_attention_layers():
     path = str(ROOT / "examples/hf/qwen3_next_80b_a3b/config.json")
     data = json.loads(run("memory", path, "--seq-len", "4096", "--format", "json").stdout)
     assert data["activations_per_layer"] is None
-    assert data["activations_not_modelled"].startswith("gated_deltanet layers: the per-layer activation constants")
+    assert data["activations_not_modelled"].startswith("gated_deltanet layers; ")  # and the features not modelled
+    korthikanti = json.loads(run("memory", path, "--seq-len", "4096", "--activations", "korthikanti",
+                                 "--format", "json").stdout)
+    assert korthikanti["activations_not_modelled"].startswith("gated_deltanet layers: the per-layer activation "
+                                                              "constants")
     text = run("memory", path, "--seq-len", "4096").stdout
     assert "no activation figure is given and the total is weights, gradients and optimizer states alone " \
            "(a lower bound)" in text

@@ -43,7 +43,7 @@ def _model(tmp_path, text=GPT3, **conventions):
 
 
 def _activations(tmp_path, recompute="none", batch=1, **parallel):
-    memory = TrainingMemory(_model(tmp_path, recompute=recompute), **parallel)
+    memory = TrainingMemory(_model(tmp_path, recompute=recompute), activations="korthikanti", **parallel)
     return memory.report(batch=batch)
 
 
@@ -163,7 +163,8 @@ def test_cli_text_and_json(example):
     device = json.loads(result.stdout)["device"]
     assert device["fits"] is True and device["memory_bytes"] == 80 * 10**9
     result = run("memory", example("llama3_70b.yaml"), "--seq-len", 8192, "--tp", 8, "--pp", 4, "--dp", 16,
-                 "--zero", 1, "--sequence-parallel", "--recompute", "selective", "--format", "json")
+                 "--zero", 1, "--sequence-parallel", "--recompute", "selective", "--activations", "korthikanti",
+                 "--format", "json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert "device" not in data
@@ -171,7 +172,7 @@ def test_cli_text_and_json(example):
                                                                      "activations"))
     assert data["activations_per_layer"] == 34 * 8192 * 8192 // 8
     assert data["parallelism"] == {"tp": 8, "pp": 4, "dp": 16, "zero": 1, "sequence_parallel": True,
-                                   "devices": 512}
+                                   "cp": 1, "ep": 1, "devices": 512}
 
 
 @pytest.mark.parametrize("args", [["--zero", 4], ["--tp", 0], ["--dp", -1], ["--seq-len", 0],

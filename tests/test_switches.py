@@ -23,7 +23,7 @@ SWITCHES = {  # a value that differs from the exact preset's
     "--nonmatmul": (None, LLAMA), "--mla": ("absorbed", DEEPSEEK), "--mtp": (None, DEEPSEEK),
 }
 REFUSED = {
-    ("memory", "--mask"), ("memory", "--attention-kernel"), ("memory", "--nonmatmul"), ("memory", "--mla"),
+    ("memory", "--mask"), ("memory", "--nonmatmul"), ("memory", "--mla"),
     ("infer", "--attention-kernel"), ("infer", "--recompute"),
     # model FLOPs only, and the exact preset does not count recomputation in them
     ("latex", "--recompute"), ("analyze", "--recompute"), ("reconcile", "--recompute"), ("budget", "--recompute"),
@@ -56,7 +56,8 @@ def test_every_accepted_switch_changes_the_output(command, switch):
     (["derive", LLAMA, "--no-mtp"], "no multi-token-prediction modules"),
     (["derive", LLAMA, "--preset", "6n", "--nonmatmul"], "counts 2 FLOPs per parameter"),
     (["derive", LLAMA, "--preset", "6n", "--mask", "half"], "has no attention term"),
-    (["memory", LLAMA, "--attention-kernel", "flash"], "does not apply to memory"),
+    (["memory", LLAMA, "--mask", "full"], "does not apply to memory"),
+    (["memory", LLAMA, "--seq-len", "8", "--sdpa", "--attention-kernel", "eager"], "cannot be combined"),
     (["infer", LLAMA, "--context", "8", "--recompute", "full"], "does not apply to infer"),
     (["budget", LLAMA, "--tokens", "1e9", "--recompute", "full"], "does not report"),
 ])

@@ -11,10 +11,9 @@ FORMATS = ("text", "json", "markdown", "latex")
 NOT_APPLICABLE = {
     "memory": {
         "mask": "activation memory does not depend on which keys a query sees",
-        "attention_kernel": "the activation model (Korthikanti et al. 2022, Table 2) stores the attention "
-                            "scores; a FlashAttention activation model is not built yet",
         "nonmatmul": "memory counts bytes, not FLOPs",
-        "mla": "parameters are the same in both MLA forms and activations are not modelled per form",
+        "mla": "parameters are the same in both MLA forms, and training (whose saved tensors are counted) runs "
+               "the naive form",
     },
     "infer": {
         "attention_kernel": "inference has no backward pass",

@@ -160,8 +160,9 @@ def memory(r, source=None):
     lines = [f"Training memory per device: {r['model']}" + (f"  ({printable(source)})" if source else ""),
              f"  micro-batch {run['micro_batch']:,} x seq_len {run['seq_len']:,}; tp {par['tp']}, pp {par['pp']}, "
              f"dp {par['dp']} ({par['devices']:,} device{'s' if par['devices'] > 1 else ''}), "
-             f"ZeRO stage {par['zero']}, sequence parallel {'on' if par['sequence_parallel'] else 'off'}; "
-             f"recompute {r['recompute']}",
+             f"ZeRO stage {par['zero']}, sequence parallel {'on' if par['sequence_parallel'] else 'off'}"
+             + "".join(f", {k} {par[k]}" for k in ("cp", "ep") if par.get(k, 1) != 1)
+             + f"; recompute {r['recompute']}",
              f"  weights {prec['weights']}, gradients {prec['gradients']}, optimizer {prec['optimizer']} "
              f"(K = {prec['optimizer_bytes_per_param']} bytes/param"
              + (", fp32 master copy included" if prec["master_weights"] else "") + f"): "
@@ -179,9 +180,10 @@ def memory(r, source=None):
                  + ("   (at least: no activations)" if "activations_not_modelled" in r else ""))
     if "activations_not_modelled" in r:
         lines.append(f"  activations not modelled for {r['activations_not_modelled']}")
-    else:
+    elif r["activations_per_layer"] is not None:
         lines.append(f"  activations: {grouped(r['layers_held'])} layers held x {grouped(r['activations_per_layer'])} "
                      f"bytes a layer")
+    lines += _activation_lines(r)
     if r["rounded_up"]:
         lines.append(f"  rounded up to whole bytes: {', '.join(r['rounded_up'])}")
     if "device" in r:
@@ -196,3 +198,29 @@ def memory(r, source=None):
     lines += ["", "Assumptions"]
     lines += [f"  - {a}" for a in r["assumptions"]]
     return "\n".join(lines)
+
+
+def _activation_lines(r):
+    """How activations were counted and, for the implementation's saved tensors, what is
+    stored: one row per tensor and layer kind, largest first."""
+    model = r.get("activations_model", {})
+    if model.get("convention") != "implementation":
+        return [f"  activations counted by: {model.get('convention', 'korthikanti')} (Korthikanti et al. 2022 "
+                "constants)"]
+    lines = [f"  activations counted by: implementation (the tensors transformers saves for backward): attention "
+             f"{model['kernel']}, {model['dtype']}, attention dropout {'on' if model['attention_dropout'] else 'off'}"]
+    if "activations_itemised" not in r:
+        return lines
+    par = r["parallelism"]
+    scale = "" if par["pp"] == 1 else (
+        f"; the first pipeline stage holds {grouped(r['layers_held'])} layers' worth of the layer rows (pp "
+        "micro-batches of its layers) and pp micro-batches of the embedding rows, the final norm and loss "
+        "being on the last stage")
+    lines += ["", f"  saved for backward, one micro-batch through every layer (bytes in all = layers x bytes a "
+                  f"layer){scale}",
+              f"  {'tensor':<22}{'group':<16}{'layers':<20}{'bytes a layer':>16}{'bytes in all':>18}"]
+    for row in r["activations_itemised"]:
+        where = "once per forward" if row["layers"] == "model" else f"{row['count']:,} x {row['layers']}"
+        lines.append(f"  {row['tensor']:<22}{row['group']:<16}{where:<20}{grouped(row['bytes_each']):>16}"
+                     f"{grouped(row['bytes']):>18}")
+    return lines
