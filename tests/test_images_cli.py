@@ -87,3 +87,24 @@ def test_text_output_shows_both_parts():
     result = run("derive", SCOUT, "--seq-len", 2048, "--images", 1)
     assert result.exit_code == 0, result.output
     assert "Images: 1 a sample of 336x336" in result.output and "with the images" in result.output
+
+
+@pytest.mark.parametrize("config, args, encoder_tf, image_tokens", [
+    # frontier-architectures.md §6.1: Gemma 3 SigLIP at 896² 5.46 TF a image, 256 tokens;
+    # Qwen2.5-VL-7B at 1008², 7.26 TF exact, 1296 tokens
+    ("gemma-3-27b-it", ("--images", 2), 2 * 5.46, 512),
+    ("Qwen2.5-VL-7B-Instruct", ("--images", 1, "--image-size", "1008x1008"), 7.26, 1296),
+])
+def test_published_vlms_print_encoder_and_decoder_per_sample(config, args, encoder_tf, image_tokens):
+    from mfu_sym.vision import load_vision
+    path = f"tests/data/vision/{config}.json"
+    out = run_json("derive", path, "--seq-len", 4096, *args)
+    v = out["vision"]
+    assert v["image_tokens"] == image_tokens and v["encoder"]["forward"] / 1e12 == pytest.approx(encoder_tf, rel=1e-3)
+    size = args[3] if len(args) > 2 else None
+    cost = load_vision(path).per_sample(images=args[1], image_size=size)
+    assert v["encoder"]["training"] == cost.training
+    assert v["decoder"]["training"] == mfu_sym.load(path).report(seq_len=4096, batch=1)["flops"]["training"]
+    assert v["sample"]["training"] == v["encoder"]["training"] + v["decoder"]["training"]
+    text = run("derive", path, "--seq-len", 4096, *args).output
+    assert "vision encoder" in text and "decoder" in text and "billed per sample" in text

@@ -98,7 +98,8 @@ def _vision(v, batch):
     sample, enc, dec = v["sample"], v["encoder"], v["decoder"]
     lines = ["", f"Images: {v['images']} a sample of {printable(v['image_size'])}, {v['family']} vision tower"
              + (" (frozen: forward only)" if v["frozen_encoder"] else ""),
-             f"  {v['encoder_inputs']:,} encoder inputs (tiles), {v['patches']:,} patches; {v['image_tokens']:,} "
+             f"  {v['encoder_inputs']:,} encoder input{'s' if v['encoder_inputs'] != 1 else ''} (images or tiles), "
+             f"{v['patches']:,} patches; {v['image_tokens']:,} "
              f"image tokens + {v['text_tokens']:,} text tokens = seq_len {v['seq_len']:,}",
              f"  encoder params {grouped(v['encoder_params'])} (not in the decoder's parameters above)"]
     for name, c in v["encoder_components"].items():
