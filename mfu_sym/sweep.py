@@ -72,10 +72,13 @@ def sweepable(model):
     return list(RUN) + [n for n in names if n not in DERIVED and origin is not None and origin.key_of(n)]
 
 
-def sweep(model, grid, components=True):
+def sweep(model, grid, components=True, documents=None):
     """Rows of a sweep: `grid` maps names (seq_len, batch, d_model, n_layers, ...) to
     lists of values; every combination is evaluated, in the order of `grid` (the last
-    name varies fastest). Returns {column: array}."""
+    name varies fastest). Returns {column: array}. `documents` (a pack: documents.parse)
+    packs every sequence of seq_len tokens with those documents: each count is summed over
+    them, exactly, and per-token figures are per real token."""
+    packed = _pack(documents)
     names = list(grid)
     allowed = sweepable(model)
     for name in names:
@@ -101,6 +104,9 @@ def sweep(model, grid, components=True):
         run["seq_len"] = np.full(width, model.run_length(None, context_ok=True)[0], dtype=np.int64)
     if "batch" not in run:
         run["batch"] = np.full(width, model.arch.batch, dtype=np.int64)
+    if packed is not None and run["seq_len"].min(initial=packed.tokens(0)) < packed.tokens(0):
+        raise UsageError(None, "documents", f"the documents hold {packed.tokens(0):,} tokens, more than the "
+                                            f"sequence length {int(run['seq_len'].min()):,} they are packed into")
     arch_index = _index(arch_shape)
 
     columns = {n: np.empty(total, dtype=np.int64) for n in names}
@@ -114,13 +120,15 @@ def sweep(model, grid, components=True):
                 columns[name][flat] = np.asarray(grid[name], dtype=np.int64)[values][:, None]
             else:
                 columns[name][flat] = run[name][None, :]
-        for key, value in _evaluate(group, [v for _, v in points], run, components).items():
+        for key, value in _evaluate(group, [v for _, v in points], run, components, packed).items():
             if key not in outputs:
                 outputs[key] = np.zeros(total, dtype=np.int64)
             if value.dtype == object and outputs[key].dtype != object:
                 outputs[key] = outputs[key].astype(object)
             outputs[key][flat] = value
     seq_len = columns["seq_len"] if "seq_len" in columns else np.full(total, run["seq_len"][0])
+    if packed is not None:  # per real token
+        seq_len = np.full(total, packed.tokens(0), dtype=np.int64)
     batch = columns["batch"] if "batch" in columns else np.full(total, run["batch"][0])
     training = outputs.pop("training_per_step")
     ordered = {"params": outputs.pop("params"), "training_per_step": training,
@@ -183,8 +191,25 @@ def _flat_index(names, arch_names, run_names, grid, arch_index, run_index):
     return np.ravel_multi_index(parts, [len(grid[n]) for n in names])
 
 
-def _evaluate(model, values, run, components):
-    """One group's outputs: arrays of shape (architectures, run points)."""
+def _pack(documents):
+    """The Documents of a sweep: a pack (exact integers); a file of lengths or a
+    distribution gives expectations (fractions, reals), which a sweep's integer columns
+    cannot hold."""
+    if documents is None:
+        return None
+    from .documents import parse
+    packed = parse(documents)
+    if packed.kind != "pack":
+        raise UsageError(None, "documents", "a sweep takes the documents of a pack (lengths such as 1024,3072): a "
+                                            "file of lengths or a distribution gives expectations, not the exact "
+                                            "integers a sweep's columns hold (use derive)")
+    return packed
+
+
+def _evaluate(model, values, run, components, packed=None):
+    """One group's outputs: arrays of shape (architectures, run points). With a pack of
+    documents, each per-sequence count is summed over its documents (seq_len is then the
+    pack's length, which only bounds them)."""
     symbols = sorted({s for s in (model.params() + model.training()).free_symbols if s.name not in RUN},
                      key=lambda s: s.name)
     variables = [model.seq_len, model.batch] + symbols
@@ -193,6 +218,9 @@ def _evaluate(model, values, run, components):
     shape = (len(values), run["seq_len"].shape[0])
 
     def evaluate(expression):
+        if packed is not None and expression.has(model.seq_len):
+            expression = sum((count * expression.xreplace({model.seq_len: length})
+                              for length, count in packed.lengths), 0)
         return np.broadcast_to(Compiled(expression, variables)(*arrays), shape)
 
     batch = model.batch

@@ -367,7 +367,7 @@ def test_budget_under_a_distribution():
 
 
 @pytest.mark.parametrize("command, args", [
-    ("analyze", ()), ("latex", ()), ("reconcile", ()), ("sweep", ("--seq-len", "1024")),
+    ("analyze", ()), ("latex", ()), ("reconcile", ()),
     ("memory", ("--seq-len", 1024)), ("infer", ("--context", 1024)), ("plot", ("-o", "x.png")),
 ])
 def test_commands_that_refuse_documents(command, args):
@@ -404,3 +404,24 @@ def test_exponential_closed_form_is_mu_plus_one_half_untruncated(llama):
 def test_no_closed_form_with_windows():
     report = mfu_sym.load(MISTRAL).report(seq_len=8192, documents="exponential:mean=1024")
     assert "per_token_forward" not in report["documents"]
+
+
+def test_sweep_sums_each_point_over_the_pack():
+    import csv
+    import io
+    result = run("sweep", LLAMA, "--seq-len", "8192,9000", "--batch", "1,4", "--documents", "1024,3072,4096",
+                 "--no-components")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    per_pack = 3 * (LINEAR * 8192 + sum(causal_core(n) for n in (1024, 3072, 4096)))
+    assert [int(r["training_per_step"]) for r in rows] == [per_pack, 4 * per_pack] * 2
+    assert float(rows[0]["training_per_token"]) == per_pack / 8192
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("exponential:mean=1024", "a sweep takes the documents of a pack"),
+    ("9000", "more than the sequence length 8,192"),
+])
+def test_sweep_refuses(spec, message):
+    result = run("sweep", LLAMA, "--seq-len", "8192,16384", "--documents", spec)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output

@@ -21,7 +21,7 @@ NOT_APPLICABLE = {
     },
 }
 # Commands for which packed documents (--documents) change nothing they print, and why;
-# derive, mfu and budget take them (documents_option).
+# derive, mfu, budget and sweep take them (documents_option).
 NO_DOCUMENTS = {
     "analyze": "its derivatives, crossovers and identities are in the length of one sequence; `derive "
                "--documents` gives a pack's figures",
@@ -29,8 +29,6 @@ NO_DOCUMENTS = {
              "`derive --documents` gives a pack's figures",
     "plot": "the plots are over the length of one sequence; `derive --documents` gives a pack's figures",
     "reconcile": "conventions are reconciled per sequence; `derive --documents` gives a pack's figures",
-    "sweep": "a sweep over packs of documents is not built yet: `derive --documents` or `mfu --documents` "
-             "give each point",
     "memory": "activations are stored per token, and eager attention stores the whole square of the pack "
               "whatever its documents",
     "infer": "a decode step extends one sequence: packed documents are a training input",

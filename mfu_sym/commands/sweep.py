@@ -2,7 +2,7 @@
 
 import click
 
-from .options import build_model, context_note, model_options
+from .options import build_model, context_note, documents_option, model_options
 
 # Architecture sizes a sweep may vary, as --d-model style options.
 SIZES = ("d_model", "n_layers", "n_heads", "n_kv_heads", "d_head", "d_ff", "vocab_size", "window",
@@ -16,21 +16,26 @@ def _size_options(function):
 
 
 @click.command()
-@model_options(command="sweep")
+@model_options
 @click.option("--seq-len", "seq_len", help="values: 4096, 1024,2048 or START:STOP[:STEP] (STOP included)")
 @click.option("--batch", "batch", help="values of batch (sequences per step)")
 @_size_options
 @click.option("--components/--no-components", default=True, show_default=True,
               help="a column per component")
+@documents_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not to stdout")
-def sweep(model_file, seq_len, batch, components, fmt, output, **options):
+def sweep(model_file, seq_len, batch, components, documents, fmt, output, **options):
     """Training and forward FLOPs per step, by component, and parameters, for every
     combination of the given values (any symbol of the model). Exact integers.
 
+    With --documents (the documents of a pack, e.g. 1024,3072) every sequence is a pack of
+    those documents: counts are summed over them and per-token figures are per real token.
+
     \b
-    Example:
+    Examples:
         mfu-sym sweep examples/llama3_8b.yaml --seq-len 1024:131072:1024 --batch 1,8
+        mfu-sym sweep examples/llama3_8b.yaml --seq-len 8192 --documents 1024,3072,4096 --d-model 2048,4096
     """
     from .. import sweep as sweeping
     sizes = {name: options.pop(name) for name in SIZES}
@@ -44,7 +49,7 @@ def sweep(model_file, seq_len, batch, components, fmt, output, **options):
     if not grid:
         grid["seq_len"] = [model.run_length(None, context_ok=True)[0]]
     from ..render import sweep as render
-    table = sweeping.sweep(model, grid, components=components)
+    table = sweeping.sweep(model, grid, components=components, documents=documents)
     chunks = render.json_chunks(model, table) if fmt == "json" else render.csv_chunks(table)
     if output:
         from ..output import write_text
