@@ -283,7 +283,8 @@ class MFUMeter:
         self.seq_len = int(report["run"]["seq_len"])
         self.conventions = report["conventions"]
         self._denominator = self.gpus * self.peak.flops
-        # Other sequence lengths (packing, curricula): the exact per-token formulas, compiled.
+        # Other sequence lengths (curricula; packed documents, each one a sequence): the exact
+        # per-token formulas, compiled.
         # The recomputation share depends on seq_len, so model and hardware FLOPs both are.
         length = model.seq_len
         model_expr = model.training().xreplace(model.values) / length
@@ -327,14 +328,19 @@ class MFUMeter:
             value = self._cache[seq_len] = (float(model_flops), float(hardware_flops))
         return value
 
-    def update(self, tokens, seconds, seq_len=None):
-        """Record one step of `tokens` (global) in `seconds`; returns its MFU as a float."""
+    def update(self, tokens, seconds, seq_len=None, documents=None):
+        """Record one step of `tokens` (global) in `seconds`; returns its MFU as a float.
+        `documents`: the lengths of the step's packed documents (all devices; their sum is
+        `tokens`): the step's FLOPs are then summed per document, as varlen attention runs
+        them (a document of length L costs what a sequence of length L does)."""
         numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (tokens, seconds))
         if not (numbers and 0 < tokens <= MAX_MEASURE and MIN_SECONDS <= seconds <= MAX_MEASURE
                 and math.isfinite(seconds) and math.isfinite(tokens)):
             raise UsageError(None, "update", f"tokens={tokens!r}, seconds={seconds!r} "
                                              f"(expected positive finite numbers)")
-        if seq_len is None:
+        if documents is not None:
+            per_token, hardware_per_token = self._per_document(tokens, seq_len, documents)
+        elif seq_len is None:
             per_token, hardware_per_token = self._per_token, self._hardware_per_token
         else:
             per_token, hardware_per_token = self.flops_per_token_at(seq_len)
@@ -347,6 +353,26 @@ class MFUMeter:
             self.smoothing * self.smoothed + (1.0 - self.smoothing) * value)
         self.steps += 1
         return value
+
+    def _per_document(self, tokens, seq_len, documents):
+        """(model, hardware) FLOPs per token of a step of packed documents."""
+        if seq_len is not None:
+            raise UsageError(None, "update", "give seq_len or documents, not both")
+        try:
+            lengths = [int(n) for n in documents]
+        except (TypeError, ValueError):
+            raise UsageError(None, "documents", "expected the documents' lengths (positive integers)") from None
+        if not lengths or any(n <= 0 or n != m for n, m in zip(lengths, documents)):
+            raise UsageError(None, "documents", "expected the documents' lengths (positive integers)")
+        if sum(lengths) != tokens:
+            raise UsageError(None, "documents", f"the documents hold {sum(lengths):,} tokens, not the step's "
+                                                f"{tokens:,}")
+        flops = hardware = 0.0
+        for length in lengths:
+            model_flops, hardware_flops = self.flops_per_token_at(length)
+            flops += model_flops * length
+            hardware += hardware_flops * length
+        return flops / tokens, hardware / tokens
 
     def __repr__(self):
         last = "none" if self.last is None else f"{self.last:.2%}"

@@ -425,3 +425,23 @@ def test_sweep_sums_each_point_over_the_pack():
 def test_sweep_refuses(spec, message):
     result = run("sweep", LLAMA, "--seq-len", "8192,16384", "--documents", spec)
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_meter_sums_a_steps_documents(tmp_path):
+    """MFUMeter.update(documents=...) in a training loop equals mfu --log with cu_seqlens."""
+    docs = [1024, 3072, 4096, 2048, 6144]
+    offsets = [0]
+    for n in docs:
+        offsets.append(offsets[-1] + n)
+    path = _log(tmp_path, [{"time": 1.5, "cu": offsets}])
+    cli = run_json("mfu", LLAMA, "--hardware", "b200", "--gpus", 4, "--seq-len", 8192, "--log", path,
+                   "--log-column", "time", "--log-kind", "step-time", "--log-cu-seqlens", "cu", "--per-step")
+    meter = mfu_sym.MFUMeter(mfu_sym.load(LLAMA), hardware="b200", gpus=4, seq_len=8192)
+    assert meter.update(tokens=sum(docs), seconds=1.5, documents=docs) == pytest.approx(cli["steps"][0]["mfu"],
+                                                                                          rel=1e-12)
+    with pytest.raises(UsageError, match="not the step's"):
+        meter.update(tokens=100, seconds=1.0, documents=docs)
+    with pytest.raises(UsageError, match="positive integers"):
+        meter.update(tokens=5, seconds=1.0, documents=[2.5, 2.5])
+    with pytest.raises(UsageError, match="not both"):
+        meter.update(tokens=5, seconds=1.0, documents=[5], seq_len=5)
