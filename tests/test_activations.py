@@ -10,10 +10,12 @@ import sympy
 from click.testing import CliRunner
 
 import mfu_sym
+
 from cli_helpers import assert_one_error_line
 from mfu_sym.cli import main
 from mfu_sym.errors import FormulaError, UsageError
 from mfu_sym.memory import TrainingMemory
+from test_memory import GPT3  # GPT-3 175B as Korthikanti et al. 2022 Table 3 run it
 
 run = lambda *args: CliRunner().invoke(main, [str(a) for a in args])
 
@@ -349,21 +351,6 @@ def test_cli_bad_data_is_one_error_line(tmp_path, args, field, message):
 
 
 # ------------------------------------------------------------------ the two conventions
-GPT3 = """name: GPT-3 175B
-d_model: 12288
-n_layers: 96
-n_heads: 96
-d_ff: 49152
-vocab_size: 51200
-mlp: plain
-norm: layernorm
-attention_bias: all
-mlp_bias: true
-position_embedding: learned
-n_positions: 2048
-tied_embeddings: true
-seq_len: 2048
-"""
 
 
 def test_korthikanti_layer_is_the_implementation_of_a_gpt3_layer_up_to_three_terms(tmp_path):

@@ -13,6 +13,18 @@ from .tower import VisionTower
 from ..errors import ConfigError
 
 
+def _parsed(model):
+    """(the config dict, its source name) of a config.json path or an already parsed dict."""
+    source = "config"
+    if isinstance(model, (str, Path)):
+        from ..files import load_json
+        source = str(model)
+        model = load_json(model, ConfigError)
+    if not isinstance(model, dict):
+        raise ConfigError(source, None, f"expected a JSON object, got {type(model).__name__}")
+    return model, source
+
+
 def families(extra_dirs=()):
     """The model_types whose vision tower mfu-sym models."""
     return tuple(load_library(extra_dirs).families)
@@ -25,13 +37,7 @@ def load_vision(model, processor=None, extra_dirs=(), root=None):
     {"min_pixels": 3136, "max_pixels": 1003520} for Qwen, {"max_patches": 4} for Llama 4,
     {"tiles_per_side": 3} for Idefics3 / SmolVLM. `root`: the data root (data.DataRoot) to
     read the formulas from, e.g. a model's library.root, instead of `extra_dirs`."""
-    source = "config"
-    if isinstance(model, (str, Path)):
-        from ..files import load_json
-        source = str(model)
-        model = load_json(model, ConfigError)
-    if not isinstance(model, dict):
-        raise ConfigError(source, None, f"expected a JSON object, got {type(model).__name__}")
+    model, source = _parsed(model)
     from .library import _load
     library = _load(root) if root is not None else load_library(extra_dirs)
     model_type = model.get("model_type")
@@ -56,13 +62,7 @@ def decoder_config(model, extra_dirs=()):
     config `model` (a path or dict), per the family's `decoder` fact in vision.yaml:
     Gemma 3's text_config as gemma3_text (hf refuses the composite gemma3), Llama 4's file
     as it is, LLaVA / Idefics3 / SmolVLM's text_config as it is (llama by default)."""
-    source = "config"
-    if isinstance(model, (str, Path)):
-        from ..files import load_json
-        source = str(model)
-        model = load_json(model, ConfigError)
-    if not isinstance(model, dict):
-        raise ConfigError(source, None, f"expected a JSON object, got {type(model).__name__}")
+    model, source = _parsed(model)
     library = load_library(extra_dirs)
     family = library.families.get(model.get("model_type")) if isinstance(model.get("model_type"), str) else None
     if family is None:

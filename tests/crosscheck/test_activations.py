@@ -20,35 +20,21 @@ import mfu_sym
 from mfu_sym.memory import TrainingMemory
 
 from .saved_tensors import build, saved_bytes
+from .test_dense import SMALL as DENSE
 
 WIDTH = {"fp32": 4, "bf16": 2}
 
-FAMILIES = {
-    # GQA, head_dim != hidden / heads, every bias, untied
-    "llama-gqa-bias": {"model_type": "llama", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
-                       "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 24, "vocab_size": 128,
-                       "attention_bias": True, "mlp_bias": True},
-    # MQA, tied
-    "llama-mqa-tied": {"model_type": "llama", "hidden_size": 48, "intermediate_size": 80, "num_hidden_layers": 2,
-                       "num_attention_heads": 6, "num_key_value_heads": 1, "vocab_size": 96,
-                       "tie_word_embeddings": True},
-    # a sliding window on every layer (SDPA is given a mask: K and V repeated, the mask saved)
-    "mistral-window": {"model_type": "mistral", "hidden_size": 64, "intermediate_size": 112, "num_hidden_layers": 2,
-                       "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 100, "sliding_window": 6},
-    # q/k/v biases, one sliding layer of three
-    "qwen2-window": {"model_type": "qwen2", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 3,
-                     "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 120,
-                     "use_sliding_window": True, "sliding_window": 5, "max_window_layers": 1},
+# the dense models of test_dense.py (GQA with every bias; MQA tied; a window on every layer
+# (SDPA is given a mask: K and V repeated, the mask saved); one sliding layer of three;
+# per-head q/k norms), then the families only this file measures
+FAMILIES = {**{name: DENSE[name] for name in ("llama-gqa-bias", "llama-mqa-tied", "mistral-window", "qwen2-window",
+                                             "qwen3-qknorm")},
     # GELU-tanh gated MLP, MQA, scaled embedding, (1 + weight) RMSNorm
     "gemma": {"model_type": "gemma", "hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2,
               "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 16, "vocab_size": 128},
     # plain GELU MLP, LayerNorm, learned positions, fused qkv (Conv1D), tied
     "gpt2": {"model_type": "gpt2", "n_embd": 48, "n_layer": 2, "n_head": 4, "n_inner": 72, "vocab_size": 100,
              "n_positions": 32, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0},
-    # per-head q/k RMSNorms, head_dim 32 != 64 / 4, tied
-    "qwen3-qknorm": {"model_type": "qwen3", "hidden_size": 64, "intermediate_size": 80, "num_hidden_layers": 2,
-                     "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 32, "vocab_size": 112,
-                     "tie_word_embeddings": True},
     # routed experts (grouped_mm), renormalised top-k
     "mixtral": {"model_type": "mixtral", "hidden_size": 64, "intermediate_size": 80, "num_hidden_layers": 2,
                 "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 128, "num_local_experts": 4,

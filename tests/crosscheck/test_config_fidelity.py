@@ -161,7 +161,7 @@ def _aliased(config):
 
 def _forms(config, tmp_path):
     kwargs = {k: v for k, v in config.items() if k != "model_type"}
-    resolved = AutoConfig.for_model(config["model_type"], **kwargs)
+    resolved = AutoConfig.for_model(config["model_type"], **json.loads(json.dumps(kwargs)))  # nested dicts copied
     directory = tmp_path / "saved"
     resolved.save_pretrained(directory)
     return {"written": config, "aliased": _aliased(config), "resolved": resolved.to_dict(),

@@ -10,13 +10,13 @@ Every config is also read in the forms users have it (as written, with aliases, 
 transformers resolves it, as save_pretrained writes it): the same exact counts, and the
 parameters of the model transformers builds from each form."""
 
-import json
 
 import pytest
 import torch
-from transformers import AutoConfig, AutoModelForImageTextToText, PretrainedConfig
+from transformers import AutoModelForImageTextToText
 
 from .compare import assert_same, engine
+from .test_config_fidelity import _forms
 from .reference import (Measurement, _counted, _default_experts_implementation, _input_ids, _make_config,
                         _NodeTagger, _snapshot, _split_counts, _subtract, meta_safe_masking)
 
@@ -155,25 +155,6 @@ def test_decoder_exact(tmp_path, name, batch, seq_len):
     ours = engine(config, tmp_path, mask="full", attention_kernel="eager")
     assert ours.arch.tied_embeddings == (model.lm_head.weight is language_model(model).embed_tokens.weight)
     assert_same(ours, measured, batch=batch, seq_len=seq_len)
-
-
-def _aliased(config):
-    from mfu_sym import hf
-    aliases = hf.families()[config["model_type"]].get("aliases") or {}
-    out = dict(config)
-    for alias, attribute in aliases.items():
-        if attribute in out:
-            out[alias] = out.pop(attribute)
-    return out
-
-
-def _forms(config, tmp_path):
-    kwargs = {k: v for k, v in config.items() if k != "model_type"}
-    resolved = AutoConfig.for_model(config["model_type"], **json.loads(json.dumps(kwargs)))
-    directory = tmp_path / "saved"
-    resolved.save_pretrained(directory)
-    return {"written": config, "aliased": _aliased(config), "resolved": resolved.to_dict(),
-            "saved": PretrainedConfig._decode_special_floats(json.loads((directory / "config.json").read_text()))}
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
