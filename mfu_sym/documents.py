@@ -44,7 +44,8 @@ PARAMETER_SYMBOLS = {"mean": sympy.Symbol("mean_length", positive=True),
                      "min": sympy.Symbol("min_length", nonnegative=True),
                      "max": sympy.Symbol("max_length", positive=True),
                      "mu": sympy.Symbol("log_mu", real=True), "sigma": sympy.Symbol("log_sigma", positive=True)}
-_PACK = re.compile(r"^\s*\d[\d_]*\s*(x\s*\d[\d_]*\s*)?(,\s*\d[\d_]*\s*(x\s*\d[\d_]*\s*)?)*$")
+_PACK = re.compile(r"^\s*\d[\d_]*\s*(x\s*\d[\d_]*\s*)?(,\s*\d[\d_]*\s*(x\s*\d[\d_]*\s*)?)*$", re.ASCII)
+_NUMBERS = re.compile(r"^[\d\s,x+\-._eE]+$", re.ASCII)  # meant as lengths, though not well formed
 
 
 @dataclass(frozen=True)
@@ -189,6 +190,9 @@ def parse(spec, source=None):
     if colon and re.fullmatch(r"[A-Za-z_]+", name.strip()) and not Path(text).exists():
         raise UsageError(source, "documents", f"unknown distribution {name.strip()!r} (expected one of "
                                               f"{', '.join(DISTRIBUTIONS)})")
+    if _NUMBERS.match(text) and not Path(text).exists():
+        raise UsageError(source, "documents", f"{text[:60]!r} is not a list of document lengths (expected positive "
+                                              "integers such as 1024,3072,4096, or 512x16 for 16 of 512)")
     return read_lengths(text)
 
 
@@ -237,6 +241,10 @@ def _distribution(name, rest, spec):
     missing = [k for k in DISTRIBUTIONS[name] if k not in params]
     if missing:
         raise UsageError(None, "documents", f"{spec!r}: {name} needs {', '.join(missing)}")
+    if name == "exponential" and params["mean"] < 1:
+        raise UsageError(None, "documents", f"{spec!r}: a mean length below one token")
+    if name == "uniform" and params["max"] < 1:
+        raise UsageError(None, "documents", f"{spec!r}: lengths below one token")
     if name == "uniform" and params["min"] < 0:
         raise UsageError(None, "documents", f"{spec!r}: min {params['min']} is negative")
     if name == "uniform" and params["min"] >= params["max"]:

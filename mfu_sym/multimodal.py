@@ -49,7 +49,7 @@ def sample_cost(model, tower, seq_len, images, image_size=None, frozen=False):
                "training": cost.forward["total"] + cost.backward["total"]}
     encoder["hardware_training"] = encoder["training"]  # recomputation is not modelled in the encoder
     return {
-        "images": images, "image_size": _size_text(tower, image_size), "frozen_encoder": bool(frozen),
+        "images": images, "image_size": _size_text(tower, image_size, images), "frozen_encoder": bool(frozen),
         "family": tower.family, "kernel": kernel,
         "patches": cost.patches, "encoder_inputs": cost.encoder_inputs,
         "image_tokens": cost.decoder_tokens, "text_tokens": length - cost.decoder_tokens, "seq_len": length,
@@ -62,7 +62,9 @@ def sample_cost(model, tower, seq_len, images, image_size=None, frozen=False):
     }
 
 
-def _size_text(tower, image_size):
+def _size_text(tower, image_size, images):
+    if not images:
+        return "none"
     if image_size is None:
         height, width = tower.default_image_size()
         return f"{height}x{width} (the tower's native size)"

@@ -250,6 +250,12 @@ def test_log_cu_seqlens_in_csv(tmp_path):
     ("lognormal:mu=1,sigma=nan", "not a finite number"),
     ("lognormal:mu=100,sigma=1", "out of range"),
     ("no/such/file.txt", "no such file"),
+    ("1024,,2048", "is not a list of document lengths"),
+    ("1024x", "is not a list of document lengths"),
+    ("-5", "is not a list of document lengths"),
+    ("1e3", "is not a list of document lengths"),
+    ("exponential:mean=0.5", "below one token"),
+    ("uniform:min=0,max=0.5", "below one token"),
     ("", "expected lengths"),
 ])
 def test_bad_specs(spec, message):

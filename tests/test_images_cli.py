@@ -108,3 +108,9 @@ def test_published_vlms_print_encoder_and_decoder_per_sample(config, args, encod
     assert v["sample"]["training"] == v["encoder"]["training"] + v["decoder"]["training"]
     text = run("derive", path, "--seq-len", 4096, *args).output
     assert "vision encoder" in text and "decoder" in text and "billed per sample" in text
+
+
+def test_no_images_is_the_decoder_alone():
+    out = run_json("derive", "tests/data/vision/Qwen2.5-VL-7B-Instruct.json", "--seq-len", 1024, "--images", 0)
+    assert out["vision"]["encoder"]["training"] == 0 and out["vision"]["image_tokens"] == 0
+    assert out["vision"]["sample"]["training"] == out["flops"]["training"]

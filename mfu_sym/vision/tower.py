@@ -186,7 +186,7 @@ class VisionTower:
         if image_sizes is None:
             if isinstance(images, bool) or not isinstance(images, int) or images < 0:
                 raise UsageError(None, "images", f"{images!r} is not a whole number of images (expected >= 0)")
-            if image_size is None:
+            if image_size is None and images:
                 image_size = self.default_image_size()
             image_sizes = [image_size] * images
         elif image_size is not None:
