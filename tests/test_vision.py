@@ -387,12 +387,12 @@ def test_missing_file_and_bad_json(tmp_path):
 def test_formula_file_errors(tmp_path):
     """A vision formula with a float or an undeclared name is refused at load."""
     (tmp_path / "vision.yaml").write_text(
-        (Path(vision_library.__file__).resolve().parents[2] / "formulas" / "vision.yaml").read_text()
+        (Path(__file__).resolve().parents[1] / "formulas" / "vision.yaml").read_text()
         .replace("forward: 8 * n_tokens * d_vision**2", "forward: 8.5 * n_tokens * d_vision**2"))
     with pytest.raises(FormulaError):
         vision_library.load([tmp_path])
     (tmp_path / "vision.yaml").write_text(
-        (Path(vision_library.__file__).resolve().parents[2] / "formulas" / "vision.yaml").read_text()
+        (Path(__file__).resolve().parents[1] / "formulas" / "vision.yaml").read_text()
         .replace("forward: 8 * n_tokens * d_vision**2", "forward: 8 * n_tokens * d_model**2"))
     with pytest.raises(FormulaError):
         vision_library.load([tmp_path])
