@@ -15,6 +15,7 @@ are data.
 """
 
 import difflib
+import re
 from dataclasses import dataclass, field
 
 from .errors import HardwareError
@@ -31,7 +32,8 @@ def _scaled(value, exponent):
 
 
 def _normalize(name):
-    return str(name).strip().lower().replace("_", "-").replace(" ", "-")
+    """Lowercase; every run of spaces and underscores becomes one '-'."""
+    return re.sub(r"[\s_]+", "-", str(name).strip().lower())
 
 
 # ------------------------------------------------------------------ frozen records
@@ -100,6 +102,7 @@ class Device:
     interconnect: Figure    # unit "GB/s" (value may be None); label = its name
     power: Figure | None    # unit "W"
     notes: tuple
+    reports: tuple = ()     # device names as torch / nvidia-smi / rocm-smi print them
     path: str = field(default="", repr=False, compare=False)
     dtype_table: object = field(default=None, repr=False, compare=False)  # dtypes.DTypes: names and spellings
 
@@ -164,7 +167,7 @@ class Device:
                 cited[s.key] = s.to_dict()
         return {
             "key": self.key, "name": self.name, "vendor": self.vendor,
-            "aliases": list(self.aliases),
+            "aliases": list(self.aliases), "reports": list(self.reports),
             "peak_tflops": {p.dtype: p.to_dict() for p in self.peaks},
             "memory": dict(self.memory.to_dict(), bytes=self.memory_bytes),
             "bandwidth": self.bandwidth.to_dict(),
@@ -201,7 +204,10 @@ class HardwareRegistry:
         return tuple(sorted(self._index))
 
     def resolve(self, name):
-        """The device called `name` (key or alias; case-insensitive, '_' or ' ' for '-')."""
+        """The device called `name`: a key, an alias, or a name the device reports
+        (torch.cuda.get_device_name(), nvidia-smi, rocm-smi), compared case-insensitively
+        with '_' and ' ' read as '-'. Only whole names match: an unknown name is an error
+        naming the close ones, never a guess."""
         wanted = _normalize(name) if isinstance(name, str) else ""
         choices = ", ".join(self.keys())
         if wanted in self._index:
@@ -221,7 +227,7 @@ class HardwareRegistry:
         hint = f"; did you mean {' or '.join(shown)}?" if shown else ""
         raise HardwareError(self.path, "accelerator",
                             f"unknown accelerator {name!r}{hint} (expected one of: {choices}, "
-                            f"or one of their aliases)")
+                            f"or one of their aliases or reported names)")
 
     @property
     def sources(self):

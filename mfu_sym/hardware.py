@@ -9,8 +9,8 @@ Every field goes through definitions.Entry (known fields, types, ranges); every 
 cites bibliography keys (the file's own `references` joined to the formula library's);
 a peak is given only for a dtype of the dtypes table that has a rate, sparse only where
 2:4 sparsity can apply and within the vendor's rounding of 2 x dense; each device name
-(key or alias) belongs to one device. A mistake raises HardwareError naming the file and
-the dotted field (devices.h100-sxm.peak_tflops.bf16.dense).
+(key, alias or reported name, after normalizing) belongs to one device. A mistake raises
+HardwareError naming the file and the dotted field (devices.h100-sxm.peak_tflops.bf16.dense).
 """
 
 import re
@@ -82,11 +82,17 @@ class _Reader:
         for i, alias in enumerate(aliases):
             if not isinstance(alias, str) or not _NAME.match(alias):
                 entry.fail(f"aliases[{i}]", f"bad alias {alias!r} (expected lowercase letters, digits, '.' and '-')")
+        reports = entry.items("reports", [])
+        for i, report in enumerate(reports):
+            if not isinstance(report, str) or not report.strip() or len(report) > 100:
+                entry.fail(f"reports[{i}]", f"bad reported name {report!r} (expected the device name as "
+                                            "torch.cuda.get_device_name() or nvidia-smi prints it)")
         vendor = entry.text("vendor")
         if not _NAME.match(vendor):
             entry.fail("vendor", f"bad vendor {vendor!r} (expected lowercase letters, digits, '.' and '-')")
         device = Device(
             key=key, name=entry.text("name").strip(), vendor=vendor, aliases=tuple(aliases),
+            reports=tuple(r.strip() for r in reports),
             peaks=self.peaks(entry.entry("peak_tflops", "a mapping of dtype to {dense, sparse, source}")),
             memory=self.memory(entry.entry("memory")),
             bandwidth=self.figure(entry.entry("bandwidth"), "gb_s", "GB/s"),
@@ -165,16 +171,20 @@ class _Reader:
 
 
 def _index(devices, entries):
-    """Every key and alias -> its device; a name may belong to one device only."""
+    """Every key, alias and reported name (normalized) -> its device; a name may belong to
+    one device only."""
+    from .devices import _normalize
     index = {d.key: d for d in devices}
     for d in devices:
-        for i, alias in enumerate(d.aliases):
+        names = [(f"aliases[{i}]", "alias", a) for i, a in enumerate(d.aliases)]
+        names += [(f"reports[{i}]", "reported name", _normalize(r)) for i, r in enumerate(d.reports)]
+        for where_in, what, alias in names:
             if alias in index:
                 other = index[alias].key
-                where = f"{d.key}.aliases[{i}]"
+                where = f"{d.key}.{where_in}"
                 if other == d.key:
-                    entries.fail(where, f"alias {alias!r} repeats a name of this device (expected each name once)")
-                entries.fail(where, f"alias {alias!r} already names device {other!r} "
-                                    "(expected every key and alias to name one device)")
+                    entries.fail(where, f"{what} {alias!r} repeats a name of this device (expected each name once)")
+                entries.fail(where, f"{what} {alias!r} already names device {other!r} "
+                                    "(expected every key, alias and reported name to name one device)")
             index[alias] = d
     return index

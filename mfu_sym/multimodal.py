@@ -26,10 +26,11 @@ def load_tower(model_file, model):
                                          "the vision encoder is counted by its formulas (use a formula preset)")
     if conventions.nonmatmul:
         raise UsageError(None, "images", "the vision encoder's elementwise work is not modelled: give --matmul-only")
-    if not str(model_file).lower().endswith(".json"):
+    origin = model.arch.origin
+    if origin is None or origin.kind != "hf":  # the project's YAML has no vision part
         raise UsageError(str(model_file), "images", "a vision tower is read from a multimodal config.json")
     from .vision import load_vision
-    return load_vision(model_file, root=model.library.root)
+    return load_vision(origin.data, root=model.library.root)
 
 
 def sample_cost(model, tower, seq_len, images, image_size=None, frozen=False):

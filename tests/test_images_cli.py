@@ -114,3 +114,9 @@ def test_no_images_is_the_decoder_alone():
     out = run_json("derive", "tests/data/vision/Qwen2.5-VL-7B-Instruct.json", "--seq-len", 1024, "--images", 0)
     assert out["vision"]["encoder"]["training"] == 0 and out["vision"]["image_tokens"] == 0
     assert out["vision"]["sample"]["training"] == out["flops"]["training"]
+
+
+def test_a_snapshot_directory_has_its_vision_tower(tmp_path):
+    import shutil
+    shutil.copy(SCOUT, tmp_path / "config.json")
+    assert run_json("derive", tmp_path, "--seq-len", 2048, "--images", 1)["vision"]["encoder"]["forward"] == TILE

@@ -41,7 +41,9 @@ def list_devices(formula_dirs, fmt):
 def show(name, formula_dirs, fmt):
     """Every figure of one accelerator, with its sources and the notes on disagreements.
 
-    NAME is a key or alias (b200, h100, tpu-v5p, mi300x; case-insensitive).
+    NAME is a key or alias (b200, h100, tpu-v5p, mi300x; case-insensitive), the name the
+    device reports ("NVIDIA H100 80GB HBM3"), a cloud instance type (p5.48xlarge), or auto:
+    the local device, found through torch or nvidia-smi.
 
     \b
     Example:
@@ -49,5 +51,11 @@ def show(name, formula_dirs, fmt):
     """
     from ..hardware import load_hardware
     from ..render import hardware as text, json
-    device = load_hardware(root=data_root(formula_dirs)).resolve(name)
+    registry = load_hardware(root=data_root(formula_dirs))
+    if name.strip().lower() == "auto":
+        from ..detect import detect, note
+        device, reported, count, probe = detect(registry)
+        click.echo(note(device, reported, count, probe), err=True)
+    else:
+        device = registry.resolve(name)
     click.echo(json.hardware_show(device) if fmt == "json" else text.show(device))

@@ -39,7 +39,8 @@ MODEL_FLOPS_ONLY = ("latex", "analyze", "reconcile", "budget", "plot")
 
 
 def model_options(function=None, *, command=None):
-    """MODEL, --preset and the counting switches, shared by every command that builds a
+    """MODEL (a model file, a directory holding a config.json, or a Hugging Face hub id),
+    --revision, --preset and the counting switches, shared by every command that builds a
     model. A command takes them as `**switches` and passes them on to `build_model`.
     Switches default to None: the preset decides, and a switch given overrides it. A
     switch listed in NOT_APPLICABLE for `command` is hidden and refused if given."""
@@ -48,6 +49,8 @@ def model_options(function=None, *, command=None):
     skip = NOT_APPLICABLE.get(command, {})
     options = [
         click.argument("model_file", metavar="MODEL", type=click.Path()),
+        click.option("--revision", metavar="REV",
+                     help="branch, tag or commit when MODEL is a Hugging Face hub id (owner/name) [main]"),
         click.option("--preset", default="exact", show_default=True,
                      help="counting convention (see `mfu-sym presets`)"),
         click.option("--mask", type=click.Choice(["causal", "full", "half"]), hidden="mask" in skip,
@@ -195,11 +198,24 @@ def image_sample(model, model_file, seq_len, images, image_size, freeze_vision):
     return sample_cost(model, tower, seq_len, images, image_size, freeze_vision)
 
 
+def _auto_hardware(ctx, param, value):
+    """--hardware auto: the name the local device reports (mfu_sym.detect), said on stderr."""
+    if not isinstance(value, str) or value.strip().lower() != "auto":
+        return value
+    from ..detect import detect, note
+    from ..hardware import load_hardware
+    device, reported, count, probe = detect(load_hardware())
+    click.echo(note(device, reported, count, probe), err=True)
+    return reported
+
+
 def hardware_options(function):
     """--hardware, --dtype, --sparse, --gpus: the peak an MFU divides by."""
     options = [
-        click.option("--hardware", required=True, metavar="NAME",
-                     help="accelerator (b200, h100, tpu-v4, ...; see `mfu-sym hardware list`)"),
+        click.option("--hardware", required=True, metavar="NAME", callback=_auto_hardware,
+                     help="accelerator (b200, h100, 'NVIDIA H100 80GB HBM3', p5.48xlarge, ...; see "
+                          "`mfu-sym hardware list`), or auto: the local device, found through torch or "
+                          "nvidia-smi"),
         click.option("--dtype", default="bf16", show_default=True,
                      help="dtype of the peak (bf16, fp16, tf32, fp8, ...)"),
         click.option("--sparse", is_flag=True,

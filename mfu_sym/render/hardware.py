@@ -35,6 +35,8 @@ def show(d):
     lines = [f"{d.name}  ({d.key}, {d.vendor})"]
     if d.aliases:
         lines.append(f"  also called: {', '.join(d.aliases)}")
+    if d.reports:
+        lines.append(f"  reports as:  {', '.join(repr(r) for r in d.reports)}  (torch / nvidia-smi / rocm-smi)")
     lines += ["", "  peak per device    dense (the MFU denominator)       with 2:4 sparsity              sources"]
     for p in d.peaks:
         unit = "TOPS" if p.dtype == "int8" else "TFLOP/s"
