@@ -315,3 +315,20 @@ def _identity(entry, names):
     identity = Identity(entry.text("statement"), kinds[0], entry.expression(kinds[0], names), assumes)
     entry.done()
     return identity
+
+
+# Switches whose conventions line applies only to some models (the text output leaves the
+# others out; JSON keeps every switch).
+STRUCTURAL_SWITCHES = ("mla", "mtp")
+
+
+def applicable_switches(model):
+    """The structural switches that apply to `model`: "mla" with multi-head latent attention
+    layers, "mtp" with multi-token prediction modules."""
+    from .stack import count_of
+    out = set()
+    if count_of(model.arch.layers, "mixer", "mla"):
+        out.add("mla")
+    if model.arch.n_mtp_layers:
+        out.add("mtp")
+    return frozenset(out)

@@ -17,9 +17,10 @@ from .errors import LogError, UsageError
 from .files import DataError, decode_json
 from .peaks import PeakChoice, peak_warnings
 from .documents import documents_run
+from .conventions import STRUCTURAL_SWITCHES, applicable_switches
 from .mfu import IMPLAUSIBLY_LOW, MAX_MEASURE, MIN_SECONDS, fraction, hfu_note, positive, per_token
 
-LOG_KINDS = ("tokens-per-sec", "step-time")
+LOG_KINDS = ("tokens-per-sec", "tokens-per-sec-per-device", "step-time")
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _CSV_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 
@@ -218,6 +219,7 @@ class LogSeries:
     hfu_note: str | None = None
     warnings: tuple = field(default=())
     documents: dict | None = None   # --documents (spec, real tokens per pack), or {"columns": [...]} from the log
+    applies: frozenset = frozenset(STRUCTURAL_SWITCHES)  # structural switches that apply (mfu.applicable_switches)
 
     @property
     def steps(self):
@@ -251,7 +253,8 @@ class LogSeries:
 def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None,
              documents=None, cu_seqlens=None, sum_len=None, sum_sq_len=None):
     """MFU per step of the log at `path`: `column` holds global tokens/s (kind
-    "tokens-per-sec") or seconds per step (kind "step-time", which needs `batch`). The
+    "tokens-per-sec"), one device's tokens/s (kind "tokens-per-sec-per-device": the
+    global rate is it times `devices`) or seconds per step (kind "step-time", which needs `batch`). The
     first `warmup` records with a value are excluded from the per-step list and summary.
     Each step's MFU is its throughput times one exact constant (FLOPs per token / (devices
     x peak)), rounded to a float once.
@@ -286,7 +289,13 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
         raise LogError(path, f"line {line}", f"{column} is {values.min()!r} s (expected at least {MIN_SECONDS:g})")
     denominator = int(devices) * fraction(peak.flops)
     if per_step_documents:
-        tps, mfu, hfu, model_flops, hardware_flops = _packed_steps(model, log, warmup, kind, denominator, extra)
+        tps, mfu, hfu, model_flops, hardware_flops = _packed_steps(model, log, warmup, kind, denominator, extra,
+                                                                   int(devices))
+    elif kind == "tokens-per-sec-per-device":
+        # the devices fold into the exact constant: each step is still one rounding of the product
+        tps = values * int(devices)
+        mfu = values * float(fraction(model_flops) * int(devices) / denominator)
+        hfu = values * float(fraction(hardware_flops) * int(devices) / denominator)
     else:
         from .documents import tokens_per_pack
         tps = values if kind == "tokens-per-sec" else (int(batch) * tokens_per_pack(report)) / values
@@ -307,7 +316,8 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
                             f"{int(columns['line'][first])}, {columns[key][first]:.1%}): {note}")
     if summary["mfu"]["median"] < IMPLAUSIBLY_LOW:
         found.append(f"median MFU {summary['mfu']['median']:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check "
-                        f"that the column is global tokens/s (or seconds per step) and --gpus")
+                        f"that the column holds what --log-kind says (global or per-device tokens/s, or seconds "
+                        f"per step) and --gpus")
     if log.skipped:
         found.append(f"records without a {column!r} value were skipped: {log.skipped}")
     if per_step_documents:
@@ -317,7 +327,8 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
     return LogSeries(report["model"], peak, int(devices), length, batch, log, kind, warmup,
                      model_flops, hardware_flops, report["conventions"], columns, summary,
                      hfu_note(model, model_flops, hardware_flops), tuple(found),
-                     {"columns": list(extra)} if per_step_documents else documents_run(report))
+                     {"columns": list(extra)} if per_step_documents else documents_run(report),
+                     applicable_switches(model))
 
 
 
@@ -331,7 +342,7 @@ def _check_document_columns(documents, cu_seqlens, sum_len, sum_sq_len):
         raise UsageError(None, "log_sum_len", "ΣL and ΣL² come together: give both columns")
 
 
-def _packed_steps(model, log, warmup, kind, denominator, extra):
+def _packed_steps(model, log, warmup, kind, denominator, extra, devices=1):
     """Throughput, MFU and HFU of each step from the documents it held, and the mean
     model and hardware FLOPs per token over the steps used."""
     from fractions import Fraction
@@ -353,7 +364,8 @@ def _packed_steps(model, log, warmup, kind, denominator, extra):
     tps, mfu, hfu = [], [], []
     for value, step_tokens, flops, hardware in zip(values, tokens, model_steps, hardware_steps):
         # seconds of the step: the logged time, or the documents' tokens over the logged rate
-        seconds = Fraction(value) if kind == "step-time" else Fraction(step_tokens) / Fraction(value)
+        rate = Fraction(value) * (devices if kind == "tokens-per-sec-per-device" else 1)
+        seconds = Fraction(value) if kind == "step-time" else Fraction(step_tokens) / rate
         tps.append(float(Fraction(step_tokens) / seconds))
         mfu.append(float(fraction(flops) / (seconds * denominator)))
         hfu.append(float(fraction(hardware) / (seconds * denominator)))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from .conventions import STRUCTURAL_SWITCHES, applicable_switches  # noqa: F401  (mfu.applicable_switches)
 from .errors import UsageError
 from .exact import _is_exact_real, _is_rational, fraction  # noqa: F401  (mfu.fraction: used across the package)
 from .peaks import PeakChoice, choose_peak, peak_warnings  # noqa: F401  (choose_peak: mfu.choose_peak)
@@ -96,7 +97,6 @@ def per_token(model, seq_len=None, documents=None):
     return model_flops, hardware_flops, report
 
 
-
 def hfu_note(model, model_flops, hardware_flops):
     """Why HFU equals MFU, when it does (None when they differ)."""
     if hardware_flops != model_flops:
@@ -152,6 +152,9 @@ class Measurement:
     warnings: tuple = field(default=())
     documents: dict | None = None     # packed documents: spec, tokens_per_pack (real), padding_per_pack
     vision: dict | None = None        # a vision-language sample's images and FLOPs (vision_run)
+    given: str = "tokens_per_sec"     # the input: tokens_per_sec, tokens_per_sec_per_device or step_time
+    tokens_per_sec_per_device_given: float | None = None
+    applies: frozenset = frozenset(STRUCTURAL_SWITCHES)  # structural switches that apply (applicable_switches)
 
     @property
     def achieved_flops(self):
@@ -173,7 +176,8 @@ class Measurement:
             "model": self.model_name,
             "hardware": self.peak.to_dict(),
             "devices": self.devices,
-            "run": {"seq_len": self.seq_len, "batch": self.batch, "step_time": self.step_time,
+            "run": {"input": self.given,
+                    "seq_len": self.seq_len, "batch": self.batch, "step_time": self.step_time,
                     "tokens_per_sec": self.tokens_per_sec,
                     "tokens_per_sec_per_device": self.tokens_per_sec / self.devices,
                     **({"documents": self.documents} if self.documents else {}),
@@ -192,16 +196,23 @@ class Measurement:
 
 
 def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batch=None, seq_len=None,
-            documents=None, vision=None):
+            documents=None, vision=None, tokens_per_sec_per_device=None):
     """MFU and HFU of `model` at one throughput: either `tokens_per_sec` (global, all
-    devices) or `step_time` seconds for `batch` sequences (global) of `seq_len` tokens.
+    devices), `tokens_per_sec_per_device` (one device's: the global rate is it times
+    `devices`, exactly) or `step_time` seconds for `batch` sequences (global) of `seq_len` tokens.
     `peak` is a PeakChoice (see choose_peak). With packed `documents` the tokens are the
     documents' (real) tokens, padding excluded. With `vision` (multimodal.sample_cost) a
     sample's FLOPs are its decoder's and its images' encoder's, billed per sample: the
     token rate is samples/s times the sample's seq_len decoder tokens."""
-    if (tokens_per_sec is None) == (step_time is None):
-        raise UsageError(None, "throughput", "give exactly one of tokens_per_sec and step_time")
+    if sum(v is not None for v in (tokens_per_sec, tokens_per_sec_per_device, step_time)) != 1:
+        raise UsageError(None, "throughput",
+                         "give exactly one of tokens_per_sec, tokens_per_sec_per_device and step_time")
     positive(devices, "gpus", integer=True)
+    given = ("step_time" if step_time is not None else "tokens_per_sec" if tokens_per_sec is not None
+             else "tokens_per_sec_per_device")
+    if tokens_per_sec_per_device is not None:
+        positive(tokens_per_sec_per_device, "tokens_per_sec_per_device")
+        tokens_per_sec = fraction(tokens_per_sec_per_device) * int(devices)  # exact: rounded once, below
     from .documents import documents_run, tokens_per_pack
     model_flops, hardware_flops, report = per_token(model, seq_len, documents)
     length = int(report["run"]["seq_len"])
@@ -222,7 +233,9 @@ def measure(model, peak, devices=1, *, tokens_per_sec=None, step_time=None, batc
                        float(step_time) if step_time is not None else None, float(tokens_per_sec),
                        model_flops, hardware_flops, report["conventions"], mfu, hfu,
                        hfu_note(model, model_flops, hardware_flops), tuple(warnings_for(peak, mfu, hfu)),
-                       documents_run(report), vision_run(vision))
+                       documents_run(report), vision_run(vision), given,
+                       float(tokens_per_sec_per_device) if tokens_per_sec_per_device is not None else None,
+                       applicable_switches(model))
 
 
 def vision_run(vision):

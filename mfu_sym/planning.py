@@ -108,6 +108,7 @@ class Plan:
     devices: int | None = None
     mfu: float | None = None
     documents: dict | None = None  # packed documents (documents.documents_run)
+    applies: frozenset = frozenset(("mla", "mtp"))  # structural switches that apply (conventions.applicable_switches)
 
     @property
     def six_nd(self):
@@ -187,9 +188,11 @@ def plan(model, *, tokens=None, flops=None, seq_len=None, batch=None, peak=None,
                                             "(sequences per step)")
         steps = ceil_div(target, per_step)
         tokens = steps * batch * length
+    from .conventions import applicable_switches
     return Plan(report["model"], int(report["run"]["seq_len"]), batch, per_token, report["conventions"],
                 report["params"]["total"],
-                tokens, tokens * per_token, target, steps, per_step, peak, devices, mfu, documents_run(report))
+                tokens, tokens * per_token, target, steps, per_step, peak, devices, mfu, documents_run(report),
+                applicable_switches(model))
 
 
 # ------------------------------------------------------------------ Chinchilla

@@ -2,7 +2,7 @@
 
 import click
 
-from .options import FORMATS, build_model, context_note, documents_option, image_sample, model_options, \
+from .options import FORMATS, build_model, context_note, echo_notes, documents_option, image_sample, model_options, \
     vision_options
 from .types import EXACT, SIZE
 
@@ -16,7 +16,10 @@ from .types import EXACT, SIZE
 @documents_option
 @vision_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def derive(model_file, seq_len, batch, capacity_factor, documents, images, image_size, freeze_vision, fmt,
+@click.option("--quiet", "-q", is_flag=True,
+              help="one line: model, seq_len, preset and the training FLOPs per token and per step (text only; "
+                   "notes still go to stderr)")
+def derive(model_file, seq_len, batch, capacity_factor, documents, images, image_size, freeze_vision, fmt, quiet,
            **switches):
     """Per-component FLOP and parameter formulas of MODEL, and their values.
 
@@ -34,6 +37,8 @@ def derive(model_file, seq_len, batch, capacity_factor, documents, images, image
         mfu-sym derive examples/llama3_8b.yaml --seq-len 8192 --documents exponential:mean=1024
         mfu-sym derive gemma3_27b/config.json --seq-len 4096 --images 2 --image-size 896x896
     """
+    if quiet and fmt != "text":
+        raise click.UsageError(f"--quiet applies to the text output (not --format {fmt})")
     model = build_model(model_file, **switches)
     if fmt in ("markdown", "latex"):  # the same document `mfu-sym latex` writes, as a fragment
         if documents is not None or images is not None:
@@ -53,4 +58,8 @@ def derive(model_file, seq_len, batch, capacity_factor, documents, images, image
     if vision is not None:
         report["vision"] = vision
     context_note(model, seq_len)
+    if quiet:
+        echo_notes(report.get("notes", ()))  # the text output's NOTE lines, kept on standard error
+        click.echo(text.derive_quiet(report))
+        return
     click.echo(text.derive(model, report, model_file) if fmt == "text" else json.derive(report))

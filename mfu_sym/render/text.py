@@ -13,6 +13,17 @@ def convention_lines(conventions):
     return [f"  {k:<{width}}  {v}" for k, v in conventions.items()]
 
 
+def derive_quiet(report):
+    """`derive --quiet`: one line, training FLOPs per token and per step."""
+    run, flops = report["run"], report["flops"]
+    per_token, per_step = flops["per_token"]["training"], flops["training"]
+    return (f"{report['model']}, seq_len {int(run['seq_len']):,}, preset {report['conventions']['preset']}: "
+            f"training FLOPs {grouped(per_token)} per token ({si_flops(per_token)}), {grouped(per_step)} per step "
+            f"of batch {int(run['batch']):,} ({si_flops(per_step)})"
+            + (f"; with the images {grouped(run['batch'] * report['vision']['sample']['training'])} per step"
+               if "vision" in report else ""))
+
+
 def derive(model, report, source=None):
     run, flops, params = report["run"], report["flops"], report["params"]
     lines = [f"{report['model']}" + (f"  ({printable(source)})" if source else ""),

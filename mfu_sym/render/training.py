@@ -21,10 +21,33 @@ def _peak_lines(peak, devices):
     return lines
 
 
-def _counted_lines(conventions):
-    # the conventions in words ("explained"), as `derive` prints them
-    return [f"  {'counted under' if i == 0 else '':<17}{key}: {value}"
-            for i, (key, value) in enumerate(conventions.get("explained", conventions).items())]
+# Conventions lines that apply only to some models (mfu.STRUCTURAL_SWITCHES): left out of
+# the text when the result's `applies` does not name them (JSON keeps every switch).
+_STRUCTURAL = ("mla", "mtp")
+
+
+def _counted_lines(conventions, applies=None):
+    # the conventions in words ("explained"), as `derive` prints them; with `applies`, only the
+    # structural switches (mla, mtp) the model has
+    explained = conventions.get("explained", conventions)
+    items = [(key, value) for key, value in explained.items()
+             if applies is None or key not in _STRUCTURAL or key in applies]
+    return [f"  {'counted under' if i == 0 else '':<17}{key}: {value}" for i, (key, value) in enumerate(items)]
+
+
+def _quiet_head(result):
+    return f"{result.model_name}, seq_len {result.seq_len:,}, preset {result.conventions.get('preset', '?')}"
+
+
+def quiet_measurement(m):
+    """`mfu --quiet` at one throughput: one line."""
+    return f"{_quiet_head(m)}: MFU {m.mfu:.1%} (HFU {m.hfu:.1%})"
+
+
+def quiet_log_series(s):
+    """`mfu --log --quiet`: one line, the median over the steps used."""
+    return (f"{_quiet_head(s)}: median MFU {s.summary['mfu']['median']:.1%} "
+            f"(HFU {s.summary['hfu']['median']:.1%}) over {len(s.columns['mfu']):,} steps")
 
 
 def _flops_lines(result, conventions):
@@ -32,7 +55,7 @@ def _flops_lines(result, conventions):
              f"(model FLOPs: training, as the convention counts it)"]
     if result.hardware_flops_per_token != result.flops_per_token:
         lines.append(f"  {'':<17}{grouped(result.hardware_flops_per_token)} (hardware FLOPs: with recomputation)")
-    return lines + _counted_lines(conventions)
+    return lines + _counted_lines(conventions, getattr(result, "applies", None))
 
 
 def measurement(m, source):
@@ -47,9 +70,13 @@ def measurement(m, source):
         tokens = m.documents["tokens_per_pack"] if m.documents else m.seq_len
         run += f", batch {m.batch:,} ({m.batch * tokens / m.tokens_per_sec:.4g} s per step)"
     lines += [f"  {'run':<17}{run}"] + _documents_lines(m.documents) + _vision_lines(m.vision, m.seq_len)
-    lines += [
-              f"  {'throughput':<17}{m.tokens_per_sec:,.6g} tokens/s in total, "
-              f"{m.tokens_per_sec / m.devices:,.6g} per device"]
+    if getattr(m, "given", None) == "tokens_per_sec_per_device":
+        lines += [f"  {'throughput':<17}{m.tokens_per_sec_per_device_given:,.6g} tokens/s per device (given), "
+                  f"{m.tokens_per_sec:,.6g} in total (x {m.devices:,} devices)"]
+    else:
+        lines += [f"  {'throughput':<17}{m.tokens_per_sec:,.6g} tokens/s in total"
+                  + (" (given)" if getattr(m, "given", None) == "tokens_per_sec" else "")
+                  + f", {m.tokens_per_sec / m.devices:,.6g} per device"]
     lines += _flops_lines(m, m.conventions)
     lines += [f"  {'achieved':<17}{_rate(total)} in total, {_rate(each)} per device",
               f"  {'MFU':<17}{m.mfu:.2%}"]
@@ -92,7 +119,9 @@ def log_series(s, source, per_step=False):
     lines = [f"MFU of {s.model_name}  ({printable(source)}), per step of {printable(log.path)}"]
     lines += _peak_lines(s.peak, s.devices)
     run = f"seq_len {s.seq_len:,}" + (f", batch {s.batch:,}" if s.batch is not None else "")
-    what = "global tokens/s" if s.kind == "tokens-per-sec" else "seconds per step"
+    what = {"tokens-per-sec": "global tokens/s",
+            "tokens-per-sec-per-device": f"one device's tokens/s, x {s.devices:,} devices"}.get(s.kind,
+                                                                                             "seconds per step")
     lines += [f"  {'run':<17}{run}"] + _documents_lines(s.documents)
     lines += [f"  {'log':<17}column {log.column!r} ({what}): {len(log.values):,} steps, "
               f"{s.warmup:,} warm-up excluded, {len(s.columns['mfu']):,} used"
@@ -128,7 +157,7 @@ def budget(p, source):
     lines += _documents_lines(p.documents)
     lines += [f"  {'FLOPs per token':<17}{grouped(p.flops_per_token)} "
              f"(model FLOPs: training, as the convention counts it)"]
-    lines += _counted_lines(p.conventions)
+    lines += _counted_lines(p.conventions, getattr(p, "applies", None))
     if p.target_flops is not None:
         lines += [f"  {'FLOP budget':<17}{_big(p.target_flops)}",
                   f"  {'FLOPs per step':<17}{_big(p.flops_per_step)}",
