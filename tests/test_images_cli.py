@@ -120,3 +120,8 @@ def test_a_snapshot_directory_has_its_vision_tower(tmp_path):
     import shutil
     shutil.copy(SCOUT, tmp_path / "config.json")
     assert run_json("derive", tmp_path, "--seq-len", 2048, "--images", 1)["vision"]["encoder"]["forward"] == TILE
+
+
+def test_settings_for_no_images_are_refused():
+    result = run("derive", SCOUT, "--seq-len", 2048, "--images", 0, "--image-size", "336x336")
+    assert result.exit_code == 2 and "need at least one image" in result.output

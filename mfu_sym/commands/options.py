@@ -192,6 +192,8 @@ def image_sample(model, model_file, seq_len, images, image_size, freeze_vision):
         if image_size is not None or freeze_vision:
             raise click.UsageError("--image-size and --freeze-vision apply only with --images")
         return None
+    if images == 0 and (image_size is not None or freeze_vision):
+        raise click.UsageError("--image-size and --freeze-vision need at least one image (--images 0 has none)")
     from ..multimodal import load_tower, sample_cost
     tower = load_tower(model_file, model)
     echo_notes(tower.notes)
