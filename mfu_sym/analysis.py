@@ -124,6 +124,9 @@ def prove_identities(model):
     return results
 
 
+ATTENTION_MIXERS = {"standard": {"attention", "sliding_attention", "chunked_attention"}, "mla": {"mla"}}
+
+
 def _assumptions(model, assumes):
     """(True, substitution) when the architecture meets `assumes`, else (False, why)."""
     arch, sym = model.arch, model.library.symbol
@@ -132,6 +135,9 @@ def _assumptions(model, assumes):
         if key == "attention":
             if (wanted == "standard") == arch.mla:
                 return False, "needs standard (non-MLA) attention"
+            mixers = {block.name for block in arch.blocks() if block.part == "mixer"}
+            if not mixers <= ATTENTION_MIXERS[wanted]:  # a hybrid's other layers have no such core
+                return False, f"needs {wanted} attention in every layer (the model has {', '.join(sorted(mixers))})"
         elif key == "windows":
             if arch.n_window_layers:
                 return False, "needs no sliding-window layers"

@@ -12,7 +12,8 @@ import sys
 import click
 
 from .commands import (
-    analyze, budget, chinchilla, derive, hardware, infer, latex, memory, mfu, plot, presets, reconcile, sweep, trace,
+    analyze, budget, chinchilla, derive, hardware, infer, latex, memory, mfu, plot, presets, reconcile, report, sweep,
+    trace,
 )
 
 
@@ -44,7 +45,7 @@ def main():
 
 for _command in (analyze.analyze, budget.budget, chinchilla.chinchilla, derive.derive, hardware.hardware,
                  infer.infer, latex.latex, memory.memory_command, mfu.mfu, plot.plot, presets.presets,
-                 presets.variants, reconcile.reconcile, sweep.sweep, trace.trace):
+                 presets.variants, reconcile.reconcile, report.report, sweep.sweep, trace.trace):
     main.add_command(_command)
 
 

@@ -18,6 +18,11 @@ CHOICES = {"mask": MASKS, "attention_kernel": KERNELS, "recompute": RECOMPUTE, "
            "selective_cost": ("forward", "training"), "flops_from": ("formulas", "params")}
 FLAGS = ("half_windows", "exact_windows", "count_recompute", "embedding_flops", "router", "mtp", "mtp_logits", "attention_core")
 LISTS = ("nonmatmul", "params_exclude")
+# params_exclude's name for the token embedding where the LM head has its own weight: a
+# table tied to the head is the head's weight and stays in N (torchtitan's
+# get_nparams_and_active_nparams: "Embedding tables are excluded unless their parameter
+# is shared with the output head"); resolved per model by Conventions.resolved.
+UNTIED_EMBEDDING = "untied_token_embedding"
 
 
 @dataclass(frozen=True)
@@ -63,12 +68,19 @@ class Conventions:
         chosen = dict(self.variants)
         return chosen[name] if name in chosen else load_variants(self.root)[name].default
 
-    def resolved(self, names):
+    def resolved(self, names, tied=None):
         """These conventions with every variant in `names` (the ones a model reads) set
-        explicitly, defaults included, so that describe() says which were in force."""
+        explicitly, defaults included, so that describe() says which were in force; and,
+        given whether the model ties its LM head to the token embedding (`tied`),
+        params_exclude's `untied_token_embedding` made `token_embedding` or dropped."""
         from dataclasses import replace
+        exclude = self.params_exclude
+        if UNTIED_EMBEDDING in exclude and tied is not None:
+            swap = () if tied else ("token_embedding",)
+            exclude = tuple(dict.fromkeys(out for name in exclude
+                                          for out in (swap if name == UNTIED_EMBEDDING else (name,))))
         return replace(self, variants=tuple(sorted({name: self.variant(name) for name in names}.items())),
-                       overridden=self.overridden)
+                       params_exclude=exclude, overridden=self.overridden)
 
     @classmethod
     def from_preset(cls, preset="exact", root=None, **overrides):

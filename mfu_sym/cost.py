@@ -51,7 +51,7 @@ def token_cost(term, phase, conventions):
     cost = formula.forward if phase == "forward" else formula.backward[conventions.attention_kernel]
     if conventions.flops_from != "params":
         return cost, formula.per
-    if term.kind == "attention_core":
+    if term.kind == "attention_core" and not formula.active_params:  # sinks: parameters, in N
         return (cost, formula.per) if conventions.attention_core else (ZERO, "token")
     if formula.name in conventions.params_exclude:
         return ZERO, "token"
@@ -65,7 +65,7 @@ def decode_cost(term, conventions):
     formula = term.formula
     if conventions.flops_from != "params":
         return formula.decode_forward
-    if term.kind == "attention_core":
+    if term.kind == "attention_core" and not formula.active_params:
         return formula.decode_forward if conventions.attention_core else ZERO
     if formula.name in conventions.params_exclude:
         return ZERO

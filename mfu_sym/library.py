@@ -62,6 +62,7 @@ class Formula:
     source: str
     per: str = "token"  # "token": forward/backward for one token, in keys; "sequence": for a sequence, in seq_len
     decode: sympy.Expr = None  # forward FLOPs of one decode-step token (with a cache), in keys
+    backward_references: tuple = ()  # (kernel, Citation): the source of that kernel's backward
 
     @property
     def decode_forward(self):
@@ -194,9 +195,25 @@ def _formula(entry, names, references):
     formula = Formula(name=name, component=component, forward=forward, backward=backward, params=params,
                       active_params=active_params, description=entry.text("description"),
                       omits=entry.text("omits", ""), reference=entry.citation("reference", references),
-                      source=str(entry.file), per=per, decode=decode)
+                      source=str(entry.file), per=per, decode=decode,
+                      backward_references=_backward_references(entry, references))
     entry.done()
     return formula
+
+
+def _backward_references(entry, references):
+    """kernel -> citation of the source of that kernel's backward, where it is not the
+    formula's own `reference` (FlashAttention's recomputing backward)."""
+    if not entry.has("backward_reference"):
+        return ()
+    raw = entry.get("backward_reference")
+    if not isinstance(raw, dict) or not raw or not set(raw) <= set(KERNELS):
+        entry.fail("backward_reference", f"expected a mapping with keys {', '.join(KERNELS)} "
+                                         "to citations {cite: KEY, where: TEXT}")
+    by_kernel = entry.entry("backward_reference")
+    out = tuple((kernel, by_kernel.citation(kernel, references)) for kernel in KERNELS if kernel in raw)
+    by_kernel.done()
+    return out
 
 
 def _backward(entry, names, forward):

@@ -54,7 +54,7 @@ class Model:
         self.library = library or load_library()
         conventions = conventions or Conventions.from_preset("exact", root=self.library.root)
         # the disputed terms this model has, each with the choice in force (describe() lists them)
-        self.conventions = conventions.resolved(self.variants_read(arch))
+        self.conventions = conventions.resolved(self.variants_read(arch), tied=arch.tied_embeddings)
         sym = self.library.symbol
         self.seq_len, self.batch, self.t = sym("seq_len"), sym("batch"), sym("t")
         self._keys = sym("keys")

@@ -196,8 +196,8 @@ def test_unknown_preset_is_an_error(example):
 def test_presets_command_lists_every_preset_with_a_source():
     data = json.loads(CliRunner().invoke(main, ["presets", "--format", "json"]).output)
     names = [p["name"] for p in data]
-    assert names == ["exact", "6n", "palm", "kaplan", "chinchilla", "megatron-2021", "megatron-2022",
-                     "megatron", "maxtext", "nemo", "torch"]
+    assert names == ["exact", "6n", "palm", "nanogpt", "kaplan", "chinchilla", "megatron-2021", "megatron-2022",
+                     "megatron", "maxtext", "nemo", "torchtitan", "torch"]
     assert all(p["reference"]["link"].startswith("https://") for p in data)
 
 

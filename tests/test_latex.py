@@ -24,9 +24,12 @@ PDFLATEX_HINT = "Debian: texlive-latex-base, texlive-latex-recommended"
 
 
 def reference_tex(model, expression):
-    """sympy's own LaTeX of the expression, with the symbol table's names: what each
-    formula must read, once its line breaks are taken out."""
-    return sympy.latex(expression, symbol_names=model.library.latex_names(), **document.PRINT_SETTINGS)
+    """sympy's own LaTeX of the expression, with the symbol table's names and their
+    multi-letter subscripts upright (`h_{kv}` set as `h_{\\mathrm{kv}}`): what each formula
+    must read, once its line breaks are taken out."""
+    tex = sympy.latex(expression, symbol_names=model.library.latex_names(), **document.PRINT_SETTINGS)
+    return re.sub(r"_\{([A-Za-z]+)\}", lambda m: m.group() if len(m.group(1)) == 1 else r"_{\mathrm{%s}}" % m.group(1),
+                  tex)
 
 
 def rows(fragment, slug):
@@ -39,10 +42,14 @@ def rows(fragment, slug):
 
 
 def expected_cites(model, component):
+    """The formula's source, its backward's under the kernel in force, the mask's."""
     keys = []
     for term in model.terms:
         if term.kind == component and term.flops:
             keys.append(term.formula.reference.cite)
+            for kernel, citation in term.formula.backward_references:
+                if kernel == model.conventions.attention_kernel:
+                    keys.append(citation.cite)
             if term.mask is not None:
                 keys.append(term.mask.reference.cite)
     return set(keys)
@@ -82,12 +89,14 @@ def equal(a, b):
 def test_symbols_print_as_papers_write_them(example):
     model = mfu_sym.load(example("llama3_8b.yaml"))
     fragment = latex.to_latex(document.build(model))
-    assert r"4 d_h d L s \left(h + h_{kv}\right)" in fragment
-    assert r"6 d_{ff} d L s" in fragment
+    # multi-letter subscripts are labels, set upright; one letter is a variable (d_h)
+    assert r"4 d_h d L s \left(h + h_{\mathrm{kv}}\right)" in fragment
+    assert r"6 d_{\mathrm{ff}} d L s" in fragment
     assert r"2 d_h h L s^{2} + 2 d_h h L s" in fragment
     assert "n_{kv" not in fragment and "d_{model}" not in fragment and "seq" + "_{len}" not in fragment
+    assert "h_{kv}" not in fragment and "d_{ff}" not in fragment  # italic k v, f f: the old output
     # the symbol table: only the symbols that appear, with meaning and value
-    assert r"$h_{kv}$ & \texttt{n\_kv\_heads} & \raggedright number of key/value heads" in fragment
+    assert r"$h_{\mathrm{kv}}$ & \texttt{n\_kv\_heads} & \raggedright number of key/value heads" in fragment
     assert r"$s$ & \texttt{seq\_len}" in fragment and "& 8,192 " in fragment
     assert r"\texttt{window}" not in fragment and r"\texttt{n\_experts}" not in fragment
 
@@ -107,7 +116,7 @@ def test_conventions_are_stated(example):
     fragment = latex.to_latex(document.build(model))
     assert r"preset palm" in fragment
     assert "full: every query sees all S keys" in fragment
-    assert r"\cite[App. B (R = P / (6N + 12LHQT))]{chowdhery2022}" in fragment
+    assert r"\cite[{App. B (R = P / (6N + 12LHQT))}]{chowdhery2022}" in fragment
 
 
 def test_params_presets_cite_the_preset(example):
@@ -144,9 +153,9 @@ def test_markdown(example):
     result = run("latex", example("llama3_8b.yaml"), "--format", "markdown")
     assert result.exit_code == 0, result.output
     text = result.output
-    assert "| mlp | $6 d_{ff} d L s$ |" in text
+    assert "| mlp | $6 d_{\\mathrm{ff}} d L s$ |" in text
     assert "$$F_{\\mathrm{train}}(s) = 6 d_h h L s^{2} + 6 s \\left(" in text
-    assert "| $h_{kv}$ | `n_kv_heads` |" in text
+    assert "| $h_{\\mathrm{kv}}$ | `n_kv_heads` |" in text
     assert "[Shazeer 2020](https://arxiv.org/abs/2002.05202), §2" in text
     assert "\\begin{align}" not in text and "\\bibitem" not in text
 
@@ -171,7 +180,7 @@ def test_standalone_uses_standard_packages_only(example):
     packages = set()
     for group in re.findall(r"\\usepackage(?:\[[^\]]*\])?\{([^}]*)\}", text):
         packages |= set(group.split(","))
-    assert packages == {"geometry", "amsmath", "amssymb", "booktabs", "url", "hyperref"}
+    assert packages == {"geometry", "amsmath", "amssymb", "booktabs", "url", "float", "hyperref"}
 
 
 # ---- line breaking -----------------------------------------------------------------
@@ -222,17 +231,110 @@ def test_number(value, text):
 @pytest.mark.parametrize("raw, tex", [
     ("a_b & 50% #1", r"a\_b \& 50\% \#1"),
     ("{x} ~ ^ \\", r"\{x\} \textasciitilde{} \textasciicircum{} \textbackslash{}"),
-    ("§3.2 (W^O)", r"\S{}3.2 (W\textasciicircum{}O)"),
+    ("§3.2 (W^O)", r"$\S$3.2 (W\textasciicircum{}O)"),
     ("Gödel <x>", r"G{\"{o}}del $<$x$>$"),
 ])
 def test_text_escaping(raw, tex):
     assert escape.tex_text(raw) == tex
 
 
+# ---- text of the formula library: its math set as math; text of model files escaped
+
+@pytest.mark.parametrize("raw, tex", [
+    # the library's notation, as its `where` fields write it
+    ("§2.1.2, Eq. 12 (c^Q = W^{DQ} h)", r"$\S$2.1.2, Eq. 12 ($c^Q$ = $W^{DQ}$ h)"),
+    ("recomputes S = Q K^T", r"recomputes S = Q $K^T$"),
+    ("(4 n_v d_v^2, x2 per multiply-add)", r"(4 $n_v$ $d_v^2$, $\times$2 per multiply-add)"),
+    ("kv_t = kv_{t-1} + k_t^T v_t", r"$kv_t$ = $kv_{t-1}$ + $k_t^T$ $v_t$"),
+    ("width d_{model}", r"width $d_{\mathrm{model}}$"),
+    (r"explicit $d_{ff} \cdot h$ math", r"explicit $d_{\mathrm{ff}} \cdot h$ math"),
+    ("backward 2 x forward; 2x; n x m", r"backward 2 $\times$ forward; 2$\times$; n $\times$ m"),
+    # code names and words stay text, escaped
+    ("DeepseekV3Attention.q_a_layernorm", r"DeepseekV3Attention.\allowbreak{}q\_\allowbreak{}a\_\allowbreak{}layernorm"),
+    ("FFN_SwiGLU, top_k of 8, Mixtral 8x7B", r"FFN\_SwiGLU, top\_k of 8, Mixtral 8x7B"),
+    # $...$ holding anything but plain math is text, escaped: no command gets through
+    (r"$\input{x}$ and $a$ % #", r"\$\textbackslash{}input\{x\}\$ and $a$ \% \#"),
+    (r"$x}{$", r"\$x\}\{\$"),
+])
+def test_library_text_sets_its_math(raw, tex):
+    assert escape.tex_library_text(raw) == tex
+
+
+def test_library_text_in_markdown():
+    assert escape.md_library_text("(c^Q = W^{DQ} h), 2x, d_{model}, q_a_norm") == \
+        r"($c^Q$ = $W^{DQ}$ h), 2×, $d_{\mathrm{model}}$, q\_a\_norm"
+
+
+def test_sources_render_their_math(example):
+    fragment = latex.to_latex(document.build(mfu_sym.load(example("deepseek_v3.yaml"))))
+    assert r"\cite[{$\S$2.1.2, Eq. 12 ($c^Q$ = $W^{DQ}$ h)}]{deepseekv2}" in fragment
+    assert r"W\textasciicircum{}" not in fragment  # the old output: W^{DQ} printed as its source
+    assert r"2 $\times$ forward for every matmul" in fragment and " 2 x " not in fragment
+    markdown = run("latex", example("deepseek_v3.yaml"), "--format", "markdown").output
+    assert r"§2.1.2, Eq. 12 ($c^Q$ = $W^{DQ}$ h)" in markdown and "2 × forward" in markdown
+    assert r"$d_{\mathrm{sh}}$" in markdown and "d_{sh}" not in markdown
+
+
+def test_model_file_strings_stay_escaped(tmp_path, example):
+    """Text from a model file is never read as math or TeX, in LaTeX or Markdown."""
+    text = Path(example("llama3_8b.yaml")).read_text().replace(
+        "name: Llama-3-8B", r"name: 'W^{DQ} $x$ \input{y} 2x 50% #1 & d_{model}'")
+    (tmp_path / "m.yaml").write_text(text)
+    doc = document.build(mfu_sym.load(tmp_path / "m.yaml"))
+    body = [line for line in latex.to_latex(doc, standalone=True).splitlines() if not line.startswith("%")]
+    title = next(line for line in body if line.startswith(r"\title"))
+    assert title == (r"\title{FLOPs of W\textasciicircum{}\{DQ\} \$x\$ \textbackslash{}input\{y\} 2x 50\% \#1 "
+                     r"\& d\_\{model\}}")
+    markdown = next(line for line in run("latex", tmp_path / "m.yaml", "--format", "markdown")
+                                       .output.splitlines() if line.startswith("## "))
+    assert markdown == r"## FLOPs of W^{DQ} \$x\$ \\input{y} 2x 50% \#1 & d\_{model}", markdown
+
+
+# ---- citations follow the conventions in force
+
+def test_attention_core_cites_the_kernel_in_force(example):
+    for kernel, flash_cited in (("eager", False), ("flash", True)):
+        model = mfu_sym.load(example("llama3_8b.yaml"), attention_kernel=kernel)
+        doc = document.build(model)
+        fragment = latex.to_latex(doc)
+        cites = set(rows(fragment, doc.slug)["attention_core"][1].split(","))
+        assert "vaswani2017" in cites  # the forward: scaled dot-product attention
+        assert ("dao2023" in cites) is flash_cited, kernel
+        assert ("attention\\_core, flash backward" in fragment) is flash_cited
+        assert (r"\bibitem{dao2023}" in fragment) is flash_cited
+
+
+def test_every_kernel_dependent_backward_cites_its_source():
+    from mfu_sym.library import load_library
+    library = load_library()
+    differing = [f for f in library.formulas.values() if f.backward["eager"] != f.backward["flash"]]
+    assert {"attention_core", "mla_attention_core"} <= {f.name for f in differing}
+    for formula in differing:
+        assert dict(formula.backward_references).get("flash") is not None, formula.name
+        assert formula.reference.cite != "dao2023", formula.name  # the forward's source is not the kernel's
+
+
+@pytest.mark.parametrize("field, message", [
+    ("3", "backward_reference: expected a mapping with keys eager, flash"),
+    ("{cuda: {cite: dao2023, where: x}}", "backward_reference: expected a mapping with keys eager, flash"),
+    ("{flash: {cite: nobody2099, where: x}}", "unknown reference 'nobody2099'"),
+    ("{flash: {cite: dao2023}}", "where: missing"),
+])
+def test_bad_backward_reference(tmp_path, field, message):
+    from mfu_sym.errors import FormulaError
+    from mfu_sym.library import load_library
+    (tmp_path / "extra.yaml").write_text(
+        "formulas:\n  - {name: x_new, component: attention_core, forward: 2 * keys, description: d,\n"
+        f"     reference: {{cite: vaswani2017, where: x}}, backward_reference: {field}}}\n")
+    with pytest.raises(FormulaError, match=re.escape(message)) as info:
+        load_library([str(tmp_path)])
+    assert "extra.yaml" in str(info.value)
+
+
 def test_notebook_display_uses_paper_names(example):
     model = mfu_sym.load(example("llama3_8b.yaml"))
     shown = document.show(model, model.formula("attention_projections"))
-    assert shown._repr_latex_() == r"$4 d_h d L s \left(h + h_{kv}\right)$"
+    assert shown._repr_latex_() == r"$4 d_h d L s \left(h + h_{\mathrm{kv}}\right)$"
 
 
 # ---- pdflatex ----------------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_notebook_runs_from_its_own_folder():
     data = [o.get("data", {}) for o in outputs]
     assert any("image/png" in d for d in data), "the plots render"
     latex = [d["text/latex"] for d in data if "text/latex" in d]
-    assert any("h_{kv}" in text for text in latex), "formulas render with the papers' symbols"
+    assert any(r"h_{\mathrm{kv}}" in text for text in latex), "formulas render with the papers' symbols"
     text = "".join(o.get("text", "") for o in outputs)
     assert "421,651,971,833,856" in text  # Llama-3-8B training FLOPs of one 8k sequence
     assert "MFU " in text and "palm: " in text

@@ -9,8 +9,10 @@ and the LaTeX of one expression with the papers' symbol names (`expression`, `sh
     >>> document.show(model, model.training())  # in a notebook
 
 Every formula is sympy's own LaTeX of the engine's expression, printed with the symbol
-table's names (`d`, `h_{kv}`, `d_{ff}`, `s`: formulas/symbols.yaml). Each formula cites
-the references of the library formulas (and the mask) it is built from; the
+table's names (`d`, `h_{kv}`, `d_{ff}`, `s`: formulas/symbols.yaml), multi-letter
+subscripts upright as labels are set (`h_{\\mathrm{kv}}`, `d_{\\mathrm{ff}}`). Each formula
+cites the references of the library formulas (and the mask) it is built from under the
+conventions in force (a kernel's own backward source only under that kernel); the
 bibliography holds exactly the keys cited.
 """
 
@@ -21,6 +23,7 @@ import sympy
 
 from ..expr import to_sympy
 from ..model import collect_in
+from .escape import upright_subscripts
 from .units import decimal
 
 
@@ -30,10 +33,18 @@ from .units import decimal
 PRINT_SETTINGS = {"long_frac_ratio": 8}
 
 
+def latex_names(model):
+    """The symbol table's LaTeX names (`symbol_names` for sympy), multi-letter subscripts
+    upright: `h_{kv}` is printed `h_{\\mathrm{kv}}`."""
+    return {symbol: upright_subscripts(tex) for symbol, tex in model.library.latex_names().items()}
+
+
 def expression(model, expr):
-    """sympy's LaTeX of `expr` with the symbol table's names (and PRINT_SETTINGS): the
-    reference text that every formula in the documents reproduces."""
-    return sympy.latex(to_sympy(expr), symbol_names=model.library.latex_names(), **PRINT_SETTINGS)
+    """sympy's LaTeX of `expr` with the symbol table's names (`latex_names`, and
+    PRINT_SETTINGS): the reference text that every formula in the documents reproduces.
+    A symbol outside the table (sympy prints `d_model` as `d_{model}`) gets an upright
+    subscript too."""
+    return upright_subscripts(sympy.latex(to_sympy(expr), symbol_names=latex_names(model), **PRINT_SETTINGS))
 
 
 class Math:
@@ -104,14 +115,25 @@ def _preset_citation(model):
     return load_presets(model.library.root)[model.conventions.preset].reference
 
 
+def kernel_citation(model, formula):
+    """The source of `formula`'s backward under the attention kernel in force, where it
+    is not the formula's own reference (FlashAttention's recomputing backward), or None."""
+    return dict(formula.backward_references).get(model.conventions.attention_kernel)
+
+
 def component_citations(model, component, preset_citation=None):
-    """The citations behind one component's FLOPs: each counted term's formula, the mask
-    of a position-dependent term, and the preset when FLOPs come from parameters."""
+    """The citations behind one component's FLOPs under the conventions in force: each
+    counted term's formula, the backward's source under the kernel in force (flash:
+    FlashAttention; eager cites none, its backward is 2 x forward), the mask of a
+    position-dependent term, and the preset when FLOPs come from parameters."""
     cites = []
     for term in model.terms:
         if term.kind != component or not term.flops:
             continue
         cites.append(term.formula.reference)
+        kernel = kernel_citation(model, term.formula)
+        if kernel is not None:
+            cites.append(kernel)
         if term.mask is not None:
             cites.append(term.mask.reference)
     if model.conventions.flops_from == "params" and preset_citation is not None:
@@ -157,6 +179,10 @@ def build(model, seq_len=None, batch=None, source=None):
         for term in model.terms:
             if term.kind == name and term.flops:
                 sources.append((name, term.formula.name, term.formula.reference))
+                kernel = kernel_citation(model, term.formula)
+                if kernel is not None:
+                    sources.append((name, f"{term.formula.name}, {model.conventions.attention_kernel} backward",
+                                    kernel))
                 if term.mask is not None:
                     sources.append((name, f"mask {term.mask.name}", term.mask.reference))
     sources = dedupe(sources)

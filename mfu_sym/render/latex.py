@@ -2,14 +2,23 @@
 `standalone` a whole article that pdflatex compiles; and the Chinchilla frontier as an
 align block.
 
-Only standard packages: amsmath, amssymb, booktabs, geometry, url, hyperref (Debian's
-texlive-latex-base and texlive-latex-recommended). Long formulas are broken by
-`tex_lines`; removing its markup gives back sympy's own LaTeX of the engine's expression
-(`document.expression`), which the tests check.
+Only standard packages: amsmath, amssymb, booktabs, geometry, url, float, hyperref
+(Debian's texlive-latex-base and texlive-latex-recommended). In the standalone article
+every table is set where it stands (`[H]`, float.sty), first under its section's heading,
+and a heading starts a new page when too little of the page is left for it and what
+follows (`\\mfusymneedspace`, needspace.sty's rule: that package is not in those two).
+The text of the formula library and the engine has its math set as math and "2x" as
+2$\\times$ (`escape.tex_library_text`); text from model files is escaped as it is.
+Long formulas are broken by `tex_lines`; removing its markup gives back sympy's own LaTeX
+of the engine's expression (`document.expression`), which the tests check.
 """
 
+import functools
+import math
+import re
+
 from .document import authors, dedupe, model_conventions, total_rows
-from .escape import tex_comment, tex_text, tex_text_links, tex_url
+from .escape import tex_comment, tex_library_text, tex_text, tex_text_links, tex_url, upright_subscripts
 from .tex_lines import BREAK, DEFAULT_WIDTH, NUMBER_WIDTH, broken, width
 from .units import decimal
 
@@ -18,10 +27,19 @@ PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath,amssymb}
 \usepackage{booktabs}
 \usepackage{url}
+\usepackage{float}
 \usepackage[hidelinks]{hyperref}
 \setlength{\emergencystretch}{3em}
 \allowdisplaybreaks
+% needspace.sty's \needspace: a new page unless #1 is left on this one
+\makeatletter
+\newcommand{\mfusymneedspace}[1]{\par\penalty-100\begingroup\setlength{\dimen@}{#1}%
+  \dimen@ii\pagegoal\advance\dimen@ii-\pagetotal
+  \ifdim\dimen@>\dimen@ii\ifdim\dimen@ii>\z@\vfil\fi\penalty-\@M\fi\endgroup}
+\makeatother
 """
+# before each heading: the heading, a line and the top of a table or a formula
+NEEDSPACE = r"\mfusymneedspace{10\baselineskip}"
 FRAGMENT_NEEDS = r"\usepackage{amsmath,booktabs,url}"
 
 
@@ -45,13 +63,43 @@ def _align(doc, equations, line_width, with_cites):
 
 
 TABLE_ROWS = 30  # a float taller than a page cannot break: longer tables are continued
+# ... and so are tables whose wrapped rows would take more lines than a page holds with a
+# heading and a caption above (about 50 lines of \small on the 11pt page; kept well under)
+TABLE_LINES = 34
+_CHARS = {r"p{0.2\linewidth}": 16, r"p{0.36\linewidth}": 30, r"p{0.5\linewidth}": 40,
+          r"p{0.7\linewidth}": 58}
 
 
-def _table(spec, header, rows, caption=None, label=None, size=r"\small"):
-    chunks = [rows[i:i + TABLE_ROWS] for i in range(0, len(rows), TABLE_ROWS)] or [[]]
+def _visible(cell):
+    """About the characters a cell shows."""
+    cell = re.sub(r"\\cite(\[[^\]]*\])?\{[^}]*\}", lambda m: "[99, " + (m.group(1) or "") + "]", cell)
+    return len(re.sub(r"\\[A-Za-z]+|[{}$\\]", "", cell))
+
+
+def _row_lines(spec, row):
+    columns = spec.replace("p{", " p{").split()
+    return max([1] + [math.ceil(_visible(cell) / _CHARS[column]) for column, cell in zip(columns, row)
+                      if column in _CHARS])
+
+
+def _chunks(spec, rows):
+    chunks, current, lines = [], [], 0
+    for row in rows:
+        height = _row_lines(spec, row)
+        if current and (len(current) == TABLE_ROWS or lines + height > TABLE_LINES):
+            chunks.append(current)
+            current, lines = [], 0
+        current.append(row)
+        lines += height
+    return chunks + [current]
+
+
+def _table(spec, header, rows, caption=None, label=None, size=r"\small", here=False):
+    """A table (continued in more than one when long); `here`: set where it stands
+    ([H], float.sty), else a float ([htbp])."""
     out = []
-    for n, chunk in enumerate(chunks):
-        lines = [r"\begin{table}[htbp]", r"\centering", size]
+    for n, chunk in enumerate(_chunks(spec, rows)):
+        lines = [r"\begin{table}[%s]" % ("H" if here else "htbp"), r"\centering", size]
         if caption:
             lines.append(r"\caption{%s}" % (caption if n == 0 else caption + " (continued)"))
         if label and n == 0:
@@ -68,18 +116,19 @@ def _table(spec, header, rows, caption=None, label=None, size=r"\small"):
 def _symbol_rows(doc):
     rows = []
     for info, value in doc.symbols:
-        rows.append([f"${info.latex}$", r"\texttt{%s}" % tex_text(info.name),
-                     r"\raggedright " + tex_text(info.description), decimal(value) if value is not None else "---"])
+        rows.append([f"${upright_subscripts(info.latex)}$", r"\texttt{%s}" % tex_text(info.name),
+                     r"\raggedright " + tex_library_text(info.description),
+                     decimal(value) if value is not None else "---"])
     return rows
 
 
 def _convention_rows(doc):
     rows = []
     for key, text in doc.conventions.items():
-        text = tex_text(text)
+        text = tex_library_text(text)
         if key == "preset" and doc.preset_citation is not None:
-            text += r" \cite[%s]{%s}" % (tex_text(doc.preset_citation.where), doc.preset_citation.cite)
-        rows.append([tex_text(key.replace("_", " ")), r"\raggedright " + text])
+            text += " " + _cite_at(doc.preset_citation)
+        rows.append([r"\raggedright " + tex_text(key.replace("_", " ")), r"\raggedright " + text])
     return rows
 
 
@@ -105,30 +154,36 @@ def _bibliography(doc):
     return "\n".join(lines)
 
 
+def _cite_at(citation):
+    """\\cite[where]{key}; `where` in braces, so that a ] in it cannot end the option."""
+    return r"\cite[{%s}]{%s}" % (tex_library_text(citation.where), citation.cite)
+
+
 def _math_number(text):
     return text.replace(",", "{,}")
 
 
-def _blocks(doc, line_width):
+def _blocks(doc, line_width, here=False):
     """The pieces both forms share: two align blocks and the tables."""
     name, slug = tex_text(doc.model.arch.name), doc.slug
     s, b = decimal(doc.run["seq_len"]), decimal(doc.run["batch"])
-    sources = [[tex_text(component), r"\texttt{%s}" % tex_text(formula),
-                r"\raggedright\cite[%s]{%s}" % (tex_text(citation.where), citation.cite)]
+    sources = [[tex_text(component), r"\texttt{%s}" % tex_text(formula), r"\raggedright" + _cite_at(citation)]
                for component, formula, citation in doc.sources]
+    _table_here = functools.partial(_table, here=here)
     return {
         "components": _align(doc, list(doc.components), line_width, True),
         "totals": _align(doc, list(doc.totals), line_width, False),
-        "sources": _table(r"l l p{0.36\linewidth}", ["component", "formula", "source"], sources,
+        "sources": _table_here(r"l l p{0.36\linewidth}", ["component", "formula", "source"], sources,
                           f"{name}: the formula library's entries behind each component", f"tab:{slug}:sources"),
-        "symbols": _table(r"l l p{0.5\linewidth} r", ["symbol", "name", "meaning", "value"], _symbol_rows(doc),
+        "symbols": _table_here(r"l l p{0.5\linewidth} r", ["symbol", "name", "meaning", "value"], _symbol_rows(doc),
                           f"{name}: symbols and their values ($s$ and $b$: the run)", f"tab:{slug}:symbols"),
-        "conventions": _table(r"l p{0.75\linewidth}", ["switch", "in force"], _convention_rows(doc),
+        "conventions": _table_here(r"p{0.2\linewidth} p{0.7\linewidth}", ["switch", "in force"], _convention_rows(doc),
                               f"{name}: counting conventions", f"tab:{slug}:conventions"),
-        "values": _table("l r r r", ["component", "forward", "backward", "parameters"], _value_rows(doc),
-                         f"{name}: exact FLOPs of one step of {b} $\\times$ {s} tokens, and parameters",
+        "values": _table_here("l r r r", ["component", "forward", "backward", "parameters"], _value_rows(doc),
+                         f"{name}: exact FLOPs of one step of ${_math_number(b)} \\times {_math_number(s)}$ tokens, "
+                         "and parameters",
                          f"tab:{slug}:values"),
-        "totals_values": _table("l r r", ["FLOPs", "forward", "training"], total_rows(doc),
+        "totals_values": _table_here("l r r", ["FLOPs", "forward", "training"], total_rows(doc),
                                 f"{name}: exact totals at $s = {_math_number(s)}$, $b = {_math_number(b)}$",
                                 f"tab:{slug}:totals"),
     }
@@ -138,7 +193,7 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
     """The document as LaTeX: a fragment to \\input (align blocks and tables; needs
     amsmath, booktabs and url), or with `standalone` a complete article."""
     model, slug = doc.model, doc.slug
-    blocks = _blocks(doc, line_width)
+    blocks = _blocks(doc, line_width, here=standalone)
     header = [tex_comment(f"mfu-sym latex: {model.arch.name}" + (f" ({doc.source})" if doc.source else "")),
               f"% {model_conventions(doc)}",
               "% Formulas: sympy's LaTeX of the engine's expressions, symbols as in formulas/symbols.yaml."]
@@ -160,23 +215,31 @@ def to_latex(doc, standalone=False, bibliography=True, line_width=DEFAULT_WIDTH)
              + r"FLOPs are %s, under the \texttt{%s} preset (Table~\ref{tab:%s:conventions}). "
              % (tex_text(doc.conventions["counted"]), tex_text(model.conventions.preset), slug)
              + r"Each formula is the engine's exact expression; Table~\ref{tab:%s:symbols} lists the symbols." % slug)
-    components = (r"The forward FLOPs of one sequence of $s$ tokens, per component, with the sources of the "
-                  r"formulas they are built from (Table~\ref{tab:%s:sources}); the backward pass: %s."
-                  % (slug, tex_text(doc.conventions["backward"])))
-    s, b = _math_number(decimal(doc.run["seq_len"])), _math_number(decimal(doc.run["batch"]))
+    components = (r"The forward FLOPs of one sequence of $s$ tokens, per component, each with the sources of the "
+                  r"formulas it is built from (Table~\ref{tab:%s:sources}); the backward pass: %s."
+                  % (slug, tex_library_text(doc.conventions["backward"])))
+    s, b = decimal(doc.run["seq_len"]), decimal(doc.run["batch"])
+    values = r"Values at \texorpdfstring{$s = %s$, $b = %s$}{s = %s, b = %s}" % (
+        _math_number(s), _math_number(b), s, b)
+
+    def section(title, *body):
+        # the heading keeps room for what follows it; a section with tables starts with
+        # one, set where it stands ([H]), so that heading and table share a page
+        return [NEEDSPACE, r"\section{%s}" % title, *body, ""]
+
     parts = header + [
         PREAMBLE.rstrip(),
         r"\title{FLOPs of %s}" % tex_text(model.arch.name), r"\author{mfu-sym}", r"\date{}",
         r"\begin{document}", r"\maketitle", "", intro, "",
-        r"\section{Forward FLOPs of one sequence, by component}", components, blocks["components"], "",
-        r"\section{Totals}",
-        r"Per sequence and per token, collected in the sequence length $s$; $N$ counts the parameters.",
-        blocks["totals"], blocks["sources"], "",
-        r"\section{Symbols and conventions}", blocks["symbols"], blocks["conventions"], "",
-        r"\section{Values at $s = %s$, $b = %s$}" % (s, b),
-        r"Exact integers (per-token figures are averages over the $s$ positions, exact decimals or fractions).",
-        blocks["values"], blocks["totals_values"], r"\clearpage", "",
-        _bibliography(doc), r"\end{document}",
+        *section("Forward FLOPs of one sequence, by component", components, blocks["components"]),
+        *section("Totals", r"Per sequence and per token, collected in the sequence length $s$; "
+                           r"$N$ counts the parameters.", blocks["totals"]),
+        *section("Sources of the formulas", blocks["sources"]),
+        *section("Symbols and conventions", blocks["symbols"], blocks["conventions"]),
+        *section(values, blocks["values"], blocks["totals_values"],
+                 r"Exact integers (per-token figures are averages over the $s$ positions, exact decimals "
+                 r"or fractions)."),
+        r"\clearpage", "", _bibliography(doc), r"\end{document}",
     ]
     return "\n".join(parts) + "\n"
 

@@ -1,7 +1,11 @@
-"""A model's document as Markdown with $...$ math (GitHub, Jupyter, pandoc)."""
+"""A model's document as Markdown with $...$ math (GitHub, Jupyter, pandoc).
+
+The same document as the LaTeX export: formulas with upright multi-letter subscripts, the
+formula library's text with its math as math and "2x" as 2×
+(`escape.md_library_text`), text from model files escaped as it is (`md_text`)."""
 
 from .document import authors, dedupe, model_conventions, short_citation, total_rows
-from .escape import md_text
+from .escape import md_library_text, md_text, upright_subscripts
 from .units import decimal
 
 
@@ -13,7 +17,7 @@ def _cites(doc, citations):
     out = []
     for key, wheres in by_key.items():
         ref = doc.model.library.references[key]
-        out.append(f"[{short_citation(ref)}]({ref.link}), " + ", ".join(md_text(w) for w in dedupe(wheres)))
+        out.append(f"[{short_citation(ref)}]({ref.link}), " + ", ".join(md_library_text(w) for w in dedupe(wheres)))
     return "; ".join(out)
 
 
@@ -22,7 +26,7 @@ def to_markdown(doc):
     model, run = doc.model, doc.run
     s, b = decimal(run["seq_len"]), decimal(run["batch"])
     out = [f"## FLOPs of {md_text(model.arch.name)}", "",
-           f"Counted as {md_text(doc.conventions['counted'])}, under the `{model.conventions.preset}` preset "
+           f"Counted as {md_library_text(doc.conventions['counted'])}, under the `{model.conventions.preset}` preset "
            f"({model_conventions(doc)}). Every formula is the engine's exact expression.", "",
            "### Forward FLOPs of one sequence, by component", "",
            "| component | forward FLOPs of one sequence of $s$ tokens | sources |", "|---|---|---|"]
@@ -32,15 +36,15 @@ def to_markdown(doc):
         out.append(f"| {md_text(e.key)} | ${math}$ | {cites} |")
     out += ["", "### Totals (collected in $s$)", ""]
     for e in doc.totals:
-        out += [f"{md_text(e.meaning[0].upper() + e.meaning[1:])}:", "", f"$${e.lhs} = {e.tex}$$", ""]
+        out += [f"{md_library_text(e.meaning[0].upper() + e.meaning[1:])}:", "", f"$${e.lhs} = {e.tex}$$", ""]
     out += ["### Symbols", "", "| symbol | name | meaning | value |", "|---|---|---|---:|"]
     for info, value in doc.symbols:
-        out.append(f"| ${info.latex}$ | `{info.name}` | {md_text(info.description)} | "
+        out.append(f"| ${upright_subscripts(info.latex)}$ | `{info.name}` | {md_library_text(info.description)} | "
                    f"{decimal(value) if value is not None else '—'} |")
     out += ["", "### Conventions", "", "| switch | in force |", "|---|---|"]
     for key, text in doc.conventions.items():
         extra = f" ({_cites(doc, [doc.preset_citation])})" if key == "preset" and doc.preset_citation else ""
-        out.append(f"| {key.replace('_', ' ')} | {md_text(text)}{extra} |")
+        out.append(f"| {key.replace('_', ' ')} | {md_library_text(text)}{extra} |")
     flops = doc.report["flops"]
     out += ["", f"### Values at s = {s}, b = {b} (exact)", "",
             "| component | forward | backward | parameters |", "|---|---:|---:|---:|"]
