@@ -4,13 +4,12 @@ no exponents. Every command's text is scanned; formula lines (sympy's text), sou
 (links, arXiv ids, commits, dates) and quoted data are left out of the scan."""
 
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from mfu_sym.cli import main
-
-from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 LLAMA = str(EXAMPLES / "llama3_8b.yaml")
