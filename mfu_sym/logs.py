@@ -304,6 +304,7 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
     columns = {"index": np.arange(warmup + 1, len(log.values) + 1), "line": log.lines[warmup:],
                "value": values, "tokens_per_sec": tps, "mfu": mfu, "hfu": hfu}
     summary = {key: summarize(columns[key]) for key in ("mfu", "hfu", "tokens_per_sec")}
+    from .render.units import percent
     found = []
     for key, label, note in (("mfu", "MFU", "the FLOPs are likely double-counted or the peak is wrong"),
                              ("hfu", "HFU", "check the recompute setting and the peak")):
@@ -312,10 +313,10 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
             over &= columns["hfu"] != columns["mfu"]
         if over.any():
             first = int(np.argmax(over))
-            found.append(f"{int(over.sum())} of {len(values)} steps have {label} above 100% (first: line "
-                            f"{int(columns['line'][first])}, {columns[key][first]:.1%}): {note}")
+            found.append(f"{int(over.sum()):,} of {len(values):,} steps have {label} above 100% (first: line "
+                            f"{int(columns['line'][first])}, {percent(columns[key][first])}): {note}")
     if summary["mfu"]["median"] < IMPLAUSIBLY_LOW:
-        found.append(f"median MFU {summary['mfu']['median']:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check "
+        found.append(f"median MFU {percent(summary['mfu']['median'])} is below {IMPLAUSIBLY_LOW:.0%}: check "
                         f"that the column holds what --log-kind says (global or per-device tokens/s, or seconds "
                         f"per step) and --gpus")
     if log.skipped:

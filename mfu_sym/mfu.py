@@ -117,15 +117,16 @@ def warnings_for(peak, mfu=None, hfu=None):
 def result_warnings(mfu=None, hfu=None):
     """(kind, text) of each warning about an MFU / HFU value: "mfu-high", "hfu-high",
     "mfu-low"."""
+    from .render.units import percent
     out = []
     if mfu is not None and mfu > 1:
-        out.append(("mfu-high", f"MFU {mfu:.1%} exceeds 100%: the FLOPs are likely double-counted (e.g. a "
+        out.append(("mfu-high", f"MFU {percent(mfu)} exceeds 100%: the FLOPs are likely double-counted (e.g. a "
                                 f"per-device token rate multiplied by all devices, or --gpus too small) or "
                                 f"the peak is wrong"))
     if hfu is not None and hfu > 1 and (mfu is None or hfu != mfu):
-        out.append(("hfu-high", f"HFU {hfu:.1%} exceeds 100%: check the recompute setting and the peak"))
+        out.append(("hfu-high", f"HFU {percent(hfu)} exceeds 100%: check the recompute setting and the peak"))
     if mfu is not None and 0 < mfu < IMPLAUSIBLY_LOW:
-        out.append(("mfu-low", f"MFU {mfu:.3%} is below {IMPLAUSIBLY_LOW:.0%}: check that the throughput is "
+        out.append(("mfu-low", f"MFU {percent(mfu)} is below {IMPLAUSIBLY_LOW:.0%}: check that the throughput is "
                                f"global (all devices) and counts tokens, not sequences"))
     return out
 
@@ -390,4 +391,4 @@ class MFUMeter:
     def __repr__(self):
         last = "none" if self.last is None else f"{self.last:.2%}"
         return (f"MFUMeter({self.peak.device.key} x {self.gpus}, {self.peak.dtype} {self.peak.kind}, "
-                f"seq_len {self.seq_len}, last {last})")
+                f"seq_len {self.seq_len:,}, last {last})")

@@ -65,6 +65,7 @@ def choose_peak(hardware, dtype="bf16", sparse=False, registry=None):
 
 def peak_warnings(peak):
     """Plain-language warnings about the dtype / peak pairing alone (a PeakChoice)."""
+    from .render.units import significant
     out = []
     name = peak.device.name
     if peak.sparse:
@@ -75,7 +76,7 @@ def peak_warnings(peak):
     if fmt.low_precision:
         usual = peak.device.dtype_table.reference_dtype().name
         reference = next((p for p in peak.device.peaks if p.dtype == usual), None)
-        ratio = (f", {peak.flops / reference.flops(peak.sparse):g}x the {usual} peak"
+        ratio = (f", {significant(peak.flops / reference.flops(peak.sparse))} x the {usual} peak"
                  if reference is not None and (reference.has_sparse or not peak.sparse) else "")
         out.append(f"the {peak.dtype} peak ({peak.tflops:,g} {peak.unit}{ratio}) is not the usual "
                    f"denominator: published MFU divides by the {usual} dense peak "

@@ -332,7 +332,7 @@ def test_unknown_name_without_a_close_match_still_lists_choices():
 @pytest.mark.parametrize("name, candidates", [
     ("h100-", ["h100-nvl", "h100-pcie", "h100-sxm"]),
     ("mi3", ["mi300x", "mi325x", "mi355x"]),
-    ("tpu-v5", ["tpu-v5e", "tpu-v5p"]),
+    ("tpu-v", ["tpu-v4", "tpu-v5e", "tpu-v5p", "tpu-v6e", "tpu7x"]),  # "TPU v5" is what JAX calls a v5p
 ])
 def test_ambiguous_name_lists_the_candidates(name, candidates):
     with pytest.raises(HardwareError, match="ambiguous accelerator") as err:

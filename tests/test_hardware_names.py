@@ -58,6 +58,18 @@ REPORTED = [
     ("AMD Instinct MI250X/MI250", "mi250x"),
     ("AMD Instinct MI325X", "mi325x"),
     ("AMD Instinct MI350X", "mi350x"),
+    # jax.devices()[0].device_kind (jax-ml/jax jax/_src/pallas/mosaic/tpu_info.py,
+    # chip_version_from_device_kind) and habana_frameworks' torch.hpu.get_device_name()
+    # (intel/neural-compressor test_hpu_utils.py)
+    ("TPU v4", "tpu-v4"),
+    ("TPU v5 lite", "tpu-v5e"),
+    ("TPU v5e", "tpu-v5e"),
+    ("TPU v5", "tpu-v5p"),                     # not v5e: "TPU v5 lite" is the e
+    ("TPU v5p", "tpu-v5p"),
+    ("TPU v6 lite", "tpu-v6e"),
+    ("TPU v6e", "tpu-v6e"),
+    ("TPU7x", "tpu7x"),
+    ("GAUDI3", "gaudi3"),
     ("AMD Instinct MI355X", "mi355x"),
 ]
 

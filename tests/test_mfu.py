@@ -196,8 +196,8 @@ def test_sparse_doubles_the_peak_and_says_so(example):
 
 
 @pytest.mark.parametrize("hardware, dtype, sparse, phrase", [
-    ("b200", "fp8", False, "the fp8 peak (4,500 TFLOP/s, 2x the bf16 peak)"),
-    ("b200", "fp4", False, "the fp4 peak (9,000 TFLOP/s, 4x the bf16 peak)"),
+    ("b200", "fp8", False, "the fp8 peak (4,500 TFLOP/s, 2 x the bf16 peak)"),
+    ("b200", "fp4", False, "the fp4 peak (9,000 TFLOP/s, 4 x the bf16 peak)"),
     ("h100", "int8", False, "integer operations"),
     ("h100", "fp32", False, "non-tensor (vector) rate"),
     ("h100", "bf16", True, "2:4-SPARSE"),

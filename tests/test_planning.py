@@ -74,8 +74,8 @@ def test_budget_text(example):
                  "--gpus", 16384, "--mfu", 0.4)
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "15,600,000,000,000" in out and "(3.799e+25)" in out
-    assert "at MFU 40.0% on 16,384 x NVIDIA H100 SXM5 80GB (bf16 dense, 989 TFLOP/s each" in out
+    assert "15,600,000,000,000" in out and "(37.99 YFLOP)" in out
+    assert "at MFU 40.00% on 16,384 x NVIDIA H100 SXM5 80GB (bf16 dense, 989 TFLOP/s each" in out
     assert "device-hours" in out and "mask: causal" in out
 
 

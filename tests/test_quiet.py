@@ -32,7 +32,7 @@ def test_mfu_quiet_one_throughput():
     data = run_json("mfu", *BASE, "--tokens-per-sec", 60000)
     line = one_line(run("mfu", *BASE, "--tokens-per-sec", 60000, "--quiet"))
     expected = (f"{data['model']}, seq_len {data['run']['seq_len']:,}, preset {data['conventions']['preset']}: "
-                f"MFU {data['mfu'] * 100:.1f}% (HFU {data['hfu'] * 100:.1f}%)")
+                f"MFU {data['mfu'] * 100:.2f}% (HFU {data['hfu'] * 100:.2f}%)")
     assert line == expected
     assert line.startswith("Llama-3-8B, seq_len 8,192, preset exact: MFU ")
     assert run("mfu", *BASE, "--tokens-per-sec", 60000, "-q").stdout.strip() == expected
@@ -44,8 +44,8 @@ def test_mfu_quiet_log(tmp_path):
     data = run_json("mfu", *BASE, "--log", path, "--log-column", "tps", "--warmup", 1)
     line = one_line(run("mfu", *BASE, "--log", path, "--log-column", "tps", "--warmup", 1, "--quiet"))
     summary = data["summary"]
-    assert line == (f"Llama-3-8B, seq_len 8,192, preset exact: median MFU {summary['mfu']['median'] * 100:.1f}% "
-                    f"(HFU {summary['hfu']['median'] * 100:.1f}%) over 4 steps")
+    assert line == (f"Llama-3-8B, seq_len 8,192, preset exact: median MFU {summary['mfu']['median'] * 100:.2f}% "
+                    f"(HFU {summary['hfu']['median'] * 100:.2f}%) over 4 steps")
 
 
 def test_mfu_quiet_keeps_warnings_on_stderr():
@@ -73,7 +73,7 @@ def test_derive_quiet():
     assert line == (f"Llama-3-8B, seq_len 8,192, preset exact: training FLOPs {grouped(token)} per token "
                     f"({flops(token)}), {grouped(step)} per step of batch 1 ({flops(step)})")
     assert line == ("Llama-3-8B, seq_len 8,192, preset exact: training FLOPs 51,471,187,968 per token "
-                    "(51.471 GFLOP), 421,651,971,833,856 per step of batch 1 (421.652 TFLOP)")
+                    "(51.47 GFLOP), 421,651,971,833,856 per step of batch 1 (421.7 TFLOP)")
 
 
 @pytest.mark.parametrize("fmt", ["json", "markdown"])

@@ -17,7 +17,7 @@ def listing(registry):
               + f"{'memory':>11}{'bandwidth':>13}   aliases")
     lines = [header]
     for d in registry:
-        memory = f"{d.memory.value:g} {d.memory.unit}"
+        memory = f"{d.memory.value:,g} {d.memory.unit}"
         lines.append(f"{d.key:<15}{d.name:<46}" + "".join(f"{_dense(d, t):>12}" for t in LIST_DTYPES)
                      + f"{memory:>11}{d.bandwidth.value:>8,g} GB/s   {', '.join(d.aliases)}")
     lines += ["",
@@ -44,7 +44,7 @@ def show(d):
         lines.append(f"    {p.dtype:<15}{tflops(p.dense_tflops, unit):<34}{sparse:<31}{_cited(p)}")
         if p.detail:
             lines.append(f"    {'':<15}{p.detail}")
-    memory = f"{d.memory.value:g} {d.memory.unit}" + (f" {d.memory.label}" if d.memory.label else "")
+    memory = f"{d.memory.value:,g} {d.memory.unit}" + (f" {d.memory.label}" if d.memory.label else "")
     lines += ["",
               f"  {'memory':<15}{memory}  {_cited(d.memory)}",
               f"  {'bandwidth':<15}{d.bandwidth.value:,g} GB/s  {_cited(d.bandwidth)}"]

@@ -2,7 +2,7 @@
 
 from .escape import printable
 from .units import flops as si_flops
-from .units import grouped, nbytes, rounded, seconds
+from .units import grouped, nbytes, percent, seconds, significant
 
 
 def infer(r, inference, source=None):
@@ -48,7 +48,7 @@ def infer(r, inference, source=None):
               f"    = {f['decode_step_flops']}",
               f"  {'bytes':<{w}}{grouped(dec['bytes']):>22}  = weights read {grouped(dec['bytes_weights'])} "
               f"+ KV cache read {grouped(dec['bytes_kv'])}",
-              f"  {'arithmetic intensity':<{w}}{float(dec['arithmetic_intensity']):>22.4g}  FLOP/byte"]
+              f"  {'arithmetic intensity':<{w}}{significant(dec['arithmetic_intensity']):>22}  FLOP/byte"]
     if "experts_touched" in dec:
         e = dec["experts_touched"]
         how = ("expected distinct experts per MoE layer under uniform top-k routing, E(1 - (1 - k/E)^b)"
@@ -56,7 +56,7 @@ def infer(r, inference, source=None):
         if e["assumption"] == "expected" and model.arch.size("n_zero_experts"):  # blocks/moeb.py
             how = ("expected distinct real experts per MoE layer as zero_expert_routing routes the pool "
                    "(zero-computation experts read no weights)")
-        lines.append(f"  {'experts read':<{w}}{float(e['per_moe_layer']):>22.4g}  of {e['n_experts']} "
+        lines.append(f"  {'experts read':<{w}}{significant(e['per_moe_layer']):>22}  of {e['n_experts']} "
                      f"a layer: {how}; between {e['min']} and {e['max']}")
     mixers = {group.mixer for group in model.arch.layers}
     if "mla" in mixers:
@@ -99,17 +99,17 @@ def _roofline(r, w):
     b = r["run"]["batch"]
     rows = [("decode step", roof["decode_step"]), ("prefill", roof["prefill"])]
     lines = [f"Roofline on {hw['gpus']:,} x {hw['name']}: {hw['peak_dtype']} dense "
-             f"{rounded(hw['peak_flops_per_sec'] / 1e12)} TFLOP/s, {rounded(hw['bandwidth_bytes_per_sec'] / 1e9)} GB/s "
-             f"(ridge point {roof['ridge_point']:,.1f} FLOP/byte)",
+             f"{significant(hw['peak_flops_per_sec'] / 1e12)} TFLOP/s, {significant(hw['bandwidth_bytes_per_sec'] / 1e9)} GB/s "
+             f"(ridge point {significant(roof['ridge_point'])} FLOP/byte)",
              f"  {'':<14}{'compute >=':>14}{'memory >=':>14}{'FLOP/byte':>12}   bound     ceiling"]
     for label, row in rows:
-        ceiling = f"{row['tokens_per_sec']:,.1f} tokens/s"
+        ceiling = f"{significant(row['tokens_per_sec'])} tokens/s"
         if label == "decode step":
-            ceiling += f" (batch {b:,}; {row['tokens_per_sec_per_sequence']:,.1f} per sequence)"
+            ceiling += f" (batch {b:,}; {significant(row['tokens_per_sec_per_sequence'])} per sequence)"
         else:
             ceiling += f" (time to first token >= {seconds(row['time_s'])})"
         lines.append(f"  {label:<14}{seconds(row['compute_s']):>14}{seconds(row['memory_s']):>14}"
-                     f"{row['arithmetic_intensity']:>12.4g}   {row['bound'] + '-bound':<14} {ceiling}")
+                     f"{significant(row['arithmetic_intensity']):>12}   {row['bound'] + '-bound':<14} {ceiling}")
     need = r["weights_bytes"] + r["kv_cache_bytes"]
     lines.append(f"  weights + KV cache {nbytes(need)} of {nbytes(hw['memory_bytes'])}: "
                  + ("fits" if roof["fits"] else "does NOT fit"))
@@ -123,16 +123,16 @@ def _roofline(r, w):
                      "weights + KV cache")
         for row in sweep["rows"]:
             lines.append(f"  {row['batch']:>10,}{seconds(row['compute_s']):>14}{seconds(row['memory_s']):>14}   "
-                         f"{row['bound'] + '-bound':<15}{row['tokens_per_sec']:>14,.1f} tokens/s  "
+                         f"{row['bound'] + '-bound':<15}{significant(row['tokens_per_sec']):>14} tokens/s  "
                          + ("fit" if row["fits"] else "do NOT fit"))
     if "measured" in r:
         m = r["measured"]
-        lines.append(f"Measured decode: {m['decode_tokens_per_sec']:,.6g} tokens/s "
+        lines.append(f"Measured decode: {significant(m['decode_tokens_per_sec'])} tokens/s "
                      f"({seconds(m['step_time_s'])} a step)")
-        lines.append(f"  {'MBU':<{w}}{m['mbu']:>10.2%}  ({m['achieved_bandwidth_bytes_per_sec'] / 1e9:,.1f} GB/s "
-                     f"of {hw['bandwidth_bytes_per_sec'] / 1e9:,.1f} GB/s; Agarwal et al. 2023)")
-        lines.append(f"  {'decode MFU':<{w}}{m['mfu']:>10.2%}  ({m['achieved_flops_per_sec'] / 1e12:,.4g} TFLOP/s "
-                     f"of {hw['peak_flops_per_sec'] / 1e12:,.4g})")
+        lines.append(f"  {'MBU':<{w}}{percent(m['mbu']):>10}  ({significant(m['achieved_bandwidth_bytes_per_sec'] / 1e9)} GB/s "
+                     f"of {significant(hw['bandwidth_bytes_per_sec'] / 1e9)} GB/s; Agarwal et al. 2023)")
+        lines.append(f"  {'decode MFU':<{w}}{percent(m['mfu']):>10}  ({significant(m['achieved_flops_per_sec'] / 1e12)} TFLOP/s "
+                     f"of {significant(hw['peak_flops_per_sec'] / 1e12)})")
     lines.append("")
     return lines
 
@@ -153,6 +153,6 @@ def _speculative(r, w):
              f"  not counted: {'; '.join(spec['not_counted'])}"]
     if "roofline" in r:
         row = r["roofline"]["speculative_step"]
-        lines.append(f"  {'roofline':<{w}}{row['bound'] + '-bound':>22}  {row['tokens_per_sec']:,.1f} tokens/s "
-                     f"({row['speedup_over_decode']:.3g} x a plain decode step)")
+        lines.append(f"  {'roofline':<{w}}{row['bound'] + '-bound':>22}  {significant(row['tokens_per_sec'])} tokens/s "
+                     f"({significant(row['speedup_over_decode'])} x a plain decode step)")
     return lines + [""]

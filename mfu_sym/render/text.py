@@ -3,7 +3,7 @@
 from .escape import printable
 from .json import PARAM_KEYS, preset_rows
 from .units import flops as si_flops
-from .units import grouped
+from .units import grouped, percent, si, significant
 
 
 # ------------------------------------------------------------------ derive
@@ -45,7 +45,7 @@ def derive(model, report, source=None):
                      "experts; FLOPs and MFU use active, never total, parameters)")
     lines += _extras(report)
     lines += ["",
-              f"FLOPs by component, one step of batch {run['batch']} x seq_len {run['seq_len']} "
+              f"FLOPs by component, one step of batch {int(run['batch']):,} x seq_len {int(run['seq_len']):,} "
               f"= {int(run['tokens']):,} {'real ' if 'documents' in report else ''}tokens",
               "  formulas: forward FLOPs of one sequence, in the model's symbols"
               + ("; a pack costs them summed over its documents (seq_len = a document's length)"
@@ -61,7 +61,7 @@ def derive(model, report, source=None):
     rows = [("per token", flops["per_token"]["forward"], flops["per_token"]["training"]),
             ("per pack" if "documents" in report else "per sequence", flops["per_sequence"]["forward"],
              flops["per_sequence"]["training"]),
-            (f"per step (batch {run['batch']})", flops["forward"], flops["training"])]
+            (f"per step (batch {int(run['batch']):,})", flops["forward"], flops["training"])]
     lines.append(f"  {'':<22}{'forward':>28}{'training (fwd+bwd)':>30}")
     for label, fwd, train in rows:
         lines.append(f"  {label:<22}{grouped(fwd):>28} {grouped(train):>29}   ({si_flops(train)})")
@@ -140,7 +140,7 @@ def _documents(docs):
         lines.append(f"  attention core per token, closed form in the distribution's parameters: "
                      f"{docs['per_token_forward']['attention_core']}")
     if "mass_above_seq_len" in docs:
-        lines.append(f"  share of the distribution above seq_len (left out): {float(docs['mass_above_seq_len']):.3g}")
+        lines.append(f"  share of the distribution above seq_len (left out): {percent(docs['mass_above_seq_len'])}")
     if docs["padding_per_pack"]:
         pad = docs["padding_flops"]
         lines.append(f"  padding, if it runs as one more document (hardware FLOPs, not model FLOPs): forward "
@@ -150,8 +150,13 @@ def _documents(docs):
 
 # ------------------------------------------------------------------ analyze, reconcile
 
+def _exact_root(value):
+    """A crossover length: grouped when it is a whole number, else sympy's text."""
+    return f"{int(value):,}" if isinstance(value, int) or getattr(value, "is_Integer", False) else value
+
+
 def analyze(r):
-    s = r["run"]["seq_len"]
+    s = f"{int(r['run']['seq_len']):,}"
     lines = [f"{r['model']}  (preset {r['conventions']['preset']}, mask {r['conventions']['mask']})",
              f"training FLOPs of one sequence, F(s) = {r['training_per_sequence']['symbolic']}",
              f"  F({s}) = {grouped(r['training_per_sequence']['value'])}",
@@ -162,12 +167,12 @@ def analyze(r):
              f" exact marginal token F(s+1) - F(s): {grouped(r['marginal_token']['value'])}",
              "crossover seq_len, attention core = MLP (training FLOPs):"]
     for mask, root in r["crossover_seq_len"]["attention_core_vs_mlp"].items():
-        lines.append(f"  {mask:<7}" + (f"s = {root['exact']}  (~{root['approx']:,.1f})" if root else "never"))
+        lines.append(f"  {mask:<7}" + (f"s = {_exact_root(root['exact'])}  (~{significant(root['approx'])})" if root else "never"))
     names = sorted({name for shares in r["shares"].values() for name in shares})
     lines.append("share of training FLOPs by component:")
     lines.append("  " + f"{'seq_len':>9}" + "".join(f"{n[:14]:>16}" for n in names))
     for length, shares in r["shares"].items():
-        lines.append("  " + f"{length:>9}" + "".join(f"{shares.get(n, 0):>16.1%}" for n in names))
+        lines.append("  " + f"{int(length):>9,}" + "".join(f"{percent(shares.get(n, 0)):>16}" for n in names))
     a = r["asymptotic"]
     lines.append(f"large s: F(s) ~ {a['leading_term']}  ({a['meaning']})")
     return "\n".join(lines)
@@ -176,19 +181,19 @@ def analyze(r):
 def reconcile(result):
     base, other = result["base"], result["against"]
     lines = [f"{result['model']}: {base['preset']} minus {other['preset']} "
-             f"(training FLOPs, batch {result['run']['batch']} x seq_len {result['run']['seq_len']})",
+             f"(training FLOPs, batch {int(result['run']['batch']):,} x seq_len {int(result['run']['seq_len']):,})",
              f"  {base['preset']:<16}{grouped(base['training']):>32}",
              f"  {other['preset']:<16}{grouped(other['training']):>32}",
-             f"  ratio {base['preset']} / {other['preset']}: {result['ratio']:.6f}",
+             f"  ratio {base['preset']} / {other['preset']}: {significant(result['ratio'])}",
              f"  residual per sequence = {result['residual']}",
              "  by component (residual per sequence; value per step; share of the base total):"]
     for name, row in result["components"].items():
-        lines.append(f"    {name:<22}{grouped(row['value']):>30}  {row['relative_to_base']:+.3%}")
+        lines.append(f"    {name:<22}{grouped(row['value']):>30}  {percent(row['relative_to_base'], sign=True)}")
         lines.append(f"      = {row['residual']}")
     if result.get("terms"):
         lines.append("  by term (training FLOPs per step: difference, then each side):")
         for name, row in result["terms"].items():
-            lines.append(f"    {name:<30}{grouped(row['value']):>26}  {row['relative_to_base']:+.3%}   "
+            lines.append(f"    {name:<30}{grouped(row['value']):>26}  {percent(row['relative_to_base'], sign=True)}   "
                          f"({grouped(row['base'])} vs {grouped(row['against'])})")
     if result.get("differences"):
         lines.append("  why: the conventions differ on")
@@ -245,14 +250,14 @@ def chinchilla(frontier, chosen, results):
              f"  {'minimum':<15}d2L/dN2 at N_opt = {d(frontier.curvature)} > 0"]
     if results:
         compute = next(iter(results.values()))["compute"]
-        lines += ["", f"compute C = {float(compute):.4g} FLOPs",
+        lines += ["", f"compute C = {si(compute, 'FLOP')}",
                   f"  {'fit':<15}{'E':>7}{'A':>9}{'B':>9}{'alpha':>8}{'beta':>8}{'a':>8}{'b':>8}"
                   f"{'N_opt':>12}{'D_opt':>12}{'D/N':>8}{'loss':>8}"]
         for fit in chosen:
             r = results[fit.key]
             lines.append(f"  {fit.key:<15}{fit.E:>7g}{fit.A:>9g}{fit.B:>9g}{fit.alpha:>8g}{fit.beta:>8g}"
-                         f"{r['a']:>8.4f}{r['b']:>8.4f}{r['n_opt']:>12.4g}{r['d_opt']:>12.4g}"
-                         f"{r['tokens_per_param']:>8.1f}{r['loss']:>8.4f}")
+                         f"{significant(r['a']):>8}{significant(r['b']):>8}{si(r['n_opt']):>12}{si(r['d_opt']):>12}"
+                         f"{significant(r['tokens_per_param']):>8}{significant(r['loss']):>8}")
     lines += ["", "fits (formulas/scaling_laws.yaml)"]
     for fit in chosen:
         lines.append(f"  {fit.key:<15}{fit.name}: {fit.cite()}")

@@ -3,7 +3,7 @@ log), budget and memory."""
 
 from .escape import printable
 from .units import flops as si_flops
-from .units import grouped, tflops
+from .units import grouped, nbytes, percent, seconds, si, significant, tflops
 
 
 def _rate(flops):
@@ -41,13 +41,13 @@ def _quiet_head(result):
 
 def quiet_measurement(m):
     """`mfu --quiet` at one throughput: one line."""
-    return f"{_quiet_head(m)}: MFU {m.mfu:.1%} (HFU {m.hfu:.1%})"
+    return f"{_quiet_head(m)}: MFU {percent(m.mfu)} (HFU {percent(m.hfu)})"
 
 
 def quiet_log_series(s):
     """`mfu --log --quiet`: one line, the median over the steps used."""
-    return (f"{_quiet_head(s)}: median MFU {s.summary['mfu']['median']:.1%} "
-            f"(HFU {s.summary['hfu']['median']:.1%}) over {len(s.columns['mfu']):,} steps")
+    return (f"{_quiet_head(s)}: median MFU {percent(s.summary['mfu']['median'])} "
+            f"(HFU {percent(s.summary['hfu']['median'])}) over {len(s.columns['mfu']):,} steps")
 
 
 def _flops_lines(result, conventions):
@@ -65,26 +65,26 @@ def measurement(m, source):
     lines += _peak_lines(m.peak, m.devices)
     run = f"seq_len {m.seq_len:,}"
     if m.step_time is not None:
-        run += f", batch {m.batch:,} sequences in {m.step_time:g} s per step"
+        run += f", batch {m.batch:,} sequences in {seconds(m.step_time)} per step"
     elif m.batch is not None:
         tokens = m.documents["tokens_per_pack"] if m.documents else m.seq_len
-        run += f", batch {m.batch:,} ({m.batch * tokens / m.tokens_per_sec:.4g} s per step)"
+        run += f", batch {m.batch:,} ({seconds(m.batch * tokens / m.tokens_per_sec)} per step)"
     lines += [f"  {'run':<17}{run}"] + _documents_lines(m.documents) + _vision_lines(m.vision, m.seq_len)
     if getattr(m, "given", None) == "tokens_per_sec_per_device":
-        lines += [f"  {'throughput':<17}{m.tokens_per_sec_per_device_given:,.6g} tokens/s per device (given), "
-                  f"{m.tokens_per_sec:,.6g} in total (x {m.devices:,} devices)"]
+        lines += [f"  {'throughput':<17}{significant(m.tokens_per_sec_per_device_given)} tokens/s per device (given), "
+                  f"{significant(m.tokens_per_sec)} in total (x {m.devices:,} devices)"]
     else:
-        lines += [f"  {'throughput':<17}{m.tokens_per_sec:,.6g} tokens/s in total"
+        lines += [f"  {'throughput':<17}{significant(m.tokens_per_sec)} tokens/s in total"
                   + (" (given)" if getattr(m, "given", None) == "tokens_per_sec" else "")
-                  + f", {m.tokens_per_sec / m.devices:,.6g} per device"]
+                  + f", {significant(m.tokens_per_sec / m.devices)} per device"]
     lines += _flops_lines(m, m.conventions)
     lines += [f"  {'achieved':<17}{_rate(total)} in total, {_rate(each)} per device",
-              f"  {'MFU':<17}{m.mfu:.2%}"]
+              f"  {'MFU':<17}{percent(m.mfu)}"]
     if m.hfu_note is None:
         hw_total, hw_each = m.achieved_hardware_flops
-        lines.append(f"  {'HFU':<17}{m.hfu:.2%}  (hardware FLOPs {_rate(hw_each)} per device)")
+        lines.append(f"  {'HFU':<17}{percent(m.hfu)}  (hardware FLOPs {_rate(hw_each)} per device)")
     else:
-        lines.append(f"  {'HFU':<17}{m.hfu:.2%}  ({m.hfu_note.removeprefix('HFU ')})")
+        lines.append(f"  {'HFU':<17}{percent(m.hfu)}  ({m.hfu_note.removeprefix('HFU ')})")
     return "\n".join(lines)
 
 
@@ -128,25 +128,25 @@ def log_series(s, source, per_step=False):
               + (f"; skipped (no value): {log.skipped:,}" if log.skipped else "")]
     lines += _flops_lines(s, s.conventions)
     lines += ["", f"  {'':<16}{'median':>10}{'p10':>10}{'p90':>10}{'mean':>10}{'min':>10}{'max':>10}"]
-    for key, label, form in (("mfu", "MFU", "{:.2%}"), ("hfu", "HFU", "{:.2%}"),
-                             ("tokens_per_sec", "tokens/s", "{:,.0f}")):
+    for key, label, form in (("mfu", "MFU", percent), ("hfu", "HFU", percent),
+                             ("tokens_per_sec", "tokens/s", significant)):
         row = s.summary[key]
-        lines.append(f"  {label:<16}" + "".join(f"{form.format(row[k]):>10}"
+        lines.append(f"  {label:<16}" + "".join(f"{form(row[k]):>10}"
                                                 for k in ("median", "p10", "p90", "mean", "min", "max")))
     if s.hfu_note is not None:
         lines.append(f"  {s.hfu_note}")
     if per_step:
         lines += ["", f"  {'step':>8}{'line':>8}{'value':>14}{'tokens/s':>14}{'MFU':>9}{'HFU':>9}"]
         for step in s.steps:
-            lines.append(f"  {step['index']:>8}{step['line']:>8}{step['value']:>14.6g}"
-                         f"{step['tokens_per_sec']:>14,.0f}{step['mfu']:>9.2%}{step['hfu']:>9.2%}")
+            lines.append(f"  {step['index']:>8}{step['line']:>8}{significant(step['value']):>14}"
+                         f"{significant(step['tokens_per_sec']):>14}{percent(step['mfu']):>9}{percent(step['hfu']):>9}")
     return "\n".join(lines)
 
 
 # ------------------------------------------------------------------ budget
 
-def _big(value):
-    return f"{grouped(value)}  ({float(value):.4g})"
+def _big(value, unit="FLOP"):
+    return f"{grouped(value)}  ({si(value, unit)})"
 
 
 def budget(p, source):
@@ -162,7 +162,7 @@ def budget(p, source):
         lines += [f"  {'FLOP budget':<17}{_big(p.target_flops)}",
                   f"  {'FLOPs per step':<17}{_big(p.flops_per_step)}",
                   f"  {'steps':<17}{int(p.steps):,}  (ceil(budget / FLOPs per step))"]
-    lines.append(f"  {'tokens':<17}{_big(p.tokens)}")
+    lines.append(f"  {'tokens':<17}{_big(p.tokens, ' tokens')}")
     if p.target_flops is None and p.steps is not None:
         lines.append(f"  {'steps':<17}{int(p.steps):,}  (ceil(tokens / (batch x "
                      + ("real tokens a sequence)))" if p.documents else "seq_len)))"))
@@ -170,14 +170,15 @@ def budget(p, source):
                  + ("  (whole steps)" if p.target_flops is not None else ""))
     ratio = float(p.flops / p.six_nd)
     lines.append(f"  {'6ND':<17}{_big(p.six_nd)}  with N = {grouped(p.params_total)} total parameters; "
-                 f"the count above is {ratio:.4f} x 6ND")
+                 f"the count above is {significant(ratio)} x 6ND")
     if p.peak is not None:
-        seconds = p.seconds
-        lines += [f"  {'time':<17}at MFU {p.mfu:.1%} on {p.devices:,} x {p.peak.device.name} "
-                  f"({p.peak.dtype} {p.peak.kind}, {p.peak.tflops:,g} {p.peak.unit} each, "
+        wall = p.seconds
+        lines += [f"  {'time':<17}at MFU {percent(p.mfu)} on {p.devices:,} x {p.peak.device.name} "
+                  f"({p.peak.dtype} {p.peak.kind}, {tflops(p.peak.tflops, p.peak.unit)} each, "
                   f"source: {', '.join(s.key for s in p.peak.sources)})",
-                  f"  {'':<17}{seconds:,.4g} s = {seconds / 3600:,.4g} hours = {seconds / 86400:,.4g} days",
-                  f"  {'device-hours':<17}{p.device_hours:,.4g}"]
+                  f"  {'':<17}{significant(wall)} s = {significant(wall / 3600)} hours = "
+                  f"{significant(wall / 86400)} days",
+                  f"  {'device-hours':<17}{significant(p.device_hours)}"]
     return "\n".join(lines)
 
 
@@ -203,9 +204,9 @@ def memory(r, source=None):
             lines.append(f"  {name:<13}{'not modelled':>22}{'':>11}   (see below)")
             continue
         value = r["bytes"][name]
-        lines.append(f"  {name:<13}{grouped(value):>22}{float(value) / 1e9:>11.3f}   {r['formulas'][name]}")
+        lines.append(f"  {name:<13}{grouped(value):>22}{significant(float(value) / 1e9):>11}   {r['formulas'][name]}")
     total = r["bytes"]["total"]
-    lines.append(f"  {'total':<13}{grouped(total):>22}{float(total) / 1e9:>11.3f}"
+    lines.append(f"  {'total':<13}{grouped(total):>22}{significant(float(total) / 1e9):>11}"
                  + ("   (at least: no activations)" if "activations_not_modelled" in r else ""))
     if "activations_not_modelled" in r:
         lines.append(f"  activations not modelled for {r['activations_not_modelled']}")
@@ -220,7 +221,7 @@ def memory(r, source=None):
         verdict = "fits" if d["fits"] else "does NOT fit"
         if "activations_not_modelled" in r and d["fits"]:
             verdict = "fits before activations (not modelled)"
-        lines.append(f"  on {d['name']} ({d['memory_bytes'] / 1e9:,.1f} GB): {d['fraction_used']:.1%} of its memory, "
+        lines.append(f"  on {d['name']} ({nbytes(d['memory_bytes'])}): {percent(d['fraction_used'])} of its memory, "
                      f"{verdict}")
     lines += ["", "Sources"]
     lines += [f"  {k:<28}{v}" for k, v in r["references"].items()]

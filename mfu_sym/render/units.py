@@ -1,19 +1,25 @@
-"""The one number formatter: every figure mfu-sym prints goes through here.
+"""The one number formatter: every figure mfu-sym prints goes through here, in one style.
 
-- exact numbers: `grouped` (1,234,567; a fraction as p/q with its value), `decimal`
-  (a fraction with a terminating decimal written out exactly), `exact` (JSON: int or
-  "p/q");
-- measured or derived floats: `si` (the largest SI prefix reached: FLOPs, bytes,
-  seconds; `prefix` gives the scale alone, for a plot's axis), `rounded` (whole above 100, four digits below), `tflops` (a peak as
-  hardware.yaml gives it, with PFLOP/s beside it).
+- An exact count (FLOPs, parameters, bytes, tokens, lengths, steps) is written in full,
+  grouped by thousands: 8,192. A fraction keeps its exact form with its value beside it:
+  7/2 (~3.5) (`grouped`); `decimal` writes a terminating fraction out exactly; `exact`
+  gives JSON's int or "p/q".
+- A measured or derived quantity (a float: a rate, a time, a ratio, a scaled amount) has
+  four significant digits, grouped, trailing zeros dropped, never an exponent
+  (`significant`): 61,492 ; 295.2 ; 1.104. With a unit it takes the largest SI prefix it
+  reaches (`si`, `flops`, `nbytes`, `seconds`): 421.7 TFLOP, 16.06 GB, 4.641 ms.
+- A share or utilisation is a percentage with two decimals (`percent`): 15.61%, +12.52%;
+  one below 0.01% keeps two significant digits instead of printing as zero.
+- A figure quoted from the data (a peak as hardware.yaml gives it) is printed as given,
+  grouped (`tflops`).
 
-Each call site keeps its own format through the parameters (the text output is a
-contract: scripts and tests read it). sympy is imported only by the exact formatters, so
-`hardware list` starts without it.
+sympy is imported only by the exact formatters, so `hardware list` starts without it.
 """
 
+DIGITS = 4  # significant digits of every measured or derived quantity
+
 # Largest first; the small ones are for seconds.
-_SCALE = {"E": 1e18, "P": 1e15, "T": 1e12, "G": 1e9, "M": 1e6, "k": 1e3, "": 1, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+_SCALE = {"Y": 1e24, "Z": 1e21, "E": 1e18, "P": 1e15, "T": 1e12, "G": 1e9, "M": 1e6, "k": 1e3, "": 1, "m": 1e-3, "u": 1e-6, "n": 1e-9}
 _ORDER = tuple(_SCALE)
 
 
@@ -30,15 +36,15 @@ def exact(value):
 
 
 def grouped(value):
-    """1234567 -> '1,234,567'; a fraction keeps its exact form: '7/2 (~3.5)'."""
+    """1234567 -> '1,234,567'; a fraction keeps its exact form, grouped, with its value:
+    '7/2 (~3.5)', '10,000,000/3 (~3,333,333)'."""
     from ..expr import to_sympy
     value = to_sympy(value)
     if value.is_Integer:
         return f"{int(value):,}"
     if not value.is_Rational:  # an expectation over a length distribution (exp, erf): exact in JSON
-        number = float(value)
-        return f"~{number:,.1f}" if abs(number) < 1e6 else f"~{number:,.0f}"
-    return f"{exact(value)} (~{float(value):,.1f})"
+        return f"~{significant(value)}"
+    return f"{value.p:,}/{value.q:,} (~{significant(value)})"
 
 
 def decimal(value):
@@ -61,7 +67,7 @@ def decimal(value):
     return f"{value.p:,}/{value.q:,}"
 
 
-def prefix(value, largest="E", smallest="k", above=1):
+def prefix(value, largest="Y", smallest="k", above=1):
     """(scale, prefix) of the largest SI prefix from `largest` down to `smallest` whose
     scale times `above` `value` reaches; (1, "") when none does. Plots scale an axis by it."""
     for name in _ORDER[_ORDER.index(largest):_ORDER.index(smallest) + 1]:
@@ -70,36 +76,72 @@ def prefix(value, largest="E", smallest="k", above=1):
     return 1, ""
 
 
-def si(value, unit="", *, digits=".3f", largest="E", smallest="k", rest="{value:g}{unit}"):
-    """`value` over the largest SI prefix it reaches, between `largest` and `smallest`,
-    formatted with `digits`: si(1.5e15, "FLOP") is '1.500 PFLOP'. Below `smallest`,
-    `rest` (a format of `value` and `unit`)."""
+def _digits(value, digits):
+    """(text, magnitude): `value` to `digits` significant digits, grouped, trailing zeros
+    dropped; the magnitude (floor of log10) is that of the rounded value."""
+    import math
+    if value == 0 or not math.isfinite(value):
+        return (f"{value:g}", 0)
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - magnitude)
+    rounded_value = round(value, decimals)
+    if rounded_value != 0 and math.floor(math.log10(abs(rounded_value))) > magnitude:  # 9.9996 -> 10.00
+        magnitude += 1
+        decimals = max(0, decimals - 1)
+    text = f"{rounded_value:,.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return ("0" if text in ("-0", "") else text), magnitude
+
+
+def significant(value, digits=DIGITS):
+    """A measured or derived quantity: four significant digits, grouped, trailing zeros
+    dropped (61,492; 295.2; 1.104; 0.01235); a whole part longer than four digits is kept
+    whole."""
+    return _digits(float(value), digits)[0]
+
+
+def si(value, unit="", *, digits=DIGITS, largest="Y", smallest="k", rest=None):
+    """`value` over the largest SI prefix it reaches, between `largest` and `smallest`, to
+    `digits` significant digits: si(1.5e15, "FLOP") is '1.5 PFLOP'. Below `smallest`, the
+    plain figure ('512 FLOP'), or `rest` (a format of `value` and `unit`)."""
     value = float(value)
-    for name in _ORDER[_ORDER.index(largest):_ORDER.index(smallest) + 1]:
+    names = _ORDER[_ORDER.index(largest):_ORDER.index(smallest) + 1]
+    for i, name in enumerate(names):
         scale = _SCALE[name]
         if abs(value) >= scale:
-            return f"{value / scale:{digits}} {name}{unit}"
-    return rest.format(value=value, unit=unit)
+            text, magnitude = _digits(value / scale, digits)
+            if magnitude >= 3 and i > 0:  # 999.96 k rounds to 1,000 k: the next prefix up
+                name = names[i - 1]
+                text, _ = _digits(value / _SCALE[name], digits)
+            return f"{text} {name}{unit}"
+    if rest is not None:
+        return rest.format(value=value, unit=unit)
+    return f"{significant(value, digits)} {unit}".rstrip()
 
 
 def flops(value, unit="FLOP"):
-    """'1.234 TFLOP' (or FLOP/s with unit="FLOP/s"); below 1,000: '512FLOP'."""
+    """'421.7 TFLOP' (or FLOP/s with unit="FLOP/s"); below 1,000: '512 FLOP'."""
     return si(value, unit)
 
 
 def nbytes(value):
-    """'16.061 GB' (decimal prefixes, up to TB); below 1,000: '512 B'."""
-    return si(value, "B", digits=",.3f", largest="T", rest="{value:g} B")
+    """'16.06 GB' (decimal prefixes, up to TB); below 1,000: '512 B'."""
+    return si(value, "B", largest="T")
 
 
 def seconds(value):
-    """'1.234 ms', '12.5 us', '3.2 s' (four digits); below a nanosecond, '1e-10 s'."""
-    return si(value, "s", digits=".4g", largest="", smallest="n", rest="{value:.3g} s")
+    """'1.234 ms', '12.5 us', '3.2 s', '12,345 s'; below a nanosecond, '1e-10 s'."""
+    return si(value, "s", largest="", smallest="n", rest="{value:.3g} {unit}")
 
 
-def rounded(value):
-    """A rate to read at a glance: whole from 100 up ('1,979'), four digits below ('4.8')."""
-    return f"{value:,.0f}" if value >= 100 else f"{value:.4g}"
+def percent(value, sign=False):
+    """A share or utilisation: '15.61%' ('+12.52%' with `sign`); a non-zero share below
+    0.01% keeps two significant digits ('-0.0031%') rather than print as zero."""
+    value = float(value)
+    if value == 0 or abs(value) >= 0.0001:
+        return f"{value:{'+' if sign else ''}.2%}"
+    return ("+" if sign and value > 0 else "") + f"{significant(value * 100, 2)}%"
 
 
 def tflops(value, unit="TFLOP/s"):
