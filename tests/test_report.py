@@ -329,7 +329,7 @@ def test_unwritable_output(tmp_path):
     (["--seq-range", "4096", "128"], "expected MIN < MAX"),
     (["--seq-len", "0"], "--seq-len"),
     (["--mask", "sideways"], "--mask"),
-    (["--documents", "1024,1024"], "No such option"),
+    (["--documents", "1024,1024"], "--documents does not apply to report"),
     (["--variant", "nonsense"], "TERM=CHOICE"),
 ])
 def test_bad_options_are_usage_errors(tmp_path, args, message):

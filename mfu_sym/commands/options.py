@@ -28,6 +28,7 @@ NO_DOCUMENTS = {
     "latex": "the document shows the formulas of one sequence (a pack costs them summed over its documents); "
              "`derive --documents` gives a pack's figures",
     "plot": "the plots are over the length of one sequence; `derive --documents` gives a pack's figures",
+    "report": "the page shows the formulas and plots of one sequence; `derive --documents` gives a pack's figures",
     "reconcile": "conventions are reconciled per sequence; `derive --documents` gives a pack's figures",
     "memory": "activations are stored per token, and eager attention stores the whole square of the pack "
               "whatever its documents",

@@ -30,7 +30,7 @@ from ..model import collect_in
 from . import svg
 from .document import PRINT_SETTINGS, authors, component_citations, dedupe
 from .escape import html_text
-from .units import decimal, flops as si_flops, rounded
+from .units import decimal, flops as si_flops, significant
 
 # ------------------------------------------------------------------ MathML
 
@@ -459,9 +459,9 @@ class _Page:
                 f"({html_text(peak.describe())})</td></tr>",
                 f'<tr><td>sequence length</td><td class="num">{series.seq_len:,}</td></tr>',
                 f"<tr><td>training FLOPs per token (model)</td>{_num(series.lines[0].flops_per_token, True)}</tr>",
-                f'<tr><td>tokens/s for 100% MFU</td><td class="num">{rounded(series.full_throughput)}</td></tr>']
+                f'<tr><td>tokens/s for 100% MFU</td><td class="num">{significant(series.full_throughput)}</td></tr>']
         if measured is not None:
-            rows += [f'<tr><td>measured throughput (global)</td><td class="num">{rounded(measured.tokens_per_sec)} '
+            rows += [f'<tr><td>measured throughput (global)</td><td class="num">{significant(measured.tokens_per_sec)} '
                      "tokens/s</td></tr>",
                      f'<tr class="total"><td>MFU</td><td class="num">{100 * measured.mfu:.2f}%</td></tr>',
                      f'<tr><td>HFU</td><td class="num">{100 * measured.hfu:.2f}%</td></tr>']
