@@ -59,3 +59,14 @@ def write_text(path, chunks):
                     handle.write(chunk)
         except OSError as exc:
             raise _error(path, exc) from None
+
+
+def write_bytes(path, chunks):
+    """Write an iterable of bytes to `path`, all or nothing."""
+    with target(path) as temporary:
+        try:
+            with open(temporary, "wb") as handle:
+                for chunk in chunks:
+                    handle.write(chunk)
+        except OSError as exc:
+            raise _error(path, exc) from None

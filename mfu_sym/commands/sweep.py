@@ -1,5 +1,7 @@
 """`mfu-sym sweep`: FLOPs and parameters over a grid of configurations, compiled once."""
 
+import sys
+
 import click
 
 from .options import build_model, context_note, documents_option, model_options
@@ -23,7 +25,9 @@ def _size_options(function):
 @click.option("--components/--no-components", default=True, show_default=True,
               help="a column per component")
 @documents_option
-@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "json", "parquet", "arrow"]), default="csv",
+              show_default=True, help="csv; jsonl (a JSON object a line); json (one document); parquet or arrow "
+                                      "(an Arrow IPC file; both need pyarrow and -o)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write here, not to stdout")
 def sweep(model_file, seq_len, batch, components, documents, fmt, output, **options):
     """Training and forward FLOPs per step, by component, and parameters, for every
@@ -31,6 +35,8 @@ def sweep(model_file, seq_len, batch, components, documents, fmt, output, **opti
 
     With --documents (the documents of a pack, e.g. 1024,3072) every sequence is a pack of
     those documents: counts are summed over them and per-token figures are per real token.
+
+    Rows are evaluated and written in chunks: memory does not grow with the grid.
 
     \b
     Examples:
@@ -49,11 +55,18 @@ def sweep(model_file, seq_len, batch, components, documents, fmt, output, **opti
     if not grid:
         grid["seq_len"] = [model.run_length(None, context_ok=True)[0]]
     from ..render import sweep as render
-    table = sweeping.sweep(model, grid, components=components, documents=documents)
-    chunks = render.json_chunks(model, table) if fmt == "json" else render.csv_chunks(table)
+    if fmt in render.BINARY and not output:
+        raise click.UsageError(f"--format {fmt} is binary: give -o FILE")
+    plan = sweeping.Sweep(model, grid, components=components, documents=documents)
+    if fmt in render.BINARY:
+        render.write_columnar(plan, output, fmt)
+        return
+    chunks = {"csv": render.csv_chunks, "jsonl": render.jsonl_chunks, "json": render.json_chunks}[fmt](plan)
     if output:
-        from ..output import write_text
-        write_text(output, chunks)
+        from ..output import write_bytes
+        write_bytes(output, chunks)
     else:
+        stdout = sys.stdout.buffer
         for chunk in chunks:
-            click.echo(chunk, nl=False)
+            stdout.write(chunk)
+        stdout.flush()

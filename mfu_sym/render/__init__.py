@@ -7,7 +7,7 @@
 | `json` | every JSON object a command prints |
 | `text` | the text of derive, analyze, reconcile, presets and chinchilla |
 | `training`, `inference`, `hardware` | the text of mfu (one rate or a log) and budget and memory; infer; hardware list/show |
-| `sweep` | the sweep's table as CSV or JSON, streamed in chunks |
+| `sweep` | the sweep as CSV, JSON, JSON lines (text built column-wise), Parquet or Arrow, chunk by chunk |
 | `document` | what the LaTeX and Markdown documents of a model show, built once |
 | `tex_lines` | breaking sympy's LaTeX at its own + and - signs to fit a width |
 | `latex`, `markdown`, `bibtex` | a document written out; LaTeX of one expression |
