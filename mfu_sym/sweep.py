@@ -18,8 +18,7 @@ import numpy as np
 from .errors import MfuSymError, UsageError
 from .compiled import Compiled, Wide
 
-MAX_VALUES = 10**7  # values of one name
-MAX_POINTS = 10**8  # rows of a grid (streamed: memory does not grow with them)
+MAX_POINTS = 10**7  # rows of a grid, and values of one name (streamed: memory does not grow with rows)
 CHUNK = 65536  # rows evaluated (and written) at a time
 MAX_ARCHITECTURES = 100_000  # distinct architectures a sweep re-reads (each is validated)
 RUN = ("seq_len", "batch")
@@ -52,8 +51,8 @@ def parse_values(text, name):
         if stop < start:
             raise UsageError(None, name, f"{text!r}: STOP is below START")
         count = (stop - start) // step + 1
-        if count > MAX_VALUES:
-            raise UsageError(None, name, f"{text!r} has {count:,} values (at most {MAX_VALUES:,})")
+        if count > MAX_POINTS:
+            raise UsageError(None, name, f"{text!r} has {count:,} values (at most {MAX_POINTS:,})")
         values = range(start, stop + 1, step)
     else:
         values = numbers
@@ -61,8 +60,8 @@ def parse_values(text, name):
         raise UsageError(None, name, "no values")
     if min(values) <= 0:
         raise UsageError(None, name, f"{text!r}: every value must be a positive integer")
-    if len(values) > MAX_VALUES:
-        raise UsageError(None, name, f"{len(values):,} values (at most {MAX_VALUES:,})")
+    if len(values) > MAX_POINTS:
+        raise UsageError(None, name, f"{len(values):,} values (at most {MAX_POINTS:,})")
     if max(values) >= 2**62:
         raise UsageError(None, name, f"{max(values)} is too large (at most {2**62 - 1:,})")
     return values
