@@ -13,8 +13,12 @@ FFN = ("mlp", "router", "experts", "shared_experts")  # what "the MLP" means for
 
 
 def with_preset(model, preset, **switches):
-    """The same architecture under another convention."""
-    return Model(model.arch, Conventions.from_preset(preset, root=model.library.root, **switches), model.library)
+    """The same architecture under another convention (the model itself where the
+    conventions come out the same: its expressions are already built)."""
+    conventions = Conventions.from_preset(preset, root=model.library.root, **switches)
+    if conventions.resolved(Model.variants_read(model.arch), tied=model.arch.tied_embeddings) == model.conventions:
+        return model
+    return Model(model.arch, conventions, model.library)
 
 
 def counted_params(model):
@@ -159,6 +163,7 @@ def analyze(model, seq_len=None, batch=None, shares_at=()):
     s, values = model.seq_len, model.values
     at_s = {**values, **run}
     training = model.training()
+    collected = collect_in(training, s)
     per_token = training / s
     derivative = step_derivative(training, s)
     marginal = training.xreplace({**values, s: run[s] + 1}) - training.xreplace(at_s)
@@ -167,10 +172,10 @@ def analyze(model, seq_len=None, batch=None, shares_at=()):
         "model": model.arch.name,
         "conventions": model.conventions.describe(),
         "run": {"seq_len": run[s], "batch": run[model.batch]},
-        "training_per_sequence": {"symbolic": collect_in(training, s), "value": training.xreplace(at_s)},
+        "training_per_sequence": {"symbolic": collected, "value": training.xreplace(at_s)},
         "derivative_by_seq_len": {"symbolic": collect_in(derivative, s), "value": derivative.xreplace(at_s)},
         "marginal_token": {"definition": "F(s + 1) - F(s), exact", "value": marginal},
-        "per_token": {"symbolic": collect_in(per_token, s), "value": per_token.xreplace(at_s)},
+        "per_token": {"symbolic": collect_in(collected / s, s), "value": per_token.xreplace(at_s)},
         "crossover_seq_len": {"attention_core_vs_mlp": crossovers(model)},
         "shares": {int(n): _shares(model, n) for n in lengths},
         "asymptotic": asymptotic(model),

@@ -11,12 +11,14 @@ reader takes its sections from the root (`root.sections(name)`), never from a pa
 its own.
 """
 
+import os
+import stat
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from .errors import FormulaError
-from .files import load_yaml
+from .files import MAX_FILE_BYTES, load_yaml
 from .paths import data_path
 
 # section -> the module that reads it
@@ -50,8 +52,14 @@ class DataRoot:
         raise FormulaError(None, name, "no such data file (bundled, or in a --formulas directory)")
 
     def documents(self):
-        """(path, mapping) of every file, parsed (each file once per process)."""
-        return [(path, _parse(path)) for _, path in self.files if _parse(path) is not None]
+        """(path, mapping) of every file, parsed (each file version once per process; from the
+        start-up cache when the files' bytes are those it was written from, see cache.py)."""
+        return [(path, data) for path, data in _documents(self.files, _versions(self.files))[0] if data is not None]
+
+    def key(self):
+        """The start-up cache's key of these files as they are now (a hash of their paths and
+        bytes), or None: no cache, or a file that cannot be read (its parse says why)."""
+        return _documents(self.files, _versions(self.files))[1]
 
     def sections(self, name):
         """[(path, value), ...]: section `name` of every file that has it."""
@@ -88,13 +96,71 @@ def _root(extra_dirs):
     return DataRoot(tuple(files.items()))
 
 
-def _parse(path):
+def _version(path):
     try:
-        stat = Path(path).stat()
-        key = (stat.st_mtime_ns, stat.st_size)
+        info = os.stat(path)
+        return (info.st_mtime_ns, info.st_size)
     except OSError:
-        key = None
-    return _parse_version(path, key)
+        return None
+
+
+def _versions(files):
+    return tuple(_version(path) for _, path in files)
+
+
+@lru_cache(maxsize=16)
+def _documents(files, versions):
+    """((path, mapping or None), ...) of `files` at `versions`, and the cache key: from the
+    start-up cache when it holds these bytes, else parsed file by file (a file's error is
+    raised as without a cache) and stored."""
+    from . import cache
+
+    key = _key(files)
+    if key is not None:
+        found = _cached(cache.load("data", key), files)
+        if found is not None:
+            return found, key
+    documents = tuple((path, _parse_version(path, version)) for (_, path), version in zip(files, versions))
+    if key is not None and all(cache.plain(data) for _, data in documents):
+        cache.store("data", key, [[path, data] for path, data in documents])
+    return documents, key
+
+
+def _key(files):
+    """A hash of every file's path and bytes, and of the code that parses them; None when
+    the cache is off or a file cannot be read."""
+    from . import cache
+
+    if cache.directory() is None:
+        return None
+    parts = cache.versions() + cache.sources("data", "files")
+    for name, path in files:
+        try:
+            if not stat.S_ISREG(os.stat(path).st_mode):  # its parse says what it is
+                return None
+            with open(path, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                return None
+            parts += [name, path, data]
+        except OSError:
+            return None
+    return cache.digest(parts)
+
+
+def _cached(payload, files):
+    """The documents of a cache payload, or None where it is not what _documents stores."""
+    if type(payload) is not list or len(payload) != len(files):
+        return None
+    out = []
+    for item, (_, path) in zip(payload, files):
+        if type(item) is not list or len(item) != 2 or item[0] != path:
+            return None
+        data = item[1]
+        if data is not None and (type(data) is not dict or not all(k in SECTIONS for k in data)):
+            return None
+        out.append((path, data))
+    return tuple(out)
 
 
 @lru_cache(maxsize=64)

@@ -33,6 +33,7 @@ Everything is a sympy expression over the model's symbols and the run's: `prompt
     >>> inf.kv_cache_bytes_per_token()      # symbolic; inf.report(context=8192) for numbers
 """
 
+import functools
 from dataclasses import replace
 from fractions import Fraction
 
@@ -48,6 +49,25 @@ from .conventions import MLA_FORMS
 from .model import Model
 
 EXPERTS_TOUCHED = ("expected", "all")
+
+
+def _kept(method):
+    """A symbolic method whose expression an Inference computes once per arguments and
+    keeps: an Inference is not changed once built, and a report asks for the same
+    expressions several times (the weights read by a step, the prefill)."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def kept(self, *args, **kwargs):
+        key = (name, args, tuple(sorted(kwargs.items())))
+        try:
+            return self._kept[key]
+        except KeyError:
+            value = self._kept[key] = method(self, *args, **kwargs)
+            return value
+    return kept
+
+
 class Inference:
     """Prefill, decode, KV cache and roofline of one Model at given storage dtypes."""
 
@@ -62,6 +82,7 @@ class Inference:
             raise UsageError(model.arch.source or None, "bidirectional", "the attention sees the positions after "
                              "the query: there is no causal decode step or KV cache to count (derive counts the "
                              "forward and training)")
+        self._kept = {}
         self.model = model
         self.experts = experts
         self.data = load_data(model.library)
@@ -123,10 +144,12 @@ class Inference:
         return position_sum(cost, "token", mask, low, high, self._keys, self._seq_len)
 
     # ---- FLOPs ----------------------------------------------------------------------
+    @_kept
     def prefill_flops(self):
         """b x the forward over prompt_len tokens under the model's own mask."""
         return self.batch * self.prefill_model.forward().subs(self._seq_len, self.prompt_len)
 
+    @_kept
     def decode_flops_at(self, position=None):
         """Forward FLOPs of one sequence's decode step at context `position` (default C)."""
         position = self.context if position is None else position
@@ -135,6 +158,7 @@ class Inference:
     def decode_step_flops(self):
         return self.batch * self.decode_flops_at()
 
+    @_kept
     def decode_flops_sum(self, low=None, high=None):
         """b x the decode steps at contexts low+1 .. high (default P+1 .. C)."""
         low = self.prompt_len if low is None else low
@@ -163,6 +187,7 @@ class Inference:
         convolution states of linear-attention and state-space layers), all layers."""
         return sympy.Add(*[term.count * cache.elements for term, cache in self.state_terms])
 
+    @_kept
     def kv_cache_bytes(self, position=None, read=False):
         """The decode cache of b sequences at context `position` (default C): full
         attention layers hold C positions, window layers min(C, W), chunked layers the
@@ -211,6 +236,7 @@ class Inference:
             return expected_experts(n + z, k, tokens) * n / (n + z)
         return expected_experts(n, sympy.Min(k, n) if routing == "none_zero" else sympy.Max(0, k - z), tokens)
 
+    @_kept
     def weights_read(self, tokens):
         """Weight elements a forward over `tokens` tokens reads (see the module docstring)."""
         model, arch = self.model, self.model.arch

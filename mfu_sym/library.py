@@ -13,8 +13,8 @@ from pathlib import Path
 
 import sympy
 
-from . import bibliography
-from .bibliography import Reference  # noqa: F401  (library.Reference)
+from . import bibliography, cache
+from .bibliography import Reference  # library.Reference
 from .definitions import Citation, section_entries  # noqa: F401  (Citation: library.Citation)
 from .errors import FormulaError
 
@@ -108,6 +108,22 @@ def load_library(extra_dirs=()):
 
 @lru_cache(maxsize=8)
 def _load(root):
+    """The library of `root`: from the start-up cache (cache.py) when it holds these files'
+    bytes, else parsed, checked and stored."""
+    key = _cache_key(root)
+    if key is not None:
+        library = _from_cache(cache.load("library", key), root)
+        if library is not None:
+            return library
+    library = _parse(root)
+    if key is not None:
+        payload = _to_cache(library)
+        if payload is not None:
+            cache.store("library", key, payload)
+    return library
+
+
+def _parse(root):
     documents = [(Path(file), data) for file, data in root.documents() if set(data) & set(SECTIONS)]
     symbols = _collect(documents, "symbols", lambda e: _symbol(e), "symbol")
     names = {name: info.symbol for name, info in symbols.items()}
@@ -233,4 +249,122 @@ def _backward(entry, names, forward):
         key = kernel if kernel in raw else "eager"
         out[kernel] = by_kernel.expression(key, names)
     by_kernel.done()
+    return out
+
+
+# ------------------------------------------------------------------ the start-up cache
+
+_FIELDS = {  # how each definition's fields are stored: text, an expression, or one of the shapes below
+    SymbolInfo: {"name": "text", "latex": "text", "kind": "text", "description": "text", "symbol": "symbol"},
+    Mask: {"name": "text", "keys": "expr", "total": "expr", "description": "text", "reference": "citation",
+           "source": "text"},
+    Formula: {"name": "text", "component": "text", "forward": "expr", "backward": "by_kernel", "params": "expr",
+              "active_params": "expr", "description": "text", "omits": "text", "reference": "citation",
+              "source": "text", "per": "text", "decode": "expr?", "backward_references": "citations"},
+    Reference: {"key": "text", "authors": "text", "title": "text", "year": "year", "arxiv": "text", "url": "text",
+                "note": "text"},
+}
+_SECTIONS = (("symbols", SymbolInfo), ("references", Reference), ("masks", Mask), ("formulas", Formula))
+
+
+def _cache_key(root):
+    data_key = root.key()
+    if data_key is None:
+        return None
+    return cache.digest([data_key, f"sympy {sympy.__version__}"]
+                        + cache.sources("library", "expr", "definitions", "bibliography"))
+
+
+def _to_cache(library):
+    """The library as plain data (cache.py), or None where it holds something the cache
+    does not store."""
+    encode = cache.Encoder()
+
+    def field(shape, value):
+        if shape in ("expr", "symbol"):
+            return encode(value)
+        if shape == "expr?":
+            return None if value is None else encode(value)
+        if shape == "citation":
+            return [value.cite, value.where]
+        if shape == "citations":
+            return [[kernel, c.cite, c.where] for kernel, c in value]
+        if shape == "by_kernel":
+            return [[kernel, encode(e)] for kernel, e in value.items()]
+        return value
+
+    try:
+        sections = {name: [{f: field(shape, getattr(item, f)) for f, shape in _FIELDS[cls].items()}
+                           for item in getattr(library, name).values()] for name, cls in _SECTIONS}
+    except cache.Unusable:
+        return None
+    return {"nodes": encode.nodes, **sections}
+
+
+def _from_cache(payload, root):
+    """The Library a payload of _to_cache describes, or None where it is anything else."""
+    try:
+        nodes = cache.decode(payload["nodes"])
+        sections = {name: _entries(payload[name], cls, nodes) for name, cls in _SECTIONS}
+        if set(payload) != {"nodes", *sections}:
+            return None
+    except Exception:  # a cache file not written by this version: parse the files
+        return None
+    return Library(Entries("symbol", sections["symbols"]), Entries("reference", sections["references"]),
+                   Entries("mask", sections["masks"]), Entries("formula", sections["formulas"]), root)
+
+
+def _entries(items, cls, nodes):
+    def text(value):
+        if type(value) is not str:
+            raise cache.Unusable("text")
+        return value
+
+    def expression(index):
+        if type(index) is not int or not 0 <= index < len(nodes) or not isinstance(nodes[index], sympy.Expr):
+            raise cache.Unusable("expression")
+        return nodes[index]
+
+    def citation(cite, where):
+        return Citation(text(cite), text(where))
+
+    def field(shape, value):
+        if shape == "text":
+            return text(value)
+        if shape == "expr":
+            return expression(value)
+        if shape == "expr?":
+            return None if value is None else expression(value)
+        if shape == "symbol":
+            symbol = expression(value)
+            if type(symbol) is not sympy.Symbol:
+                raise cache.Unusable("symbol")
+            return symbol
+        if shape == "year":
+            if value is not None and type(value) is not int:
+                raise cache.Unusable("year")
+            return value
+        if shape == "citation":
+            return citation(*value)
+        if shape == "citations":
+            return tuple((text(kernel), citation(cite, where)) for kernel, cite, where in value)
+        if shape == "by_kernel":
+            out = {text(kernel): expression(e) for kernel, e in value}
+            if tuple(out) != KERNELS:
+                raise cache.Unusable("backward")
+            return out
+        raise cache.Unusable(shape)
+
+    fields = _FIELDS[cls]
+    out = {}
+    if type(items) is not list:
+        raise cache.Unusable(cls.__name__)
+    for item in items:
+        if type(item) is not dict or set(item) != set(fields):
+            raise cache.Unusable(cls.__name__)
+        definition = cls(**{f: field(shape, item[f]) for f, shape in fields.items()})
+        name = definition.key if cls is Reference else definition.name
+        if name in out:
+            raise cache.Unusable("duplicate")
+        out[name] = definition
     return out

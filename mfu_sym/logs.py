@@ -67,6 +67,10 @@ def read_log(path, column, extra=()):
         raise LogError(path, None, "no such file")
     if not path.is_file():
         raise LogError(path, None, "not a regular file")
+    if not extra:
+        fast = _read_fast(path, column, _CSV_SUFFIXES.get(suffix))
+        if fast is not None:
+            return fast
     reader = _csv_values if suffix in _CSV_SUFFIXES else _json_values
     lines, values, seen = [], [], {}
     kept = {name: [] for name in extra}
@@ -100,6 +104,220 @@ def read_log(path, column, extra=()):
     return Log(str(path), column, np.asarray(lines, dtype=np.int64), np.asarray(values, dtype=np.float64), skipped,
                kept)
 
+
+# ------------------------------------------------------------------ the fast reader
+#
+# A log in the plain form loggers write (CSV without quoting, one flat JSON object per line)
+# is read a chunk at a time with bytes and numpy operations: the column's cells are cut out
+# by the delimiters' positions, or every line of a chunk is parsed as one JSON array. It
+# answers only where the exact reader above would give the same records: anything it does
+# not recognise (quoting, a value that is not a positive number, a bad line, a nested
+# object, NaN, a stray carriage return, ...) sends the whole file through the exact reader,
+# which gives the error naming the line, or the result.
+
+_CHUNK = 1 << 23     # bytes read at a time (a chunk ends at a line end)
+_LONGEST_LINE = 100_000  # csv's field limit is 131,072 characters: longer goes the exact way
+_DIGIT_RUN = b"0" * 100  # files.MAX_DIGITS: a longer integer is refused by the exact reader
+_TO_ZERO = bytes.maketrans(b"123456789E", b"000000000e")  # signs deleted: an exponent reads e000
+
+
+class _Irregular(Exception):
+    """The chunk is not in the plain form: read the file with the exact reader."""
+
+
+def _read_fast(path, column, delimiter):
+    """The Log of `column` read by the fast reader, or None where the exact reader must."""
+    import numpy as np
+    lines, values = [], []
+    skipped = rows = 0
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_CHUNK)
+            if delimiter is not None:
+                end = head.find(b"\n")
+                if end < 0:
+                    return None
+                index, width = _csv_header(head[:end], delimiter, column)
+                chunk_of = lambda chunk, first: _csv_chunk(chunk, first, delimiter, index, width)  # noqa: E731
+                head, first = head[end + 1:], 2
+            else:
+                if head.lstrip()[:1] != b"{":
+                    return None
+                chunk_of = lambda chunk, first: _json_chunk(chunk, first, column)  # noqa: E731
+                first = 1
+            pending = head
+            while True:
+                more = handle.read(_CHUNK)
+                if more:
+                    pending += more
+                    end = pending.rfind(b"\n")
+                    if end < 0:
+                        continue
+                    chunk, pending = pending[:end + 1], pending[end + 1:]
+                else:
+                    chunk, pending = pending, b""
+                    if chunk and not chunk.endswith(b"\n"):
+                        chunk += b"\n"
+                if chunk:
+                    chunk_lines, chunk_values, chunk_skipped, chunk_rows = chunk_of(chunk, first)
+                    lines.append(chunk_lines)
+                    values.append(chunk_values)
+                    skipped += chunk_skipped
+                    rows += chunk_rows
+                    first += chunk.count(b"\n")
+                if not more:
+                    break
+    except (_Irregular, OSError):
+        return None
+    if not rows or not any(len(v) for v in values):
+        return None  # the exact reader names what is missing
+    return Log(str(path), column, np.concatenate(lines), np.concatenate(values), skipped, {})
+
+
+def _csv_header(line, delimiter, column):
+    """(index of `column`, number of fields) from a plain CSV header line."""
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    if b'"' in line or b"\r" in line or b"\0" in line or not line.strip():
+        raise _Irregular
+    try:
+        header = [h.strip() for h in line.decode("utf-8").split(delimiter)]
+    except UnicodeDecodeError:
+        raise _Irregular from None
+    if column not in header:
+        raise _Irregular
+    return header.index(column), len(header)
+
+
+def _line_bounds(chunk):
+    """numpy (starts, ends) of the lines of `chunk` (which ends with a newline), ends
+    excluding the newline."""
+    import numpy as np
+    buffer = np.frombuffer(chunk, np.uint8)
+    ends = np.flatnonzero(buffer == 10)
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    return buffer, starts, ends
+
+
+def _plain_text(chunk):
+    """Refuse what the exact reader treats specially: NUL, a carriage return that is not
+    part of CRLF (csv and universal newlines end a line there), text that is not UTF-8."""
+    if b"\0" in chunk:
+        raise _Irregular
+    if b"\r" in chunk:
+        if chunk.count(b"\r") != chunk.count(b"\r\n"):
+            raise _Irregular
+        chunk = chunk.replace(b"\r\n", b"\n")  # line numbers unchanged
+    if not chunk.isascii():
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _Irregular from None
+    return chunk
+
+
+def _checked(values):
+    if len(values) and not ((values > 0) & (values <= MAX_MEASURE)).all():  # NaN fails too
+        raise _Irregular
+    return values
+
+
+def _csv_chunk(chunk, first, delimiter, index, width):
+    """(lines, values, skipped, rows) of a chunk of plain CSV rows, the first on line `first`."""
+    import numpy as np
+    if b'"' in chunk:
+        raise _Irregular
+    chunk = _plain_text(chunk)
+    buffer, starts, ends = _line_bounds(chunk)
+    lengths = ends - starts
+    if len(lengths) and lengths.max() > _LONGEST_LINE:
+        raise _Irregular
+    delimiters = np.flatnonzero(buffer == ord(delimiter))
+    first_delimiter = np.searchsorted(delimiters, starts)
+    counts = np.searchsorted(delimiters, ends) - first_delimiter
+    used = np.flatnonzero(lengths > 0)            # csv gives nothing for an empty line
+    if (counts[used] != width - 1).any():         # a short or long row: the exact reader decides
+        raise _Irregular
+    cell_start = starts[used] if index == 0 else delimiters[first_delimiter[used] + index - 1] + 1
+    cell_end = ends[used] if index == width - 1 else delimiters[first_delimiter[used] + index]
+    empty = cell_end == cell_start
+    rows = len(used)
+    skipped = 0
+    if empty.any():
+        # a row of empty cells is no record; a record with the column empty is skipped
+        blank_row = empty & (lengths[used] == width - 1)
+        rows -= int(blank_row.sum())
+        skipped = int(empty.sum() - blank_row.sum())
+        keep = ~empty
+        used, cell_start, cell_end = used[keep], cell_start[keep], cell_end[keep]
+    # the cells, each followed by the byte that ends it (turned into a newline), cut out at once
+    inside = np.zeros(len(buffer) + 1, np.int8)
+    inside[cell_start] += 1
+    inside[cell_end + 1] -= 1
+    picked = buffer[np.cumsum(inside[:-1], dtype=np.int8) > 0].copy()
+    picked[np.cumsum(cell_end - cell_start + 1) - 1] = 10
+    cells = picked.tobytes().split(b"\n")[:-1]
+    try:
+        values = np.fromiter(map(float, cells), np.float64, len(cells))  # float(bytes) reads as float(str)
+    except ValueError:
+        raise _Irregular from None
+    return used + first, _checked(values), skipped, rows
+
+
+def _irregular_constant(_name):
+    raise _Irregular
+
+
+def _json_chunk(chunk, first, column):
+    """(lines, values, skipped, rows) of a chunk of JSON lines, each one flat object."""
+    import numpy as np
+    from operator import methodcaller
+    if b"\r" in chunk or b"\0" in chunk:
+        raise _Irregular
+    buffer, starts, ends = _line_bounds(chunk)
+    used = np.flatnonzero(ends > starts)
+    n = len(used)
+    # Every line holds exactly one '{' (its first byte) and one '}' (its last): no object
+    # nests in another, and a string cannot run past a line's end (JSON strings hold no raw
+    # newline), so the array below has one object per line, in order.
+    if (buffer[starts[used]] != ord("{")).any() or (buffer[ends[used] - 1] != ord("}")).any() \
+            or chunk.count(b"{") != n or chunk.count(b"}") != n:
+        raise _Irregular
+    digits = chunk.translate(_TO_ZERO, b"+-")
+    if _DIGIT_RUN in digits or b"e000" in digits:
+        raise _Irregular  # an integer too long, or a float that may overflow: the exact reader refuses them
+    body = chunk[:-1] if n == len(starts) else b"\n".join(filter(None, chunk[:-1].split(b"\n")))
+    try:
+        pairs = json.loads(b"[" + body.replace(b"\n", b",") + b"]", object_pairs_hook=list,
+                           parse_constant=_irregular_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        raise _Irregular from None
+    if len(pairs) != n:
+        raise _Irregular
+    records = list(map(dict, pairs))
+    if sum(map(len, records)) != sum(map(len, pairs)):
+        raise _Irregular  # a key given twice
+    raws = list(map(methodcaller("get", column), records))
+    kinds = set(map(type, raws))
+    skipped = 0
+    if type(None) in kinds:
+        present = np.fromiter((raw is not None for raw in raws), bool, n)
+        skipped = n - int(present.sum())
+        used = used[present]
+        raws = [raw for raw in raws if raw is not None]
+        kinds.discard(type(None))
+    if not kinds <= {float, int}:
+        raise _Irregular  # text, true/false, a list: the exact reader reads or refuses it
+    try:
+        values = np.fromiter(map(float, raws), np.float64, len(raws))
+    except OverflowError:
+        raise _Irregular from None
+    return used + first, _checked(values), skipped, n
+
+
+# ------------------------------------------------------------------ the exact reader
 
 _SEEN_KEYS = 100  # keys remembered for the "no such column" message
 
@@ -249,6 +467,29 @@ class LogSeries:
             out["steps"] = list(self.steps)
         return out
 
+    def step_rows(self, size=10_000):
+        """The per-step columns as lists of (index, line, value, tokens_per_sec, mfu, hfu)
+        tuples, `size` steps at a time (no dict per step)."""
+        keys = ("index", "line", "value", "tokens_per_sec", "mfu", "hfu")
+        for start in range(0, len(self.columns["mfu"]), size):
+            yield list(zip(*[self.columns[k][start:start + size].tolist() for k in keys]))
+
+    def json_chunks(self, per_step=True):
+        """The text of json.dumps(self.to_dict(per_step), indent=2), in pieces: the steps
+        are written as they are formatted, never held as a million dicts."""
+        text = json.dumps(self.to_dict(per_step=False), indent=2)
+        if not per_step:
+            yield text
+            return
+        yield text[:-2] + ',\n  "steps": [\n'
+        item = ('    {{\n      "index": {},\n      "line": {},\n      "value": {!r},\n      "tokens_per_sec": {!r},\n'
+                '      "mfu": {!r},\n      "hfu": {!r}\n    }}')
+        first = True
+        for rows in self.step_rows():
+            yield ("" if first else ",\n") + ",\n".join(item.format(*row) for row in rows)
+            first = False
+        yield "\n  ]\n}"
+
 
 def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmup=0, batch=None, seq_len=None,
              documents=None, cu_seqlens=None, sum_len=None, sum_sq_len=None):
@@ -291,16 +532,20 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
     if per_step_documents:
         tps, mfu, hfu, model_flops, hardware_flops = _packed_steps(model, log, warmup, kind, denominator, extra,
                                                                    int(devices))
-    elif kind == "tokens-per-sec-per-device":
-        # the devices fold into the exact constant: each step is still one rounding of the product
-        tps = values * int(devices)
-        mfu = values * float(fraction(model_flops) * int(devices) / denominator)
-        hfu = values * float(fraction(hardware_flops) * int(devices) / denominator)
     else:
+        # Each step is measure()'s: the throughput as a float (a per-device rate times the
+        # devices, or batch tokens over the step time, rounded once), then its exact product
+        # with the constant FLOPs per token / (devices x peak), rounded once (mfu.scaled).
         from .documents import tokens_per_pack
-        tps = values if kind == "tokens-per-sec" else (int(batch) * tokens_per_pack(report)) / values
-        mfu = tps * float(fraction(model_flops) / denominator)
-        hfu = tps * float(fraction(hardware_flops) / denominator)
+        from .mfu import scaled
+        if kind == "tokens-per-sec-per-device":
+            tps = scaled(values, int(devices))
+        elif kind == "step-time":
+            tps = _quotients(int(batch) * tokens_per_pack(report), values)
+        else:
+            tps = values
+        mfu = scaled(tps, fraction(model_flops) / denominator)
+        hfu = mfu if hardware_flops == model_flops else scaled(tps, fraction(hardware_flops) / denominator)
     columns = {"index": np.arange(warmup + 1, len(log.values) + 1), "line": log.lines[warmup:],
                "value": values, "tokens_per_sec": tps, "mfu": mfu, "hfu": hfu}
     summary = {key: summarize(columns[key]) for key in ("mfu", "hfu", "tokens_per_sec")}
@@ -333,6 +578,16 @@ def from_log(model, peak, devices, path, column, kind="tokens-per-sec", *, warmu
 
 
 
+def _quotients(tokens, seconds):
+    """float(Fraction(tokens) / Fraction(s)) for each float s: an IEEE division where the
+    integer `tokens` is a float exactly (it is then rounded once), else through Fraction."""
+    import numpy as np
+    from fractions import Fraction
+    if tokens <= 2 ** 53:
+        return float(tokens) / seconds
+    return np.array([float(Fraction(tokens) / Fraction(s)) for s in seconds.tolist()], dtype=np.float64)
+
+
 def _check_document_columns(documents, cu_seqlens, sum_len, sum_sq_len):
     if documents is not None:
         raise UsageError(None, "documents", "give the documents either as --documents (the same every step) or "
@@ -343,13 +598,17 @@ def _check_document_columns(documents, cu_seqlens, sum_len, sum_sq_len):
         raise UsageError(None, "log_sum_len", "ΣL and ΣL² come together: give both columns")
 
 
+def _rational(value):
+    import sympy
+    return sympy.Rational(value.numerator, value.denominator)
+
+
 def _packed_steps(model, log, warmup, kind, denominator, extra, devices=1):
     """Throughput, MFU and HFU of each step from the documents it held, and the mean
     model and hardware FLOPs per token over the steps used."""
     from fractions import Fraction
 
     import numpy as np
-    import sympy
 
     from . import packed_steps
     expressions = (model.training(), model.hardware_training())
@@ -362,15 +621,20 @@ def _packed_steps(model, log, warmup, kind, denominator, extra, devices=1):
         (model_steps, hardware_steps), tokens = packed_steps.from_sums(
             model, expressions, raws[0], raws[1], log.path, lines, extra)
     values = log.values[warmup:].tolist()
+    # Python integers throughout: each figure is one exact quotient, correctly rounded
+    # by int / int (as float(Fraction) would be, without a Fraction per step)
+    denominator = Fraction(denominator)
+    scale = devices if kind == "tokens-per-sec-per-device" else 1
     tps, mfu, hfu = [], [], []
     for value, step_tokens, flops, hardware in zip(values, tokens, model_steps, hardware_steps):
-        # seconds of the step: the logged time, or the documents' tokens over the logged rate
-        rate = Fraction(value) * (devices if kind == "tokens-per-sec-per-device" else 1)
-        seconds = Fraction(value) if kind == "step-time" else Fraction(step_tokens) / rate
-        tps.append(float(Fraction(step_tokens) / seconds))
-        mfu.append(float(fraction(flops) / (seconds * denominator)))
-        hfu.append(float(fraction(hardware) / (seconds * denominator)))
+        # seconds of the step, s_num / s_den: the logged time, or the tokens over the logged rate
+        a, b = value.as_integer_ratio()
+        s_num, s_den = (a, b) if kind == "step-time" else (step_tokens * b, a * scale)
+        tps.append(step_tokens * s_den / s_num)
+        below = s_num * denominator.numerator
+        mfu.append(flops.numerator * s_den * denominator.denominator / (below * flops.denominator))
+        hfu.append(hardware.numerator * s_den * denominator.denominator / (below * hardware.denominator))
     total_tokens = sum(tokens)
-    mean_model = sum(model_steps, sympy.Integer(0)) / total_tokens
-    mean_hardware = sum(hardware_steps, sympy.Integer(0)) / total_tokens
+    mean_model = _rational(sum(model_steps)) / total_tokens
+    mean_hardware = _rational(sum(hardware_steps)) / total_tokens
     return (np.asarray(tps), np.asarray(mfu), np.asarray(hfu), mean_model, mean_hardware)

@@ -74,6 +74,89 @@ def utilization(tokens_per_sec, flops_per_token, devices, peak_flops):
                  / (int(devices) * fraction(peak_flops)))
 
 
+def utilizations(tokens_per_sec, flops_per_token, devices, peak_flops):
+    """`utilization` of every rate in an array, each exactly as `utilization` gives it
+    (the exact product rounded once), the constant FLOPs / (devices x peak) built once:
+    a numpy float64 array."""
+    positive(flops_per_token, "flops_per_token", maximum=None)
+    positive(devices, "devices", integer=True)
+    positive(peak_flops, "peak_flops", maximum=None)
+    return scaled(tokens_per_sec, fraction(flops_per_token) / (int(devices) * fraction(peak_flops)))
+
+
+# A float product is trusted when its residual stays this far inside the half gap to its
+# neighbour; the float error of the residual is below 2**-50 of that gap, so the margin is
+# generous, and a value inside it (a tie, or within 2**-20 of one) is computed exactly.
+_MARGIN = 2.0 ** -20
+_SAFE = (2.0 ** -200, 2.0 ** 200)  # magnitudes where the error bounds hold (no overflow, no subnormals)
+
+
+def scaled(values, constant):
+    """float(Fraction(v) * constant) for each float v of `values`: each product of a float
+    and an exact rational, correctly rounded (round half to even), as a numpy float64
+    array. `constant` is anything fraction() takes; it is positive.
+
+    A float multiply by float(constant) can be an ulp off (two roundings). Here the exact
+    product is p + e + v*c_lo (p the float product, e its error by Dekker's TwoProduct,
+    c_lo the constant's remainder), so each element's distance to the nearest float is
+    known to about 2**-50 of an ulp: p or its neighbour is taken when it is provably the
+    nearest, and the rest (ties, near-ties, extreme magnitudes) go through Fraction."""
+    import numpy as np
+    exact = fraction(constant)
+    v = np.array(values, dtype=np.float64, copy=True).ravel()
+    hi = float(exact)
+    lo = float(exact - Fraction(hi))
+    out = np.empty_like(v)
+    if not (_SAFE[0] < hi < _SAFE[1]):
+        return _scaled_exactly(v, exact, out, np.arange(len(v)))
+    with np.errstate(all="ignore"):
+        p = v * hi
+        e = _two_product_error(v, hi, p)
+        residual = e + v * lo                   # the exact product minus p, to ~2**-50 ulp
+        up = np.nextafter(p, np.inf)
+        down = np.nextafter(p, -np.inf)
+        half_up, half_down = (up - p) / 2, (p - down) / 2
+        safe = (np.abs(v) > _SAFE[0]) & (np.abs(v) < _SAFE[1]) & np.isfinite(residual)
+        keep = safe & (residual < half_up * (1 - _MARGIN)) & (-residual < half_down * (1 - _MARGIN))
+        out[:] = p
+        # the neighbour on the residual's side: its own residual is residual - (neighbour - p)
+        step_up = safe & ~keep & (residual > 0)
+        step_down = safe & ~keep & (residual < 0)
+        rest_up = residual - (up - p)           # <= 0
+        rest_down = residual + (p - down)       # >= 0
+        gap_below_up = (up - p) / 2             # half gap from `up` down to p
+        gap_above_down = (p - down) / 2
+        gap_above_up = (np.nextafter(up, np.inf) - up) / 2
+        gap_below_down = (down - np.nextafter(down, -np.inf)) / 2
+        good_up = step_up & (-rest_up < gap_below_up * (1 - _MARGIN)) & (rest_up < gap_above_up * (1 - _MARGIN))
+        good_down = step_down & (rest_down < gap_above_down * (1 - _MARGIN)) & (
+            -rest_down < gap_below_down * (1 - _MARGIN))
+    out[good_up] = up[good_up]
+    out[good_down] = down[good_down]
+    doubtful = np.flatnonzero(~(keep | good_up | good_down))
+    return _scaled_exactly(v, exact, out, doubtful)
+
+
+def _scaled_exactly(v, exact, out, indices):
+    for i in indices.tolist():
+        value = float(v[i])
+        out[i] = float(Fraction(value) * exact) if math.isfinite(value) else value * float(exact)
+    return out
+
+
+def _two_product_error(a, b, p):
+    """Dekker's TwoProduct: the exact a*b - p, with p = fl(a*b) (Veltkamp's split of both
+    factors; exact in round-to-nearest binary64 without overflow or underflow)."""
+    split = 134217729.0  # 2**27 + 1
+    t = a * split
+    a_hi = t - (t - a)
+    a_lo = a - a_hi
+    t = b * split
+    b_hi = t - (t - b)
+    b_lo = b - b_hi
+    return ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
+
+
 def tokens_per_second(batch, seq_len, step_time):
     """Global throughput of a step of `batch` sequences of `seq_len` tokens."""
     positive(batch, "batch", integer=True)

@@ -12,8 +12,11 @@ says how many keys the query at t sees. Then:
   per token       per step / (batch * seq_len)
 """
 
+import functools
+import math
 
 import sympy
+from sympy.core.mul import _keep_coeff
 
 from .errors import FormulaError, UsageError
 from .cost import at_position, position_sum, token_cost
@@ -46,10 +49,31 @@ def _check_size(value, name):
         raise UsageError(None, name, f"{value!r} is not a positive integer")
 
 
+def _kept(method):
+    """A method of one optional component whose expression a Model computes once and
+    keeps: a Model is not changed once built (its architecture, conventions and terms are
+    frozen), and commands ask for the same expressions many times."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def kept(self, component=None):
+        key = (name, component)
+        try:
+            return self._kept[key]
+        except KeyError:
+            value = self._kept[key] = method(self, component)
+            return value
+        except TypeError:  # an unhashable component: not one of COMPONENTS, _select says so
+            return method(self, component)
+    return kept
+
+
 class Model:
-    """Symbolic FLOPs and parameters of one architecture under one set of conventions."""
+    """Symbolic FLOPs and parameters of one architecture under one set of conventions.
+    Immutable by convention: its expressions are computed once and kept (`_kept`)."""
 
     def __init__(self, arch: Architecture, conventions=None, library=None):
+        self._kept, self._costs = {}, {}
         self.arch = arch
         self.library = library or load_library()
         conventions = conventions or Conventions.from_preset("exact", root=self.library.root)
@@ -112,26 +136,37 @@ class Model:
         terms = self.mtp_terms if component == "mtp" else self.terms
         return [term for term in terms if component in (None, term.kind)]
 
+    @_kept
     def params(self, component=None):
         return sympy.Add(*[t.count * t.formula.params for t in self._select(component)])
 
+    @_kept
     def active_params(self, component=None):
         """Parameters one token touches: routed experts count top_k of n_experts."""
         return sympy.Add(*[t.count * t.formula.active_params for t in self._select(component)])
 
     def _cost(self, term, phase):
         """FLOPs of one term (all its places) for one sequence in a phase, under the
-        conventions: the one cost rule, summed over positions 1..seq_len."""
+        conventions: the one cost rule, summed over positions 1..seq_len. Kept per term
+        (the term itself is kept beside it, so that its id is not reused)."""
+        kept = self._costs.get((id(term), phase))
+        if kept is not None and kept[0] is term:
+            return kept[1]
         cost, per = token_cost(term, phase, self.conventions)
-        return term.count * position_sum(cost, per, term.mask, 0, self.seq_len, self._keys, self.seq_len)
+        value = term.count * position_sum(cost, per, term.mask, 0, self.seq_len, self._keys, self.seq_len)
+        self._costs[id(term), phase] = (term, value)
+        return value
 
+    @_kept
     def forward(self, component=None):
         """Forward FLOPs of one sequence of seq_len tokens."""
         return sympy.Add(*[self._cost(t, "forward") for t in self._select(component)])
 
+    @_kept
     def backward(self, component=None):
         return sympy.Add(*[self._cost(t, "backward") for t in self._select(component)])
 
+    @_kept
     def training(self, component=None):
         """Training FLOPs of a sequence as the convention counts them: forward + backward
         (what MFU counts), plus recomputation only where the convention counts it."""
@@ -147,6 +182,7 @@ class Model:
             out[term.formula.name] = out.get(term.formula.name, sympy.Integer(0)) + cost
         return out
 
+    @_kept
     def recompute(self, component=None):
         """Extra forward FLOPs that activation recomputation executes (for HFU): none; the
         attention core (selective, Korthikanti et al. 2022 §4); or every layer's forward
@@ -167,6 +203,7 @@ class Model:
             return self.forward() - self.forward("embedding") - self.forward("lm_head")
         return self.forward(component)
 
+    @_kept
     def hardware_training(self, component=None):
         """Hardware FLOPs: forward, backward and recomputation (what HFU counts)."""
         return self.forward(component) + self.backward(component) + self.recompute(component)
@@ -393,6 +430,7 @@ class Model:
                             "(max_position_embeddings), not the length of a training run: give --seq-len")
         return notes
 
+    @_kept
     def formula(self, component=None):
         """Per-sequence forward FLOPs, collected in seq_len: the form the CLI prints."""
         return collect_in(self.forward(component), self.seq_len)
@@ -405,9 +443,98 @@ class Model:
 
 
 def collect_in(expression, symbol):
-    """A canonical, readable form: expanded, collected in `symbol`, each coefficient
-    factored; applied piece by piece to a Piecewise."""
+    """A canonical, readable form: expanded, collected in powers of `symbol`, each
+    coefficient with its common factor taken out (`readable`); applied piece by piece to
+    a Piecewise."""
     expression = sympy.piecewise_fold(to_sympy(expression))
     if isinstance(expression, sympy.Piecewise):
-        return sympy.Piecewise(*[(collect_in(e, symbol), c) for e, c in expression.args])
-    return sympy.collect(sympy.expand(expression), symbol, func=sympy.factor)
+        return sympy.Piecewise(*[(_collected(e, symbol), c) for e, c in expression.args])
+    return _collected(expression, symbol)
+
+
+def _collected(expression, symbol):
+    # evaluate=False: collect's own rebuild would apply func to every factor of every term
+    collected = sympy.collect(sympy.expand(expression), symbol, evaluate=False)
+    return sympy.Add(*[power * readable(coefficient) for power, coefficient in collected.items()])
+
+
+def readable(coefficient):
+    """`coefficient` with its common factor taken out, as sympy.factor writes it but without
+    factoring the polynomial that remains (which costs 10-100x more and changes no formula of
+    the library): the numbers' gcd (over the denominators' lcm), each base to its least power
+    over the terms (a base missing from a term counts as power 0, so that a/h + b is written
+    (a + b*h)/h), and the sign that makes the rest's leading coefficient positive
+    (-2*w*(w - 1), not 2*w*(1 - w)). A term that is not a product of powers (a sum inside a
+    power, a fractional power) leaves the coefficient to sympy.factor."""
+    terms = sympy.Add.make_args(coefficient)
+    if len(terms) == 1:
+        return coefficient
+    parts = [_monomial(term) for term in terms]
+    if any(part is None for part in parts):
+        return sympy.factor(coefficient)
+    numbers = [number for number, _ in parts]
+    content = sympy.Rational(functools.reduce(math.gcd, (n.p for n in numbers)),
+                             functools.reduce(math.lcm, (n.q for n in numbers)))
+    bases = {base: None for _, powers in parts for base in powers}  # in order of appearance
+    least = {base: min(powers.get(base, 0) for _, powers in parts) for base in bases}
+    common = sympy.Mul(*[base**power for base, power in least.items() if power != 0])
+    rest = sympy.Add(*[sympy.Mul(number / content, *[base**(powers.get(base, 0) - least[base]) for base in bases])
+                       for number, powers in parts])
+    if _may_factor(rest):
+        number, rest = sympy.factor(rest).as_coeff_Mul()
+        content *= number
+    elif any(number < 0 for number in numbers) and _leading_negative(rest):
+        content, rest = -content, -rest
+    return _keep_coeff(content, common * rest)
+
+
+FACTOR_TERMS = 16  # a longer sum is left unfactored: factoring it costs up to seconds
+
+
+def _may_factor(polynomial):
+    """Whether sympy.factor could split `polynomial` (a sum with no common factor), cheaply
+    decided: not a sum of more than FACTOR_TERMS terms. A multilinear one (every base to
+    power 1) splits only into sums of disjoint bases, L*Q with |L|*|Q| terms, each base
+    in a multiple of |L| or of |Q| of them: otherwise it cannot split (n_heads*n_layers -
+    n_heads*n_swa + n_kv_heads*n_layers - n_kv_heads*n_swa does, as (n_heads +
+    n_kv_heads)*(n_layers - n_swa); a sum with a base in one term does not)."""
+    terms = sympy.Add.make_args(polynomial)
+    if not 4 <= len(terms) <= FACTOR_TERMS:
+        return len(terms) in (2, 3) and not _multilinear(terms)
+    if not _multilinear(terms):
+        return True
+    counts = {}
+    for term in terms:
+        for base in term.as_powers_dict():
+            if not base.is_Number:
+                counts[base] = counts.get(base, 0) + 1
+    n = len(terms)
+    return any(all(c % a == 0 or c % (n // a) == 0 for c in counts.values())
+               for a in range(2, n) if n % a == 0)
+
+
+def _multilinear(terms):
+    return all(power == 1 or base.is_Number for term in terms for base, power in term.as_powers_dict().items())
+
+
+def _monomial(term):
+    """(number, {base: integer power}) of a product of powers, or None."""
+    number, factors = term.as_coeff_mul()
+    if not number.is_Rational:
+        return None
+    powers = {}
+    for factor in factors:
+        base, power = factor.as_base_exp()
+        if not power.is_Integer or base.is_Number or base.has(sympy.Add):
+            return None
+        powers[base] = powers.get(base, 0) + power
+    return number, powers
+
+
+def _leading_negative(polynomial):
+    """Whether the leading coefficient of `polynomial` (lexicographic, in sympy's order of
+    its generators, as sympy.factor reads it) is negative."""
+    try:
+        return sympy.Poly(polynomial).LC() < 0
+    except sympy.PolynomialError:
+        return False

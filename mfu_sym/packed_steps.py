@@ -11,6 +11,7 @@ C being the model's count for one sequence of length L:
 """
 
 import json
+from fractions import Fraction
 
 import sympy
 
@@ -42,14 +43,25 @@ def _lengths(raw, path, line, name):
 
 
 def _evaluator(model, expression):
-    """length -> exact count of one sequence of that length, cached (lengths repeat)."""
+    """length -> exact count of one sequence of that length (an int, or a Fraction for an
+    expectation), compiled once and cached (lengths repeat)."""
+    from .compiled import Compiled
     per_sequence = sympy.sympify(expression).xreplace(model.values)
+    if per_sequence.free_symbols - {model.seq_len}:
+        raise LogError(None, "documents", "the count of a document depends on more than its length")
+    scale = sympy.Integer(1)
+    for r in per_sequence.atoms(sympy.Rational):  # an expectation may be a fraction: count in its units
+        scale = sympy.ilcm(scale, r.q)
+    function = Compiled(per_sequence * scale, [model.seq_len])
+    scale = int(scale)
     cache = {}
 
     def at(length):
-        if length not in cache:
-            cache[length] = per_sequence.xreplace({model.seq_len: sympy.Integer(length)})
-        return cache[length]
+        value = cache.get(length)
+        if value is None:
+            value = function(length)
+            value = cache[length] = value if scale == 1 else Fraction(value, scale)
+        return value
     return at
 
 
@@ -62,7 +74,7 @@ def from_cu_seqlens(model, expressions, raws, path, lines, name):
         lengths = _lengths(raw, path, int(line), name)
         tokens.append(sum(lengths))
         for at, out in zip(evaluators, totals):
-            out.append(sum((at(length) for length in lengths), sympy.Integer(0)))
+            out.append(sum(map(at, lengths)))
     return totals, tokens
 
 
@@ -89,7 +101,7 @@ def from_sums(model, expressions, sums, squares, path, lines, names):
             raise LogError(path, names[0], "this model's count for a document is not c1·L + c2·L² (a sliding "
                                            "window, a chunked scan or a per-document constant): ΣL and ΣL² do not "
                                            "determine it; log the documents' cu_seqlens")
-        forms.append(form)
+        forms.append(tuple(_number(c) for c in form))
     totals = [[] for _ in expressions]
     tokens = []
     for total, square, line in zip(sums, squares, lines):
@@ -102,6 +114,12 @@ def from_sums(model, expressions, sums, squares, path, lines, names):
         for (c1, c2), out in zip(forms, totals):
             out.append(c1 * total + c2 * square)
     return totals, tokens
+
+
+def _number(value):
+    """A sympy rational as an int or a Fraction (Python arithmetic per step is fast)."""
+    value = sympy.Rational(value)
+    return int(value.p) if value.q == 1 else Fraction(int(value.p), int(value.q))
 
 
 def _whole(raw, path, line, name):

@@ -220,6 +220,9 @@ def latex(expression):
     return sympy.latex(expression, symbol_names=LATEX)
 
 
+_ALLOCATION_FIELDS = ("loss", "constraint", "stationarity", "n_opt", "d_opt", "g", "a", "b", "curvature")
+
+
 @dataclass(frozen=True)
 class Allocation:
     """The compute-optimal frontier, every entry a sympy expression in the symbols above."""
@@ -244,6 +247,32 @@ class Allocation:
 
 @lru_cache(maxsize=1)
 def derive_allocation():
+    """The derivation below, done once per installation: its result is kept in the
+    start-up cache (cache.py, keyed by this module's source and sympy's version, so a
+    change to either derives it again) and read back as plain data afterwards."""
+    from . import cache
+    key = cache.digest(cache.versions() + [f"sympy {sympy.__version__}"] + cache.sources("planning"))
+    payload = cache.load("chinchilla", key)
+    if isinstance(payload, dict):
+        try:
+            nodes = cache.decode(payload.get("nodes"))
+            indices = payload.get("fields")
+            if type(indices) is list and len(indices) == len(_ALLOCATION_FIELDS) and \
+                    all(type(i) is int and 0 <= i < len(nodes) for i in indices):
+                return Allocation(*(nodes[i] for i in indices))
+        except cache.Unusable:
+            pass
+    allocation = _derive_allocation()
+    encode = cache.Encoder()
+    try:
+        indices = [encode(getattr(allocation, name)) for name in _ALLOCATION_FIELDS]
+    except cache.Unusable:
+        return allocation
+    cache.store("chinchilla", key, {"nodes": encode.nodes, "fields": indices})
+    return allocation
+
+
+def _derive_allocation():
     """Minimize L(N, D) = E + A/N^alpha + B/D^beta subject to 6ND = C, with sympy.
 
     Substituting D = C/(6N) leaves one variable; sympy solves N dL/dN = 0 for N. The

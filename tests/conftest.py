@@ -1,3 +1,6 @@
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -6,6 +9,17 @@ from optional import FLAG, required
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+
+
+def pytest_configure(config):
+    # The start-up cache (mfu_sym/cache.py) of this run goes to a fresh directory, never the
+    # user's ~/.cache; subprocesses inherit it. tests/test_cache.py points it elsewhere per test.
+    config._mfu_sym_cache = tempfile.mkdtemp(prefix="mfu-sym-cache-")
+    os.environ["MFU_SYM_CACHE_DIR"] = config._mfu_sym_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(getattr(config, "_mfu_sym_cache", ""), ignore_errors=True)
 
 
 def pytest_report_header(config):

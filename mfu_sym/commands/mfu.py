@@ -107,12 +107,20 @@ def mfu(model_file, hardware, dtype, sparse, gpus, tokens_per_sec, tokens_per_se
                          batch=batch, seq_len=seq_len, documents=documents, vision=vision,
                          tokens_per_sec_per_device=tokens_per_sec_per_device)
     if fmt == "json":
-        click.echo(json.dumps(result.to_dict(**({"per_step": per_step} if log_file else {}))))
+        if log_file is not None:  # streamed: a log's steps are written as they are formatted
+            for piece in result.json_chunks(per_step):
+                click.echo(piece, nl=False)
+            click.echo("")
+        else:
+            click.echo(json.dumps(result.to_dict()))
         return
     if quiet:
         click.echo(training.quiet_log_series(result) if log_file is not None else training.quiet_measurement(result))
+    elif log_file is not None:
+        for piece in training.log_series_chunks(result, model_file, per_step):
+            click.echo(piece, nl=False)
+        click.echo("")
     else:
-        click.echo(training.log_series(result, model_file, per_step) if log_file is not None
-                   else training.measurement(result, model_file))
+        click.echo(training.measurement(result, model_file))
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)

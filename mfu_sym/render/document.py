@@ -155,13 +155,13 @@ def build(model, seq_len=None, batch=None, source=None):
             name, r"F_{\mathrm{%s}}" % name.replace("_", r"\_"), formula, expression(model, formula),
             f"forward FLOPs of {name.replace('_', ' ')} for one sequence of s tokens",
             component_citations(model, name, preset_citation)))
-    forward, training = model.forward(), model.training()
+    # the per-token forms from the collected ones: expanding those again is cheap
+    forward, training = collect_in(model.forward(), s), collect_in(model.training(), s)
     counted = "forward + backward" + (" + recomputation" if model.conventions.count_recompute
                                       and model.conventions.recompute != "none" else "")
     totals = [
-        ("forward", r"F_{\mathrm{fwd}}(s)", collect_in(forward, s), "forward FLOPs of one sequence"),
-        ("training", r"F_{\mathrm{train}}(s)", collect_in(training, s),
-         f"training FLOPs of one sequence ({counted})"),
+        ("forward", r"F_{\mathrm{fwd}}(s)", forward, "forward FLOPs of one sequence"),
+        ("training", r"F_{\mathrm{train}}(s)", training, f"training FLOPs of one sequence ({counted})"),
         ("forward_per_token", r"\frac{F_{\mathrm{fwd}}(s)}{s}", collect_in(forward / s, s),
          "forward FLOPs per token, averaged over the s positions"),
         ("training_per_token", r"\frac{F_{\mathrm{train}}(s)}{s}", collect_in(training / s, s),

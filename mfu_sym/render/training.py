@@ -115,6 +115,11 @@ def _documents_lines(documents):
 def log_series(s, source, per_step=False):
     """`mfu --log`: the summary of every step of a training log (a logs.LogSeries), and
     with `per_step` each step."""
+    return "".join(log_series_chunks(s, source, per_step))
+
+
+def log_series_chunks(s, source, per_step=False):
+    """The text of log_series in pieces, the steps formatted a block at a time."""
     log = s.log
     lines = [f"MFU of {s.model_name}  ({printable(source)}), per step of {printable(log.path)}"]
     lines += _peak_lines(s.peak, s.devices)
@@ -137,10 +142,11 @@ def log_series(s, source, per_step=False):
         lines.append(f"  {s.hfu_note}")
     if per_step:
         lines += ["", f"  {'step':>8}{'line':>8}{'value':>14}{'tokens/s':>14}{'MFU':>9}{'HFU':>9}"]
-        for step in s.steps:
-            lines.append(f"  {step['index']:>8}{step['line']:>8}{significant(step['value']):>14}"
-                         f"{significant(step['tokens_per_sec']):>14}{percent(step['mfu']):>9}{percent(step['hfu']):>9}")
-    return "\n".join(lines)
+    yield "\n".join(lines)
+    if per_step:
+        for rows in s.step_rows():
+            yield "".join(f"\n  {index:>8}{line:>8}{significant(value):>14}{significant(tps):>14}"
+                          f"{percent(mfu):>9}{percent(hfu):>9}" for index, line, value, tps, mfu, hfu in rows)
 
 
 # ------------------------------------------------------------------ budget
