@@ -255,7 +255,9 @@ def _positive_root(expression, s):
     pieces = expression.args if isinstance(expression, sympy.Piecewise) else ((expression, sympy.true),)
     roots = []
     for i, (piece, condition) in enumerate(pieces):
-        for root in sympy.solve(sympy.Eq(piece, 0), s):
+        # simplify=False: a polynomial's roots come out in the same form without it, and
+        # sympy's simplify imports sympy.physics.units (half a second of a cold start)
+        for root in sympy.solve(sympy.Eq(piece, 0), s, simplify=False):
             if not (root.is_real and root > 0):
                 continue
             holds = lambda c: bool(to_sympy(c).subs(s, root))

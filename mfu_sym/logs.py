@@ -266,6 +266,15 @@ def _csv_chunk(chunk, first, delimiter, index, width):
     return used + first, _checked(values), skipped, rows
 
 
+def _colons_outside_strings(buffer):
+    """How many ':' lie outside strings in JSON text with no backslash (each quote opens
+    or closes a string): in flat objects, the number of key-value pairs."""
+    import numpy as np
+    quotes = np.flatnonzero(buffer == ord('"'))
+    colons = np.flatnonzero(buffer == ord(":"))
+    return int(np.count_nonzero(np.searchsorted(quotes, colons) % 2 == 0))  # after an even number of quotes
+
+
 def _irregular_constant(_name):
     raise _Irregular
 
@@ -289,15 +298,19 @@ def _json_chunk(chunk, first, column):
     if _DIGIT_RUN in digits or b"e000" in digits:
         raise _Irregular  # an integer too long, or a float that may overflow: the exact reader refuses them
     body = chunk[:-1] if n == len(starts) else b"\n".join(filter(None, chunk[:-1].split(b"\n")))
+    text = b"[" + body.replace(b"\n", b",") + b"]"
     try:
-        pairs = json.loads(b"[" + body.replace(b"\n", b",") + b"]", object_pairs_hook=list,
-                           parse_constant=_irregular_constant)
+        if b"\\" in chunk:  # an escape: count the pairs as the parser sees them
+            pairs = json.loads(text, object_pairs_hook=list, parse_constant=_irregular_constant)
+            records, given = list(map(dict, pairs)), sum(map(len, pairs))
+        else:  # no escape: quotes alone delimit strings, so the pairs are the colons outside them
+            records = json.loads(text, parse_constant=_irregular_constant)
+            given = _colons_outside_strings(buffer)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise _Irregular from None
-    if len(pairs) != n:
+    if len(records) != n or set(map(type, records)) != {dict}:
         raise _Irregular
-    records = list(map(dict, pairs))
-    if sum(map(len, records)) != sum(map(len, pairs)):
+    if sum(map(len, records)) != given:
         raise _Irregular  # a key given twice
     raws = list(map(methodcaller("get", column), records))
     kinds = set(map(type, raws))

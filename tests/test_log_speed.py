@@ -123,6 +123,8 @@ def test_fast_reader_gives_the_exact_readers_records(tmp_path, monkeypatch, kind
     ("t.csv", "tps,x\n100\n"),                     # a short row
     ("t.csv", "tps\n1e400\n"),
     ("t.jsonl", '{"tps": 1, "tps": 2}\n'),         # a key twice
+    ("t.jsonl", '{"a:b": "c:d", "tps": 1, "a:b": 2}\n'),   # twice, colons in strings
+    ("t.jsonl", '{"t\\"x": ":", "tps": 1, "tps": 2}\n'),  # twice, an escaped quote
     ("t.jsonl", '{"tps": 1, "x": {"y": 2}}\n'),    # nested
     ("t.jsonl", '{"tps": "100"}\n'),               # text
     ("t.jsonl", '{"tps": 1e400}\n'),
