@@ -255,9 +255,7 @@ def _positive_root(expression, s):
     pieces = expression.args if isinstance(expression, sympy.Piecewise) else ((expression, sympy.true),)
     roots = []
     for i, (piece, condition) in enumerate(pieces):
-        # simplify=False: a polynomial's roots come out in the same form without it, and
-        # sympy's simplify imports sympy.physics.units (half a second of a cold start)
-        for root in sympy.solve(sympy.Eq(piece, 0), s, simplify=False):
+        for root in _roots(piece, s):
             if not (root.is_real and root > 0):
                 continue
             holds = lambda c: bool(to_sympy(c).subs(s, root))
@@ -267,6 +265,21 @@ def _positive_root(expression, s):
         return None
     root = min(roots, key=float)
     return {"exact": root, "approx": float(root)}
+
+
+def _roots(expression, s):
+    """The roots in s of a polynomial: sympy.roots (radicals; the same forms solve gives,
+    without its search), or solve where roots cannot give all of them. Never sympy's
+    simplify, which imports sympy.physics.units (half a second of a cold start)."""
+    try:
+        polynomial = sympy.Poly(expression, s)
+    except sympy.PolynomialError:
+        polynomial = None
+    if polynomial is not None and not polynomial.is_zero:
+        found = sympy.roots(polynomial)
+        if sum(found.values()) == polynomial.degree():
+            return list(found)
+    return sympy.solve(sympy.Eq(expression, 0), s, simplify=False)
 
 
 def _shares(model, length):

@@ -45,22 +45,17 @@ def _lengths(raw, path, line, name):
 def _evaluator(model, expression):
     """length -> exact count of one sequence of that length (an int, or a Fraction for an
     expectation), compiled once and cached (lengths repeat)."""
-    from .compiled import Compiled
+    from .compiled import at_points
     per_sequence = sympy.sympify(expression).xreplace(model.values)
     if per_sequence.free_symbols - {model.seq_len}:
         raise LogError(None, "documents", "the count of a document depends on more than its length")
-    scale = sympy.Integer(1)
-    for r in per_sequence.atoms(sympy.Rational):  # an expectation may be a fraction: count in its units
-        scale = sympy.ilcm(scale, r.q)
-    function = Compiled(per_sequence * scale, [model.seq_len])
-    scale = int(scale)
+    function = at_points(per_sequence, model.seq_len)
     cache = {}
 
     def at(length):
         value = cache.get(length)
         if value is None:
-            value = function(length)
-            value = cache[length] = value if scale == 1 else Fraction(value, scale)
+            value = cache[length] = function(length)
         return value
     return at
 

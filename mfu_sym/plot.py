@@ -124,15 +124,18 @@ def breakdown_series(model, seq_range=None, per_octave=POINTS_PER_OCTAVE):
     """Each component's training FLOPs per token (as the model's conventions count them)
     against sequence length, exact, and the attention-vs-MLP crossover for its mask."""
     from .analysis import crossovers
+    from .compiled import at_points
     low, high = seq_range or default_range(model)
     lengths = seq_lengths(int(low), int(high), per_octave)
     s = model.seq_len
     per_token = {}
     for name in model.components:
-        expression = sympy.piecewise_fold(model.training(name).xreplace(model.values) / s)
-        if expression == 0:
+        per_sequence = model.training(name).xreplace(model.values)
+        if per_sequence == 0:
             continue
-        per_token[name] = tuple(expression.xreplace({s: sympy.Integer(n)}) for n in lengths)
+        count = at_points(per_sequence, s)  # compiled: exact, microseconds a point
+        per_token[name] = tuple(sympy.Rational(value.numerator, value.denominator * n)
+                                for value, n in ((count(n), n) for n in lengths))
     mask = model.conventions.mask
     return BreakdownSeries(model.arch.name, convention_label(model), lengths, per_token,
                            crossovers(model).get(mask), mask)
