@@ -35,7 +35,7 @@ def load_hardware(path=None, root=None):
     from .dtypes import load_dtypes
     root = root or data.root()
     path = str(path if path is not None else root.path("hardware.yaml"))
-    document = load_yaml(path, HardwareError)
+    document = _document(root, path)
     if document is None:
         raise HardwareError(path, None, "empty file (expected a mapping with version, references and devices)")
     top = Entry(path, "", document, HardwareError, "a mapping with version, references and devices")
@@ -43,6 +43,21 @@ def load_hardware(path=None, root=None):
     if path not in {p for _, p in root.files}:  # a file outside the root: its own bibliography too
         references.update(_references(top, references))
     return _Reader(path, load_dtypes(root), references).registry(top)
+
+
+def _document(root, path):
+    """The parsed file: from the data root's documents (the start-up cache) when it is one
+    of the root's files, else read here; any problem there is read here again, so its
+    error is this file's (a HardwareError)."""
+    from .errors import MfuSymError
+    if path in {p for _, p in root.files}:
+        try:
+            documents = dict(root.documents())
+        except MfuSymError:
+            documents = {}
+        if path in documents:
+            return documents[path]
+    return load_yaml(path, HardwareError)
 
 
 def _references(top, known):
