@@ -11,7 +11,7 @@ import pytest
 
 from mfu_sym import logs, mfu
 from mfu_sym.errors import LogError
-from tests.cli_helpers import run_json
+from cli_helpers import run_json
 
 LLAMA = str(Path(__file__).resolve().parent.parent / "examples" / "llama3_8b.yaml")
 

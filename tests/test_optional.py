@@ -3,6 +3,7 @@ test locally and fails it under MFU_SYM_REQUIRE_OPTIONAL=1, the flag .ci/run set
 skips on a missing dependency by another route."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -89,3 +90,11 @@ def test_no_test_skips_on_a_missing_dependency_by_another_route():
                  if path.name not in ("optional.py", "test_optional.py")
                  and ("importorskip" in path.read_text() or "shutil.which" in path.read_text())]
     assert offenders == [], "use require() / require_program() from tests/optional.py"
+
+
+def test_no_test_imports_the_tests_directory_as_a_package():
+    # CI runs `pytest`, which puts tests/ (not the project root) on sys.path:
+    # `from tests.x import` passes under `python -m pytest` and fails collection there
+    offenders = [str(path.relative_to(TESTS)) for path in TESTS.rglob("*.py")
+                 if re.search(r"^\s*(from|import) tests\b", path.read_text(), re.MULTILINE)]
+    assert offenders == [], "import helpers by module name (from cli_helpers import ...)"
