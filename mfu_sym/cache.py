@@ -304,3 +304,70 @@ def decode(nodes):
         else:
             raise Unusable(f"unknown node kind {kind[:20]!r}")
     return out
+
+
+class ParseMemo:
+    """What `expr.parse` gave for each formula text of one section of one data root (the
+    memory facts, the presets' identities, the vision library), kept under `key`.
+
+    An entry holds the text's result and the value of every name the text used; it answers
+    only when the names given now have exactly those values, so an entry can never give
+    another parse than the parser would. Only successful parses are kept: an error is
+    always raised by the parser itself, with its message."""
+
+    def __init__(self, key):
+        self.key = key
+        self.entries = {}  # text -> ({name: value}, result)
+        self.added = False
+        try:
+            self.entries = self._decoded(load("parses", key))
+        except Exception:  # anything but what `save` writes: parse as before
+            self.entries = {}
+
+    @staticmethod
+    def _decoded(payload):
+        if payload is None:
+            return {}
+        if type(payload) is not dict or type(payload.get("texts")) is not dict:
+            raise Unusable("parses")
+        nodes = decode(payload.get("nodes"))
+        entries = {}
+        for text, entry in payload["texts"].items():
+            if type(entry) is not dict:
+                raise Unusable("entry")
+            used, value = entry.get("names"), entry.get("value")
+            if type(used) is not dict or not all(type(i) is int and 0 <= i < len(nodes) for i in used.values()):
+                raise Unusable("names")
+            if type(value) is not int or not 0 <= value < len(nodes):
+                raise Unusable("value")
+            entries[text] = ({name: nodes[i] for name, i in used.items()}, nodes[value])
+        return entries
+
+    def get(self, text, names):
+        """The kept parse of `text`, or None when there is none for these names' values."""
+        entry = self.entries.get(text)
+        if entry is None:
+            return None
+        used, result = entry
+        for name, value in used.items():
+            given = names.get(name)
+            if given is None or not (given == value):
+                return None
+        return result
+
+    def add(self, text, used, result):
+        self.entries[text] = (dict(used), result)
+        self.added = True
+
+    def save(self):
+        """Store the entries when this process added any; any problem means no cache."""
+        if not self.added:
+            return
+        encode = Encoder()
+        try:
+            texts = {text: {"names": {name: encode(value) for name, value in used.items()}, "value": encode(result)}
+                     for text, (used, result) in self.entries.items()}
+        except Unusable:
+            return
+        store("parses", self.key, {"texts": texts, "nodes": encode.nodes})
+        self.added = False

@@ -275,9 +275,15 @@ def load_presets(root=None):
 
 @lru_cache(maxsize=8)
 def _load_presets(root):
-    from .definitions import section_entries
-    from .library import _load as library_of
+    from . import expr
+    from .library import _load as library_of, parse_memo
     library = library_of(root)
+    with expr.memoized(parse_memo(root, "presets")):  # the identities' formulas, kept from the last run
+        return _read_presets(root, library)
+
+
+def _read_presets(root, library):
+    from .definitions import section_entries
     names = {name: info.symbol for name, info in library.symbols.items()}
     path, entries = root.section("presets")
     presets = {}

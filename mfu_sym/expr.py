@@ -9,6 +9,7 @@ Floats are refused: counts are exact, so write `1/2`, not `0.5`.
 """
 
 import ast
+import contextlib
 import difflib
 import warnings
 
@@ -46,6 +47,24 @@ _COMPARE = {
 }
 
 
+_MEMO = None  # the cache.ParseMemo of the innermost `memoized` block, or None
+
+
+@contextlib.contextmanager
+def memoized(memo):
+    """Parses inside the block answer from `memo` (a cache.ParseMemo, or None for none) the
+    texts it holds for the same names, and add the others to it; it is saved when the
+    block ends without an error."""
+    global _MEMO
+    outer, _MEMO = _MEMO, memo
+    try:
+        yield
+    finally:
+        _MEMO = outer
+    if memo is not None:
+        memo.save()
+
+
 def parse(text, names, *, source=None, field=None):
     """Parse `text` into a sympy expression; `names` maps each allowed name to its value
     (a sympy Symbol or expression). Any other construct raises FormulaError."""
@@ -60,6 +79,11 @@ def parse(text, names, *, source=None, field=None):
         fail("empty formula (expected an expression such as 2 * d_model * d_ff)")
     if len(text) > MAX_LENGTH:
         fail(f"formula is {len(text)} characters long (at most {MAX_LENGTH})")
+    memo = _MEMO
+    if memo is not None:
+        kept = memo.get(text, names)
+        if kept is not None:
+            return kept
     try:
         with warnings.catch_warnings():  # compiler warnings about the text (escapes) are ours to judge
             warnings.simplefilter("ignore")
@@ -67,14 +91,17 @@ def parse(text, names, *, source=None, field=None):
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         detail = getattr(exc, "msg", None) or type(exc).__name__
         fail(f"cannot parse {text.strip()!r}: {detail} (expected an arithmetic expression)")
+    builder = _Builder(names, fail)
     try:
-        result = _Builder(names, fail).build(tree.body, depth=0)
+        result = builder.build(tree.body, depth=0)
     except FormulaError:
         raise
     except (TypeError, ValueError, ZeroDivisionError, RecursionError, MemoryError) as exc:
         fail(f"cannot evaluate {text.strip()!r}: {type(exc).__name__} (expected an arithmetic expression)")
     if result.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
         fail(f"{text.strip()!r} is not finite (a division by zero?)")
+    if memo is not None:
+        memo.add(text, builder.used, result)
     return result
 
 
@@ -82,6 +109,7 @@ class _Builder:
     def __init__(self, names, fail):
         self.names = names
         self.fail = fail
+        self.used = {}  # name -> the value it gave (what a memo entry depends on)
 
     def build(self, node, depth):
         if depth > MAX_DEPTH:
@@ -103,7 +131,8 @@ class _Builder:
 
     def _Name(self, node, depth):
         if node.id in self.names:
-            return self.names[node.id]
+            value = self.used[node.id] = self.names[node.id]
+            return value
         close = difflib.get_close_matches(node.id, list(self.names), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else " (not a declared symbol)"
         self.fail(f"unknown name {node.id!r}{hint}")

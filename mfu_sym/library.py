@@ -275,6 +275,14 @@ def _cache_key(root):
                         + cache.sources("library", "expr", "definitions", "bibliography"))
 
 
+def parse_memo(root, section):
+    """The start-up cache's memo (cache.ParseMemo) of the formula text parsed in `section`
+    of `root` outside the library (memory facts, presets, vision), or None when there is
+    no cache; use it in `expr.memoized`."""
+    key = _cache_key(root)
+    return None if key is None else cache.ParseMemo(cache.digest([key, section]))
+
+
 def _to_cache(library):
     """The library as plain data (cache.py), or None where it holds something the cache
     does not store."""

@@ -105,11 +105,13 @@ _LOADED = {}  # id(library) -> (library, ByteData); the library is kept so its i
 def load_data(library=None):
     """The memory facts of the library's data root, checked against the library
     (default: the bundled one)."""
-    from .library import load_library
+    from . import expr
+    from .library import load_library, parse_memo
     library = library or load_library()
     cached = _LOADED.get(id(library))
     if cached is None or cached[0] is not library:
-        cached = (library, _read(library))
+        with expr.memoized(parse_memo(library.root, "memory")):  # its formulas, kept from the last run
+            cached = (library, _read(library))
         _LOADED[id(library)] = cached
     return cached[1]
 

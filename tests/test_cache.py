@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import sympy
 
-from mfu_sym import cache, data, library
+from mfu_sym import cache, conventions, data, expr, library, memory_data
+from mfu_sym.vision import library as vision_library
 from mfu_sym.errors import FormulaError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,9 @@ def _forget():
     library._load.cache_clear()
     data._documents.cache_clear()
     _PARSE_VERSION.cache_clear()
+    conventions._load_presets.cache_clear()
+    memory_data._LOADED.clear()
+    vision_library._load.cache_clear()
 
 
 def _user_dir(tmp_path, text=USER_FILE):
@@ -442,3 +446,90 @@ def test_concurrent_processes_share_the_cache(tmp_path):
     with pytest.MonkeyPatch.context() as m:
         m.setenv("MFU_SYM_CACHE_DIR", str(tmp_path / "c"))
         assert cache.load("library", key) is not None
+
+
+# ------------------------------------------------------------------ the parse memo (memory, presets, vision)
+
+def _sections():
+    """The three sections read outside the library, as a command reads them."""
+    return memory_data.load_data(), conventions.load_presets(), vision_library.load()
+
+
+def test_sections_from_the_memo_equal_their_parse(cache_dir, monkeypatch):
+    fresh = _sections()
+    assert len(_files(cache_dir, "parses")) == 3
+    _forget()
+    monkeypatch.setattr(expr._Builder, "build", lambda *a, **k: pytest.fail("a formula text parsed"))
+    again = _sections()
+    assert again[0] == fresh[0] and again[1] == fresh[1]
+    assert again[2].formulas == fresh[2].formulas and again[2].quantities == fresh[2].quantities
+
+
+def _memo_names(**assumptions):
+    x = sympy.Symbol("x", positive=True, integer=True, **assumptions)
+    return {"x": x, "y": sympy.Symbol("y", positive=True, integer=True), "unused": sympy.Integer(3)}
+
+
+def test_a_memo_entry_answers_only_for_the_names_it_used(cache_dir):
+    names = _memo_names()
+    memo = cache.ParseMemo("0" * 64)
+    with expr.memoized(memo):
+        first = expr.parse("ceiling(x / 8) * y + 2", names)
+    assert list(memo.entries) == ["ceiling(x / 8) * y + 2"]
+    assert set(memo.entries["ceiling(x / 8) * y + 2"][0]) == {"x", "y"}  # what it depends on
+    stored = cache.ParseMemo("0" * 64)  # as the next process finds it
+    assert stored.get("ceiling(x / 8) * y + 2", {**names, "unused": sympy.Integer(4)}) == first
+    other = _memo_names(even=True)  # another x: another parse
+    assert stored.get("ceiling(x / 8) * y + 2", other) is None
+    with expr.memoized(stored):
+        again = expr.parse("ceiling(x / 8) * y + 2", other)
+    assert again != first and again.free_symbols == {other["x"], other["y"]}
+    with expr.memoized(cache.ParseMemo("0" * 64)), pytest.raises(FormulaError, match="unknown name 'y'"):
+        expr.parse("ceiling(x / 8) * y + 2", {"x": names["x"]})  # a name gone: the parser's own error
+
+
+def test_errors_are_never_kept(cache_dir):
+    memo = cache.ParseMemo("1" * 64)
+    for text in ("x +", "x / 0", "x ** 9", "z * x", "0.5 * x"):
+        with expr.memoized(memo), pytest.raises(FormulaError):
+            expr.parse(text, _memo_names())
+    assert memo.entries == {} and not _files(cache_dir, "parses")
+
+
+def _memo_payloads():
+    x = ["S", "x", {"positive": True, "integer": True}]
+    return {
+        "a list": [1, 2],
+        "texts not a mapping": {"texts": [], "nodes": []},
+        "entry not a mapping": {"texts": {"x": 0}, "nodes": [x]},
+        "no value": {"texts": {"x": {"names": {"x": 0}}}, "nodes": [x]},
+        "value out of range": {"texts": {"x": {"names": {"x": 0}, "value": 1}}, "nodes": [x]},
+        "value not an index": {"texts": {"x": {"names": {"x": 0}, "value": "0"}}, "nodes": [x]},
+        "negative index": {"texts": {"x": {"names": {"x": -1}, "value": 0}}, "nodes": [x]},
+        "names not a mapping": {"texts": {"x": {"names": [0], "value": 0}}, "nodes": [x]},
+        "unknown node kind": {"texts": {"x": {"names": {}, "value": 0}}, "nodes": [["eval", "1"]]},
+        "nodes not a list": {"texts": {}, "nodes": {"0": x}},
+    }
+
+
+@pytest.mark.parametrize("what", list(_memo_payloads()))
+def test_hostile_parse_memos_fall_back_to_parsing(cache_dir, what):
+    fresh = memory_data.load_data()
+    key = cache.digest([library._cache_key(library.load_library().root), "memory"])
+    assert cache.load("parses", key) is not None
+    _write(cache_dir, "parses", key, _memo_payloads()[what])
+    assert cache.ParseMemo(key).entries == {}
+    _forget()
+    assert memory_data.load_data() == fresh
+
+
+def test_commands_give_the_same_output_from_the_parse_memo(tmp_path):
+    env = {**os.environ, "MFU_SYM_CACHE_DIR": str(tmp_path / "c"), "PYTHONPATH": str(ROOT)}
+    env.pop("MFU_SYM_NO_CACHE", None)
+    args = [sys.executable, "-m", "mfu_sym.cli", "infer", str(ROOT / "examples" / "deepseek_v3.yaml"),
+            "--context", "8192", "--hardware", "h100", "--format", "json"]
+    runs = [subprocess.run(args, capture_output=True, text=True, env=e, cwd=ROOT)
+            for e in (env, env, {**env, "MFU_SYM_NO_CACHE": "1"})]
+    assert [r.returncode for r in runs] == [0, 0, 0], runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout == runs[2].stdout
+    assert len(list((tmp_path / "c").glob("parses-*.json"))) == 2  # memory facts and presets

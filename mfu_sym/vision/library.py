@@ -77,6 +77,13 @@ def load(extra_dirs=()):
 
 @lru_cache(maxsize=8)
 def _load(root):
+    from .. import expr
+    from ..library import parse_memo
+    with expr.memoized(parse_memo(root, "vision")):  # its formulas, kept from the last run
+        return _read(root)
+
+
+def _read(root):
     references = bibliography.collect([(path, doc) for path, doc in root.documents()])
     symbols, latex = {}, {}
     for path, section in root.sections("vision_symbols"):
