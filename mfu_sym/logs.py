@@ -305,12 +305,18 @@ def _json_chunk(chunk, first, column):
             records, given = list(map(dict, pairs)), sum(map(len, pairs))
         else:  # no escape: quotes alone delimit strings, so the pairs are the colons outside them
             records = json.loads(text, parse_constant=_irregular_constant)
-            given = _colons_outside_strings(buffer)
+            given = None
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise _Irregular from None
     if len(records) != n or set(map(type, records)) != {dict}:
         raise _Irregular
-    if sum(map(len, records)) != given:
+    kept = sum(map(len, records))
+    if given is None:
+        # every ':' is a pair's unless it lies in a string, and a repeated key keeps one pair
+        # of two: all the colons equal the kept pairs only where neither happens (both
+        # counts are non-negative), else the colons outside strings decide
+        given = kept if chunk.count(b":") == kept else _colons_outside_strings(buffer)
+    if kept != given:
         raise _Irregular  # a key given twice
     raws = list(map(methodcaller("get", column), records))
     kinds = set(map(type, raws))

@@ -117,6 +117,19 @@ def test_fast_reader_gives_the_exact_readers_records(tmp_path, monkeypatch, kind
     assert fast.skipped == exact.skipped
 
 
+@pytest.mark.parametrize("text", [
+    '{"time": "12:30:00", "tps": 7}\n{"time": "12:31:00", "tps": 8.5}\n',  # colons in strings
+    '{"tps": 7, "note": ":"}\n{"tps": 8, "note": "a::b:"}\n',
+    '{"tps": 7}\n{"tps": 8, "a": 1}\n',
+])
+def test_colons_in_strings_keep_the_fast_path(tmp_path, monkeypatch, text):
+    path = _write(tmp_path, "t.jsonl", text)
+    fast = logs._read_fast(path, "tps", None)
+    assert fast is not None
+    exact = _exact_read(monkeypatch, path, "tps")
+    assert fast.lines.tolist() == exact.lines.tolist() and fast.values.tolist() == exact.values.tolist()
+
+
 @pytest.mark.parametrize("name, text", [
     ("t.csv", 'tps\n"100"\n'),                    # quoting
     ("t.csv", "tps\n100\r200\n"),                 # a bare carriage return ends a csv line
@@ -124,6 +137,8 @@ def test_fast_reader_gives_the_exact_readers_records(tmp_path, monkeypatch, kind
     ("t.csv", "tps\n1e400\n"),
     ("t.jsonl", '{"tps": 1, "tps": 2}\n'),         # a key twice
     ("t.jsonl", '{"a:b": "c:d", "tps": 1, "a:b": 2}\n'),   # twice, colons in strings
+    ("t.jsonl", '{"t": "a:b", "tps": 1, "tps": 2}\n'),    # twice, one colon in a string: the
+                                                           # colons equal the pairs given
     ("t.jsonl", '{"t\\"x": ":", "tps": 1, "tps": 2}\n'),  # twice, an escaped quote
     ("t.jsonl", '{"tps": 1, "x": {"y": 2}}\n'),    # nested
     ("t.jsonl", '{"tps": "100"}\n'),               # text
