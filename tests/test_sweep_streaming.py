@@ -122,6 +122,33 @@ def test_wide_text_equals_str():
     assert _lines(render._text(wide)) == [str(h * base + lo) for h, lo in pairs]
 
 
+@pytest.mark.parametrize("digits", [18, 17, 16, 15, 12, 8, 1])
+def test_wide_text_equals_str_in_every_base(digits):
+    # Wide.base_for gives 10**k below 10**16 where a denominator of 2**9 or more takes
+    # bits; round values (every low group zero) still print their eight-digit groups
+    base = 10**digits
+    rng = random.Random(digits)
+    values = [10**20, 10**20 + 5, 3 * 10**25 + 99_999_999, 10**19 + 10**8 - 1, 2**63, 10**30]
+    values += [rng.randrange(2**63, 10**30) for _ in range(2000)]
+    values = [v for v in values if v // base < 2**63]  # hi is int64: what a Wide holds
+    wide = Wide(np.array([v // base for v in values]), np.array([v % base for v in values]), base)
+    assert _lines(render._text(wide)) == [str(v) for v in values]
+    round_only = [v for v in values[:2] if v // base < 2**63]  # every low digit small
+    wide = Wide(np.array([v // base for v in round_only]), np.array([v % base for v in round_only]), base)
+    assert _lines(render._text(wide)) == [str(v) for v in round_only]
+
+
+@pytest.mark.parametrize("denominator", [2, 256, 512, 4096, 2**20])
+def test_a_sweep_column_past_int64_with_a_power_of_two_denominator(denominator):
+    s = sympy.Symbol("s", positive=True, integer=True)
+    lengths = np.array([2**20, 2**20 + denominator, 3 * 2**19, 2**21], dtype=np.int64)
+    result = Compiled(s**4 / denominator, [s]).exact(lengths)
+    expected = [int(n) ** 4 // denominator for n in lengths.tolist()]
+    assert all(int(n) ** 4 % denominator == 0 for n in lengths.tolist())
+    text = _lines(render._text(result)) if isinstance(result, Wide) else [str(v) for v in result.tolist()]
+    assert text == [str(v) for v in expected]
+
+
 def test_float_text_equals_repr():
     values = [0.5, 1e16, 45029523456.0, 1 / 3, 2.0**-30, 123456789.125]
     assert _lines(render._text(np.array(values * 3))) == [repr(v) for v in values * 3]

@@ -133,35 +133,38 @@ def _strings(texts):
     return array.view(np.uint8).reshape(len(texts), array.dtype.itemsize)
 
 
-def _digits(values):
-    """Non-negative int64 as decimal digits."""
+def _groups(values):
+    """Non-negative int64 as eight-digit groups (uint32), most significant first, as many
+    as the largest value needs (at least one)."""
     groups, rest = [], values
     while True:
         higher = rest // 10**8
         groups.insert(0, (rest - higher * 10**8).astype(np.uint32))
         if not (higher > 0).any():
-            break
+            return groups
         rest = higher
-    return _text_of_groups(groups, _length(values))
+
+
+def _digits(values):
+    """Non-negative int64 as decimal digits."""
+    return _text_of_groups(_groups(values), _length(values))
 
 
 def _wide_digits(values):
-    """hi * base + lo as decimal digits: regrouped into eight-digit groups below a top
-    part (hi * base / 10**16 + lo // 10**16 fits int64)."""
-    below = 10**16
-    top = values.hi * (values.base // below) + values.lo // below
-    rest = values.lo % below
-    middle = rest // 10**8
-    groups = [middle.astype(np.uint32), (rest - middle * 10**8).astype(np.uint32)]
+    """hi * base + lo as decimal digits: rewritten as top * 10**16 + rest (top fits
+    int64, rest < 10**16), then regrouped into eight-digit groups. The base is 10**k for
+    any k <= 18 (Wide.base_for: smaller where a denominator takes bits)."""
+    below, base = 10**16, values.base
+    if base >= below:
+        top = values.hi * (base // below) + values.lo // below
+        rest = values.lo % below
+    else:  # hi = top * (10**16 / base) + r: rest = r * base + lo < 10**16
+        top, r = np.divmod(values.hi, below // base)
+        rest = r * base + values.lo
+    middle = rest // 10**8  # always two groups below the top, leading zeros kept
+    below_top = [middle.astype(np.uint32), (rest - middle * 10**8).astype(np.uint32)]
     length = np.where(top > 0, _length(top) + 16, _length(rest))
-    higher = top
-    while True:
-        rest = higher // 10**8
-        groups.insert(0, (higher - rest * 10**8).astype(np.uint32))
-        if not (rest > 0).any():
-            break
-        higher = rest
-    return _text_of_groups(groups, length)
+    return _text_of_groups(_groups(top) + below_top, length)
 
 
 def _length(values):
